@@ -1,0 +1,87 @@
+"""Zapisy: event registration and workshop scheduling."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
+    """Create and configure the Flask application."""
+    from config import configs
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    if config_class is None:
+        config_class = configs[os.environ.get("ZAPISY_ENV", "development")]
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to the app."""
+    from . import db as _db_events  # noqa: F401  (SQLite connection events)
+    from .extensions import babel, bootstrap, csrf, db, mail, migrate
+    from .i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    bootstrap.init_app(app)
+    # Import the models so that metadata (and Alembic) knows every table.
+    from .events import models as _events  # noqa: F401
+    from .registration import models as _registration  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the blueprints of each area."""
+    from .events.routes import bp as events_bp
+    from .registration.routes import bp as registration_bp
+    from .api import bp as api_bp
+
+    app.register_blueprint(events_bp)
+    app.register_blueprint(registration_bp)
+    app.register_blueprint(api_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Make formatting helpers available to every template."""
+    from .templating import init_templating
+
+    init_templating(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render error pages in the page's language."""
+    from .errors import init_errors
+
+    init_errors(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the project's flask commands."""
+    from .cli import init_cli
+
+    init_cli(app)

@@ -1,0 +1,39 @@
+"""Error pages in the page's language."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Forbidden"), _l("You do not have access to this page.")),
+    404: (_l("Page not found"), _l("The page you are looking for does not exist or the link is no longer valid.")),
+    405: (_l("Method not allowed"), _l("This page cannot be used this way.")),
+    413: (_l("Request too large"), _l("What you sent is too large.")),
+    429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
+    500: (_l("Something went wrong"), _l("An unexpected error occurred. Please try again later.")),
+}
+
+
+def init_errors(app: Flask) -> None:
+    """Register handlers for HTTP errors and CSRF failures."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return _render(400, _l("The form has expired or was not sent from this site. Go back, reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        return _render(error.code or 500)
+
+    @app.errorhandler(500)
+    def server_error(error):  # type: ignore[no-untyped-def]
+        return _render(500)
+
+
+def _render(code: int, detail: object | None = None):  # type: ignore[no-untyped-def]
+    """Render the error page for ``code``."""
+    title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    return render_template("errors/error.html", code=code, title=title, message=detail or message), code

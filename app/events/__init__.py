@@ -1,0 +1,1 @@
+"""Series, events, sessions and groups: the programme participants book."""

@@ -1,0 +1,275 @@
+"""Typed models of the programme: series, events, partners, sessions and groups."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UTCDateTime, utcnow
+from ..extensions import db
+from ..i18n import localized
+
+
+class ParticipantCategory(str, enum.Enum):
+    """Who a participant is; sessions may be open to some categories only."""
+
+    MAYOR = "mayor"
+    DEPUTY_MAYOR = "deputy_mayor"
+    CITY_OFFICIAL = "city_official"
+    COUNCILLOR = "councillor"
+    BUSINESS = "business"
+    NGO = "ngo"
+    ACADEMIA = "academia"
+    MEDIA = "media"
+    OTHER = "other"
+
+
+class EventStatus(str, enum.Enum):
+    """Life cycle of an event."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+class SessionKind(str, enum.Enum):
+    """Kinds of agenda items."""
+
+    PLENARY = "plenary"
+    DIALOGUE = "dialogue"
+    ROUND_TABLE = "round_table"
+    PROFESSIONAL_GROUP = "professional_group"
+    WORKSHOP = "workshop"
+
+
+class BookingMode(str, enum.Enum):
+    """How places in a session are given out."""
+
+    INSTANT = "instant"  # first come, first served
+    RANKED = "ranked"  # participants rank options; an allocation decides later
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a portable VARCHAR with a CHECK."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Series(db.Model):
+    """A series of events, e.g. a yearly Dialogue Session or a touring conference."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name_pl: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    description_pl: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    organiser_name: Mapped[str] = mapped_column(String(200), default="")
+
+    events: Mapped[list[Event]] = relationship(back_populates="series", order_by="Event.starts_at")
+
+    @property
+    def name(self) -> str:
+        """Name in the current language."""
+        return localized(self, "name")
+
+    def __repr__(self) -> str:
+        return f"<Series {self.slug}>"
+
+
+class Event(db.Model):
+    """One meeting of a series, in one city, with its own programme."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title_pl: Mapped[str] = mapped_column(String(250))
+    title_en: Mapped[str] = mapped_column(String(250), default="")
+    description_pl: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    edition_label: Mapped[str] = mapped_column(String(80), default="")
+    city: Mapped[str] = mapped_column(String(120))
+    venue: Mapped[str] = mapped_column(String(250), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[EventStatus] = mapped_column(
+        _enum(EventStatus, "event_status"), default=EventStatus.DRAFT
+    )
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    # How many workshops a participant may rank in a ranked block.
+    max_ranked_choices: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    series: Mapped[Series] = relationship(back_populates="events")
+    partners: Mapped[list[Partner]] = relationship(
+        back_populates="event", order_by="Partner.position", cascade="all, delete-orphan"
+    )
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="event",
+        order_by="(Session.starts_at, Session.id)",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+        CheckConstraint("max_ranked_choices BETWEEN 1 AND 10", name="ranked_choices_range"),
+    )
+
+    @property
+    def title(self) -> str:
+        """Title in the current language."""
+        return localized(self, "title")
+
+    @property
+    def description(self) -> str:
+        """Description in the current language."""
+        return localized(self, "description")
+
+    def is_registration_open(self, now: datetime) -> bool:
+        """Tell whether the registration form accepts submissions at ``now``."""
+        if self.status != EventStatus.PUBLISHED:
+            return False
+        if self.registration_opens_at and now < self.registration_opens_at:
+            return False
+        if self.registration_closes_at and now >= self.registration_closes_at:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Event {self.slug}>"
+
+
+class Partner(db.Model):
+    """A partner of an event, shown on its page."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(40), default="partner")  # partner / content / patron
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="partners")
+
+    def __repr__(self) -> str:
+        return f"<Partner {self.name!r}>"
+
+
+class Session(db.Model):
+    """An agenda item of an event; may have a capacity, eligibility and groups."""
+
+    __tablename__ = "session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
+    title_pl: Mapped[str] = mapped_column(String(250))
+    title_en: Mapped[str] = mapped_column(String(250), default="")
+    description_pl: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    room: Mapped[str] = mapped_column(String(120), default="")
+    # None means unlimited. With groups, always the sum of the groups' capacities.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # Confirmed places; changed only by atomic conditional UPDATEs (registration.capacity).
+    taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Categories that may book directly; empty list means everyone.
+    eligible_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    booking_mode: Mapped[BookingMode] = mapped_column(
+        _enum(BookingMode, "booking_mode"), default=BookingMode.INSTANT
+    )
+
+    event: Mapped[Event] = relationship(back_populates="sessions")
+    groups: Mapped[list[Group]] = relationship(
+        back_populates="session", order_by="Group.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "taken >= 0 AND (capacity IS NULL OR taken <= capacity)", name="taken_within_capacity"
+        ),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    @property
+    def title(self) -> str:
+        """Title in the current language."""
+        return localized(self, "title")
+
+    @property
+    def description(self) -> str:
+        """Description in the current language."""
+        return localized(self, "description")
+
+    @property
+    def places_left(self) -> int | None:
+        """Free places, or None when the session is unlimited."""
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.taken, 0)
+
+    @property
+    def is_restricted(self) -> bool:
+        """Tell whether only some categories may book directly."""
+        return bool(self.eligible_categories)
+
+    def is_eligible(self, category: str) -> bool:
+        """Tell whether a participant of ``category`` may book directly."""
+        return not self.eligible_categories or category in self.eligible_categories
+
+    def overlaps(self, other: Session) -> bool:
+        """Tell whether the two sessions overlap in time."""
+        return self.starts_at < other.ends_at and other.starts_at < self.ends_at
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.title_pl!r}>"
+
+
+class Group(db.Model):
+    """A small group of a workshop or a table of a round table."""
+
+    __tablename__ = "session_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    facilitator: Mapped[str] = mapped_column(String(200), default="")
+    room: Mapped[str] = mapped_column(String(120), default="")
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    session: Mapped[Session] = relationship(back_populates="groups")
+
+    __table_args__ = (
+        CheckConstraint("taken >= 0 AND taken <= capacity", name="taken_within_capacity"),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
+    )
+
+    @property
+    def places_left(self) -> int:
+        """Free places in the group."""
+        return max(self.capacity - self.taken, 0)
+
+    def __repr__(self) -> str:
+        return f"<Group {self.id} {self.name!r}>"

@@ -1,0 +1,1 @@
+"""Participants' registrations and their bookings of sessions and groups."""

@@ -1,0 +1,115 @@
+"""Atomic taking and releasing of places; the only code that changes ``taken``.
+
+Every change is a conditional UPDATE checked by its row count, so two
+transactions can never both take the last place, on SQLite or PostgreSQL.
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, select, update
+
+from ..events.models import Group, Session
+from ..extensions import db
+
+session_table = Session.__table__
+group_table = Group.__table__
+
+
+class Full(Exception):
+    """No free place is left in the session."""
+
+
+class CapacityInconsistent(RuntimeError):
+    """The session counter has room but no group has: the data needs an organiser's look."""
+
+
+def take_place(session_id: int) -> int | None:
+    """Take one place in the session and, if it has groups, in its emptiest group.
+
+    Returns the group's id (None for a session without groups).
+
+    :raises Full: when the session has no free place.
+    """
+    result = db.session.execute(
+        update(session_table)
+        .where(
+            session_table.c.id == session_id,
+            or_(session_table.c.capacity.is_(None), session_table.c.taken < session_table.c.capacity),
+        )
+        .values(taken=session_table.c.taken + 1)
+    )
+    if result.rowcount != 1:
+        raise Full(session_id)
+    if not _has_groups(session_id):
+        return None
+    return take_group_place(session_id)
+
+
+def take_group_place(session_id: int, exclude_group_id: int | None = None) -> int:
+    """Take a place in the emptiest group of the session with room; return its id.
+
+    Emptiest first keeps the small groups of a workshop balanced while it fills.
+
+    :raises CapacityInconsistent: when no group has room.
+    """
+    query = (
+        select(group_table.c.id)
+        .where(group_table.c.session_id == session_id, group_table.c.taken < group_table.c.capacity)
+        .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
+    )
+    if exclude_group_id is not None:
+        query = query.where(group_table.c.id != exclude_group_id)
+    for group_id in db.session.execute(query).scalars().all():
+        if take_specific_group_place(group_id):
+            return group_id
+    raise CapacityInconsistent(session_id)
+
+
+def take_specific_group_place(group_id: int) -> bool:
+    """Take a place in one given group if it has room; tell whether it did."""
+    result = db.session.execute(
+        update(group_table)
+        .where(group_table.c.id == group_id, group_table.c.taken < group_table.c.capacity)
+        .values(taken=group_table.c.taken + 1)
+    )
+    return result.rowcount == 1
+
+
+def release_place(session_id: int, group_id: int | None) -> None:
+    """Give back one confirmed place of the session (and its group)."""
+    db.session.execute(
+        update(session_table)
+        .where(session_table.c.id == session_id, session_table.c.taken > 0)
+        .values(taken=session_table.c.taken - 1)
+    )
+    if group_id is not None:
+        release_group_place(group_id)
+
+
+def release_group_place(group_id: int) -> None:
+    """Give back one place of a group."""
+    db.session.execute(
+        update(group_table)
+        .where(group_table.c.id == group_id, group_table.c.taken > 0)
+        .values(taken=group_table.c.taken - 1)
+    )
+
+
+def lock_session(session_id: int) -> None:
+    """Lock the session row until commit, so its waiting list grows in a strict order.
+
+    PostgreSQL takes a row lock; SQLite ignores FOR UPDATE, but there the write
+    transaction already holds the database's single write lock.
+    """
+    db.session.execute(
+        select(session_table.c.id).where(session_table.c.id == session_id).with_for_update()
+    )
+
+
+def _has_groups(session_id: int) -> bool:
+    """Tell whether the session has any group."""
+    return (
+        db.session.execute(
+            select(group_table.c.id).where(group_table.c.session_id == session_id).limit(1)
+        ).first()
+        is not None
+    )

@@ -1,0 +1,175 @@
+"""Registration and manage-page forms; field-level validation only."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TelField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..events.models import Event, ParticipantCategory, Session
+from ..events.services import RankedBlock
+from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS
+from ..validators import PlainText, normalize_text
+from .services import Choices, ParticipantData
+
+ORDINALS = {
+    1: _l("1st choice"),
+    2: _l("2nd choice"),
+    3: _l("3rd choice"),
+}
+
+
+def ordinal_label(position: int) -> str:
+    """Return "1st choice", "2nd choice", … in the current language."""
+    return str(ORDINALS.get(position, _l("Choice %(number)s", number=position)))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes for picking several options."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
+        """Refuse values that are not among the choices, with a readable message."""
+        allowed = {value for value, _label in self.choices}  # type: ignore[union-attr]
+        for value in self.data or []:
+            if value not in allowed:
+                raise ValidationError(_l("This choice is not available."))
+
+
+def _text(label: object, max_length: int, required: bool = True) -> StringField:
+    """Return a single-line text field with the house's cleaning and checks."""
+    validators = [DataRequired() if required else Optional(), Length(max=max_length), PlainText()]
+    return StringField(label, validators=validators, filters=[normalize_text])
+
+
+class ChoicesForm(FlaskForm):
+    """Session checkboxes; ranked-choice selects are added per event."""
+
+    sessions = MultiCheckboxField(_l("Sessions"), coerce=int, validate_choice=False)
+
+    rank_field_names: list[tuple[RankedBlock, list[str]]] = []
+
+    def choices_data(self) -> Choices:
+        """Return the picked sessions and rankings as service input."""
+        rankings: dict[str, list[int]] = {}
+        for block, names in self.rank_field_names:
+            picked = [getattr(self, name).data for name in names]
+            rankings[block.key] = [value for value in picked if value]
+        return Choices(session_ids=list(self.sessions.data or []), rankings=rankings)
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        """Also check that a ranked block has no gaps and no workshop twice."""
+        ok = super().validate(extra_validators)
+        for _block, names in self.rank_field_names:
+            seen: set[int] = set()
+            gap = False
+            for name in names:
+                field = getattr(self, name)
+                if not field.data:
+                    gap = True
+                    continue
+                if gap:
+                    field.errors.append(_l("Fill in your choices in order, starting with the 1st."))
+                    ok = False
+                elif field.data in seen:
+                    field.errors.append(_l("You chose the same workshop twice."))
+                    ok = False
+                seen.add(field.data)
+        return ok
+
+
+class RegistrationForm(ChoicesForm):
+    """The public registration form."""
+
+    first_name = _text(_l("First name"), 100)
+    last_name = _text(_l("Last name"), 100)
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(), Length(max=254), Email(check_deliverability=False, granular_message=False)],
+        filters=[normalize_text],
+    )
+    phone = StringField(
+        _l("Phone (optional)"),
+        validators=[
+            Optional(),
+            Length(max=32),
+            Regexp(r"^\+?[0-9 ()\-]{3,32}$", message=_l("Enter a phone number: digits, spaces, +, - and brackets.")),
+        ],
+        filters=[normalize_text],
+    )
+    organisation = _text(_l("Organisation / municipality office"), 200)
+    position = _text(_l("Position"), 150, required=False)
+    city = _text(_l("City or municipality"), 120)
+    category = SelectField(
+        _l("Participant category"),
+        choices=[("", _l("— choose —"))] + [(c.value, label) for c, label in CATEGORY_LABELS.items()],
+        validators=[InputRequired()],
+    )
+    language = SelectField(
+        _l("Language of emails"), choices=list(LANGUAGE_LABELS.items()), validators=[InputRequired()]
+    )
+    consent = BooleanField(validators=[DataRequired(message=_l("Your consent is required to register."))])
+    marketing_consent = BooleanField(_l("I want to receive news about future events (optional)."))
+
+    def validate_category(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse a missing or unknown category."""
+        if field.data not in {c.value for c in ParticipantCategory}:
+            raise ValidationError(_l("Choose your participant category."))
+
+    def participant_data(self) -> ParticipantData:
+        """Return the personal fields as service input."""
+        return ParticipantData(
+            first_name=self.first_name.data,
+            last_name=self.last_name.data,
+            email=self.email.data,
+            phone=self.phone.data or "",
+            organisation=self.organisation.data,
+            position=self.position.data or "",
+            city=self.city.data,
+            category=ParticipantCategory(self.category.data),
+            language=self.language.data,
+            has_marketing_consent=bool(self.marketing_consent.data),
+        )
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button whose POST confirms an action (CSRF-protected)."""
+
+
+def build_choices_form(
+    base: type[ChoicesForm],
+    event: Event,
+    instant: list[Session],
+    blocks: list[RankedBlock],
+    **kwargs,
+) -> ChoicesForm:
+    """Build a form of ``base`` with this event's sessions and ranked blocks."""
+    fields: dict = {}
+    rank_field_names: list[tuple[RankedBlock, list[str]]] = []
+    for block in blocks:
+        options = [(0, _l("— none —"))] + [(s.id, s.title) for s in block.sessions]
+        names = []
+        for position in range(1, min(event.max_ranked_choices, len(block.sessions)) + 1):
+            name = f"rank_{block.key}_{position}"
+            fields[name] = SelectField(
+                ordinal_label(position), choices=options, coerce=_int_or_zero, default=0
+            )
+            names.append(name)
+        rank_field_names.append((block, names))
+    fields["rank_field_names"] = rank_field_names
+    form_class = type(base.__name__, (base,), fields)
+    form = form_class(**kwargs)
+    form.sessions.choices = [(s.id, s.title) for s in instant]
+    return form
+
+
+def _int_or_zero(value: object) -> int:
+    """Coerce a select's value to int; junk becomes 0 (no choice), caught by validation."""
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+

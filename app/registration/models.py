@@ -1,0 +1,162 @@
+"""Typed models of registrations, bookings and ranked preferences."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UTCDateTime, utcnow
+from ..events.models import Event, Group, ParticipantCategory, Session, _enum
+from ..extensions import db
+
+
+class RegistrationStatus(str, enum.Enum):
+    """A registration is live until the participant or an organiser cancels it."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class BookingStatus(str, enum.Enum):
+    """State of a registration's place in a session."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    REQUESTED = "requested"  # outside the session's categories: an organiser decides
+    CANCELLED = "cancelled"
+
+
+LIVE_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.REQUESTED)
+
+
+class Registration(db.Model):
+    """One participant at one event."""
+
+    __tablename__ = "registration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    # Lower-cased email: one live registration per address per event.
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[str] = mapped_column(String(150), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    category: Mapped[ParticipantCategory] = mapped_column(
+        _enum(ParticipantCategory, "participant_category")
+    )
+    language: Mapped[str] = mapped_column(String(2), default="pl")
+    consent_version: Mapped[str] = mapped_column(String(40))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str] = mapped_column(String(20), default="form")
+    has_marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[RegistrationStatus] = mapped_column(
+        _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.ACTIVE
+    )
+    # SHA-256 of the private manage token; the token itself is never stored.
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship()
+    bookings: Mapped[list[Booking]] = relationship(
+        back_populates="registration", order_by="Booking.id", cascade="all, delete-orphan"
+    )
+    preferences: Mapped[list[Preference]] = relationship(
+        back_populates="registration",
+        order_by="(Preference.session_id, Preference.rank)",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        Index(
+            "uq_registration_live_email",
+            "event_id",
+            "email_normalized",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    @property
+    def full_name(self) -> str:
+        """First and last name."""
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def live_bookings(self) -> list[Booking]:
+        """Bookings that are not cancelled."""
+        return [b for b in self.bookings if b.status in LIVE_BOOKING_STATUSES]
+
+    def __repr__(self) -> str:
+        return f"<Registration {self.id} event={self.event_id} {self.status.value}>"
+
+
+class Booking(db.Model):
+    """A registration's place (or place in the queue) in one session."""
+
+    __tablename__ = "booking"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registration.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_group.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus, "booking_status"))
+    # The rank this place fulfils, for places given out by a ranked allocation.
+    rank: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    registration: Mapped[Registration] = relationship(back_populates="bookings")
+    session: Mapped[Session] = relationship()
+    group: Mapped[Group | None] = relationship()
+
+    __table_args__ = (
+        # One live booking per registration and session; cancelled ones stay as history.
+        Index(
+            "uq_booking_live",
+            "registration_id",
+            "session_id",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        # The waiting list of a session is read in booking id order.
+        Index("ix_booking_session_status", "session_id", "status", "id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Booking {self.id} reg={self.registration_id} session={self.session_id} {self.status.value}>"
+
+
+class Preference(db.Model):
+    """A participant's ranked choice of a workshop in a ranked block."""
+
+    __tablename__ = "preference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registration.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+
+    registration: Mapped[Registration] = relationship(back_populates="preferences")
+    session: Mapped[Session] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("registration_id", "session_id", name="uq_preference_session"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Preference reg={self.registration_id} session={self.session_id} rank={self.rank}>"

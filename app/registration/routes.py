@@ -1,0 +1,242 @@
+"""Public registration pages: the form, the success page and the private manage page."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from ..db import utcnow
+from ..events.services import EventNotFound, get_public_event, instant_sessions, ranked_blocks, waitlist_counts
+from ..i18n import current_language
+from . import services
+from .calendar import registration_calendar
+from .errors import RegistrationClosed, RegistrationError
+from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
+from .models import BookingStatus, RegistrationStatus
+
+bp = Blueprint("registration", __name__)
+
+
+def _event_or_404(slug: str):  # type: ignore[no-untyped-def]
+    """Return the public event or answer 404."""
+    try:
+        return get_public_event(slug)
+    except EventNotFound:
+        abort(404)
+
+
+def _form_for(base, event, **kwargs):  # type: ignore[no-untyped-def]
+    """Build the event's form of ``base`` with its sessions and ranked blocks."""
+    return build_choices_form(base, event, instant_sessions(event.sessions), ranked_blocks(event.sessions), **kwargs)
+
+
+def _attach_error(form, error: RegistrationError) -> None:  # type: ignore[no-untyped-def]
+    """Show a domain refusal next to its field (or above the form)."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/events/<slug>/register", methods=["GET", "POST"])
+def register(slug: str):  # type: ignore[no-untyped-def]
+    """Show the registration form and register on a valid POST."""
+    event = _event_or_404(slug)
+    form = _form_for(RegistrationForm, event)
+    if not form.is_submitted():
+        form.language.data = current_language()
+    now = utcnow()
+    is_open = event.is_registration_open(now)
+    if is_open and form.validate_on_submit():
+        try:
+            result = services.register(event, form.participant_data(), form.choices_data(), now=now)
+        except RegistrationError as error:
+            _attach_error(form, error)
+        else:
+            session["last_registration"] = {"event": event.slug, "token": result.token}
+            return redirect(url_for(".registered", slug=event.slug), code=303)
+    elif form.is_submitted() and not is_open:
+        form.form_errors.append(_("Registration for this event is closed."))
+    return _render_form(event, form, is_open, now)
+
+
+def _render_form(event, form, is_open: bool, now):  # type: ignore[no-untyped-def]
+    """Render the registration form page."""
+    status = 422 if form.is_submitted() else 200
+    closed_reason = None
+    opens_at = None
+    if not is_open:
+        if event.registration_opens_at and now < event.registration_opens_at:
+            opens_at = event.registration_opens_at
+        try:
+            services.check_registration_window(event, now)
+        except RegistrationClosed as error:
+            closed_reason = error.message
+    return (
+        render_template(
+            "registration/register.html",
+            event=event,
+            form=form,
+            is_open=is_open,
+            closed_reason=closed_reason,
+            opens_at=opens_at,
+            waiting=waitlist_counts(event.id),
+            blocks=ranked_blocks(event.sessions),
+            instant=instant_sessions(event.sessions),
+        ),
+        status,
+    )
+
+
+@bp.route("/events/<slug>/registered")
+def registered(slug: str):  # type: ignore[no-untyped-def]
+    """Show the result of a registration just made (POST-redirect-GET)."""
+    event = _event_or_404(slug)
+    last = session.get("last_registration") or {}
+    registration = None
+    if last.get("event") == event.slug:
+        registration = services.find_registration_by_token(last.get("token", ""))
+    if registration is None:
+        return redirect(url_for("events.event", slug=event.slug))
+    return render_template(
+        "registration/registered.html",
+        event=event,
+        registration=registration,
+        manage_url=_manage_url(last["token"]),
+        positions=services.waitlist_positions(registration.bookings),
+    )
+
+
+def _manage_url(token: str) -> str:
+    """Return the absolute private link, built from the configured base URL."""
+    return current_app.config["BASE_URL"].rstrip("/") + url_for("registration.manage", token=token)
+
+
+def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
+    """Return the registration of a manage token or answer 404."""
+    registration = services.find_registration_by_token(token)
+    if registration is None:
+        abort(404)
+    return registration
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def manage(token: str):  # type: ignore[no-untyped-def]
+    """Show a registration to its owner and let them change their choices."""
+    registration = _registration_or_404(token)
+    event = registration.event
+    form = _form_for(ChoicesForm, event)
+    now = utcnow()
+    can_change = registration.status == RegistrationStatus.ACTIVE and event.is_registration_open(now)
+    if not form.is_submitted():
+        live = [b for b in registration.live_bookings]
+        form.sessions.data = [b.session_id for b in live if b.session.booking_mode.value == "instant"]
+        ranks = {p.session_id: p.rank for p in registration.preferences}
+        for block, names in form.rank_field_names:
+            chosen = sorted((ranks[s.id], s.id) for s in block.sessions if s.id in ranks)
+            for name, (_rank, session_id) in zip(names, chosen):
+                getattr(form, name).data = session_id
+    elif not can_change:
+        form.form_errors.append(_("Changes are closed for this registration."))
+    elif form.validate_on_submit():
+        try:
+            services.change_choices(registration, form.choices_data(), now=now)
+        except RegistrationError as error:
+            _attach_error(form, error)
+        else:
+            flash(_("Your changes have been saved."), "success")
+            return redirect(url_for(".manage", token=token), code=303)
+    return (
+        render_template(
+            "registration/manage.html",
+            event=event,
+            registration=registration,
+            form=form,
+            can_change=can_change,
+            token=token,
+            positions=services.waitlist_positions(registration.bookings),
+            blocks=ranked_blocks(event.sessions),
+            instant=instant_sessions(event.sessions),
+            waiting=waitlist_counts(event.id),
+            confirm_form=ConfirmForm(),
+        ),
+        422 if form.is_submitted() else 200,
+    )
+
+
+@bp.route("/r/<token>/bookings/<int:booking_id>/cancel", methods=["GET", "POST"])
+def cancel_booking(token: str, booking_id: int):  # type: ignore[no-untyped-def]
+    """Ask for confirmation (GET) and cancel one booking (POST)."""
+    registration = _registration_or_404(token)
+    booking = next((b for b in registration.live_bookings if b.id == booking_id), None)
+    if booking is None:
+        flash(_("This place is already cancelled."), "info")
+        return redirect(url_for(".manage", token=token))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_booking(registration, booking_id)
+        except RegistrationError as error:
+            flash(str(error.message), "danger")
+        else:
+            flash(_("Your place has been cancelled."), "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registration/confirm_cancel.html", registration=registration, event=registration.event,
+        booking=booking, form=form, token=token,
+    )
+
+
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
+def cancel_registration(token: str):  # type: ignore[no-untyped-def]
+    """Ask for confirmation (GET) and cancel the whole registration (POST)."""
+    registration = _registration_or_404(token)
+    if registration.status != RegistrationStatus.ACTIVE:
+        flash(_("This registration is already cancelled."), "info")
+        return redirect(url_for(".manage", token=token))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_registration(registration)
+        except RegistrationError as error:
+            flash(str(error.message), "danger")
+        else:
+            flash(_("Your registration has been cancelled."), "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registration/confirm_cancel.html", registration=registration, event=registration.event,
+        booking=None, form=form, token=token,
+    )
+
+
+@bp.route("/r/<token>/calendar.ics")
+def calendar(token: str) -> Response:
+    """Download the event and the booked sessions as an iCalendar file."""
+    registration = _registration_or_404(token)
+    bookings = [b for b in registration.bookings if b.status != BookingStatus.CANCELLED]
+    live_sessions = {b.session_id for b in bookings}
+    cancelled = {}
+    for booking in registration.bookings:
+        if booking.status == BookingStatus.CANCELLED and booking.session_id not in live_sessions:
+            cancelled[booking.session_id] = booking
+    domain = urlsplit(current_app.config["BASE_URL"]).hostname or "zapisy"
+    body = registration_calendar(
+        registration.event, bookings + list(cancelled.values()), current_language(), domain, utcnow()
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{registration.event.slug}.ics"'},
+    )

@@ -1,0 +1,493 @@
+"""Registration use cases: register, change choices, cancel, promote from the waiting list.
+
+Public functions own their transaction (``write_transaction``); private helpers only flush.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..db import utcnow, write_transaction
+from ..events.models import BookingMode, Event, ParticipantCategory, Session
+from ..events.services import RankedBlock, ranked_blocks
+from ..extensions import db
+from . import capacity
+from .errors import (
+    AlreadyRegistered,
+    InvalidChoice,
+    NotCancellable,
+    RegistrationClosed,
+    RegistrationNotOpenYet,
+    TimeClash,
+)
+from .models import (
+    LIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    Preference,
+    Registration,
+    RegistrationStatus,
+)
+
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+
+
+@dataclass
+class ParticipantData:
+    """The personal part of a registration, already cleaned by the form."""
+
+    first_name: str
+    last_name: str
+    email: str
+    category: ParticipantCategory
+    language: str = "pl"
+    phone: str = ""
+    organisation: str = ""
+    position: str = ""
+    city: str = ""
+    has_marketing_consent: bool = False
+
+
+@dataclass
+class Choices:
+    """What a participant picks: instant sessions, and ranked choices per block key."""
+
+    session_ids: list[int] = field(default_factory=list)
+    rankings: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class RegistrationResult:
+    """A new registration and its private token (shown once, never stored)."""
+
+    registration: Registration
+    token: str
+
+
+@dataclass
+class ChangeResult:
+    """What a change of choices did."""
+
+    added: list[Booking] = field(default_factory=list)
+    cancelled: list[Booking] = field(default_factory=list)
+    promoted: list[Booking] = field(default_factory=list)
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a manage token."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def new_token() -> str:
+    """Return a fresh manage token with 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def find_registration_by_token(token: str) -> Registration | None:
+    """Return the registration whose manage token is ``token``, or None."""
+    if not TOKEN_PATTERN.match(token or ""):
+        return None
+    digest = hash_token(token)
+    registration = db.session.execute(
+        select(Registration)
+        .where(Registration.manage_token_hash == digest)
+        .options(selectinload(Registration.bookings), selectinload(Registration.preferences))
+    ).scalar_one_or_none()
+    if registration is None or not hmac.compare_digest(registration.manage_token_hash, digest):
+        return None
+    return registration
+
+
+def check_registration_window(event: Event, now: datetime | None = None) -> None:
+    """Refuse when the event does not take registrations at ``now``.
+
+    :raises RegistrationClosed: or its subclass RegistrationNotOpenYet.
+    """
+    now = now or utcnow()
+    if event.is_registration_open(now):
+        return
+    if event.registration_opens_at and now < event.registration_opens_at and event.status.value == "published":
+        raise RegistrationNotOpenYet()
+    raise RegistrationClosed()
+
+
+def register(
+    event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None
+) -> RegistrationResult:
+    """Register a participant at an event and book the chosen sessions.
+
+    Places are taken atomically in ascending session id order; a full session
+    puts the booking on its waiting list; a session outside the participant's
+    category becomes a request for an organiser.
+
+    :raises RegistrationClosed: outside the registration window.
+    :raises AlreadyRegistered: when the email has a live registration here.
+    :raises TimeClash, InvalidChoice: for choices that cannot be booked together.
+    """
+    now = now or utcnow()
+    check_registration_window(event, now)
+    sessions = _sessions_by_id(event)
+    chosen = validate_choices(event, sessions, choices, participant.category)
+    token = new_token()
+    email_normalized = normalize_email(participant.email)
+    try:
+        with write_transaction():
+            if _live_registration_exists(event.id, email_normalized):
+                raise AlreadyRegistered()
+            registration = Registration(
+                event_id=event.id,
+                first_name=participant.first_name,
+                last_name=participant.last_name,
+                email=participant.email,
+                email_normalized=email_normalized,
+                phone=participant.phone,
+                organisation=participant.organisation,
+                position=participant.position,
+                city=participant.city,
+                category=participant.category,
+                language=participant.language,
+                consent_version=current_app.config["CONSENT_VERSION"],
+                consent_at=now,
+                consent_source="form",
+                has_marketing_consent=participant.has_marketing_consent,
+                manage_token_hash=hash_token(token),
+                created_at=now,
+                updated_at=now,
+            )
+            db.session.add(registration)
+            db.session.flush()
+            for session in sorted(chosen, key=lambda s: s.id):
+                _book(registration, session, now)
+            _save_preferences(registration, choices.rankings)
+    except IntegrityError as error:
+        # Two submissions for one email raced past the check above: the
+        # partial unique index decided, the loser is told as usual.
+        if "email" in str(error.orig).lower() or "uq_registration_live_email" in str(error.orig):
+            raise AlreadyRegistered() from error
+        raise
+    return RegistrationResult(registration=registration, token=token)
+
+
+def change_choices(
+    registration: Registration, choices: Choices, now: datetime | None = None
+) -> ChangeResult:
+    """Replace a registration's choices: cancel what was dropped, book what was added.
+
+    Changes are applied in ascending session id order so that concurrent
+    transactions lock sessions in the same order.
+
+    :raises RegistrationClosed: outside the registration window or when cancelled.
+    """
+    now = now or utcnow()
+    event = registration.event
+    check_registration_window(event, now)
+    if registration.status != RegistrationStatus.ACTIVE:
+        raise RegistrationClosed()
+    sessions = _sessions_by_id(event)
+    wanted = {s.id: s for s in validate_choices(event, sessions, choices, registration.category)}
+    result = ChangeResult()
+    with write_transaction():
+        registration = _reload(registration.id)
+        current = {
+            b.session_id: b
+            for b in registration.bookings
+            if b.status in LIVE_BOOKING_STATUSES and sessions[b.session_id].booking_mode == BookingMode.INSTANT
+        }
+        for session_id in sorted(set(current) | set(wanted)):
+            if session_id in current and session_id not in wanted:
+                result.promoted += _cancel(current[session_id], now)
+                result.cancelled.append(current[session_id])
+            elif session_id in wanted and session_id not in current:
+                result.added.append(_book(registration, wanted[session_id], now))
+        _save_preferences(registration, choices.rankings)
+        registration.updated_at = now
+    return result
+
+
+def cancel_booking(registration: Registration, booking_id: int, now: datetime | None = None) -> list[Booking]:
+    """Cancel one booking of the registration; return the bookings promoted in its place.
+
+    :raises NotCancellable: when the booking is not live or the event is over.
+    """
+    now = now or utcnow()
+    _check_cancellable(registration, now)
+    with write_transaction():
+        registration = _reload(registration.id)
+        booking = next(
+            (b for b in registration.bookings if b.id == booking_id and b.status in LIVE_BOOKING_STATUSES),
+            None,
+        )
+        if booking is None:
+            raise NotCancellable()
+        promoted = _cancel(booking, now)
+        registration.updated_at = now
+    return promoted
+
+
+def cancel_registration(registration: Registration, now: datetime | None = None) -> list[Booking]:
+    """Cancel the whole registration and every live booking; return those promoted.
+
+    :raises NotCancellable: when already cancelled or the event is over.
+    """
+    now = now or utcnow()
+    _check_cancellable(registration, now)
+    with write_transaction():
+        registration = _reload(registration.id)
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise NotCancellable()
+        promoted: list[Booking] = []
+        for booking in sorted(registration.live_bookings, key=lambda b: b.session_id):
+            promoted += _cancel(booking, now)
+        for preference in list(registration.preferences):
+            db.session.delete(preference)
+        registration.status = RegistrationStatus.CANCELLED
+        registration.updated_at = now
+    return promoted
+
+
+def waitlist_positions(bookings: Iterable[Booking]) -> dict[int, int]:
+    """Return the waiting-list position (1-based) of each waitlisted booking by id."""
+    waiting = [b for b in bookings if b.status == BookingStatus.WAITLISTED]
+    if not waiting:
+        return {}
+    positions = {}
+    for booking in waiting:
+        ahead = db.session.execute(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.session_id == booking.session_id,
+                Booking.status == BookingStatus.WAITLISTED,
+                Booking.id < booking.id,
+            )
+        ).scalar_one()
+        positions[booking.id] = ahead + 1
+    return positions
+
+
+def normalize_email(email: str) -> str:
+    """Return the form of an email address used to recognise a participant."""
+    return email.strip().lower()
+
+
+def validate_choices(
+    event: Event,
+    sessions: dict[int, Session],
+    choices: Choices,
+    category: ParticipantCategory | str,
+) -> list[Session]:
+    """Check the choices against the programme; return the instant sessions to book.
+
+    :raises InvalidChoice: for unknown sessions, ranked duplicates or ineligible ranks.
+    :raises TimeClash: when two chosen sessions (or ranked blocks) overlap.
+    """
+    category_value = category.value if isinstance(category, ParticipantCategory) else category
+    chosen: list[Session] = []
+    for session_id in dict.fromkeys(choices.session_ids):
+        session = sessions.get(session_id)
+        if session is None or session.booking_mode != BookingMode.INSTANT:
+            raise InvalidChoice()
+        chosen.append(session)
+
+    blocks = {block.key: block for block in ranked_blocks(list(sessions.values()))}
+    ranked_slots: list[RankedBlock] = []
+    for key, ranked_ids in choices.rankings.items():
+        block = blocks.get(key)
+        if block is None:
+            raise InvalidChoice(field=f"rank_{key}_1")
+        if not ranked_ids:
+            continue
+        if len(ranked_ids) > event.max_ranked_choices:
+            raise InvalidChoice(field=f"rank_{key}_1")
+        block_ids = {s.id for s in block.sessions}
+        seen: set[int] = set()
+        for position, session_id in enumerate(ranked_ids, start=1):
+            field_name = f"rank_{key}_{position}"
+            if session_id not in block_ids:
+                raise InvalidChoice(field=field_name)
+            if session_id in seen:
+                raise InvalidChoice(_l("You chose the same workshop twice."), field=field_name)
+            if not sessions[session_id].is_eligible(category_value):
+                raise InvalidChoice(
+                    _l("This workshop is open only to some participant categories."), field=field_name
+                )
+            seen.add(session_id)
+        ranked_slots.append(block)
+
+    _check_no_clash(chosen, ranked_slots)
+    return chosen
+
+
+def _check_no_clash(chosen: list[Session], ranked_slots: list[RankedBlock]) -> None:
+    """Refuse overlapping sessions, and sessions overlapping a ranked block."""
+    ordered = sorted(chosen, key=lambda s: (s.starts_at, s.id))
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 :]:
+            if second.starts_at >= first.ends_at:
+                break
+            raise TimeClash(
+                _l('"%(first)s" and "%(second)s" take place at the same time.', first=first.title, second=second.title)
+            )
+        for block in ranked_slots:
+            if first.starts_at < block.ends_at and block.starts_at < first.ends_at:
+                raise TimeClash(
+                    _l(
+                        '"%(first)s" takes place at the same time as the workshops you ranked.',
+                        first=first.title,
+                    )
+                )
+
+
+def _book(registration: Registration, session: Session, now: datetime) -> Booking:
+    """Add a booking: a confirmed place, a waiting-list place or a request."""
+    group_id = None
+    if not session.is_eligible(registration.category.value):
+        status = BookingStatus.REQUESTED
+    else:
+        try:
+            group_id = capacity.take_place(session.id)
+            status = BookingStatus.CONFIRMED
+        except capacity.Full:
+            capacity.lock_session(session.id)
+            status = BookingStatus.WAITLISTED
+    booking = Booking(
+        registration=registration,
+        session_id=session.id,
+        group_id=group_id,
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(booking)
+    db.session.flush()
+    return booking
+
+
+def _cancel(booking: Booking, now: datetime) -> list[Booking]:
+    """Cancel one booking; a freed place goes to the waiting list. Returns those promoted."""
+    was_confirmed = booking.status == BookingStatus.CONFIRMED
+    if was_confirmed:
+        capacity.release_place(booking.session_id, booking.group_id)
+    booking.status = BookingStatus.CANCELLED
+    booking.updated_at = now
+    db.session.flush()
+    if not was_confirmed:
+        return []
+    return promote_waiting(booking.session_id, now)
+
+
+def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
+    """Give free places of a session to the first waiting people who can take them.
+
+    A waiting person whose confirmed bookings clash in time with the session,
+    or who is outside its categories, is skipped and keeps their place in line.
+    Flushes only: the caller owns the transaction.
+    """
+    session = db.session.get(Session, session_id)
+    assert session is not None
+    promoted: list[Booking] = []
+    waiting = (
+        db.session.execute(
+            select(Booking)
+            .where(Booking.session_id == session_id, Booking.status == BookingStatus.WAITLISTED)
+            .order_by(Booking.id)
+            .options(selectinload(Booking.registration))
+        )
+        .scalars()
+        .all()
+    )
+    for booking in waiting:
+        if not session.is_eligible(booking.registration.category.value) or _clashes(booking, session):
+            continue
+        try:
+            booking.group_id = capacity.take_place(session_id)
+        except capacity.Full:
+            break
+        booking.status = BookingStatus.CONFIRMED
+        booking.updated_at = now
+        promoted.append(booking)
+    db.session.flush()
+    return promoted
+
+
+def _clashes(booking: Booking, session: Session) -> bool:
+    """Tell whether the booking's registration holds a confirmed place overlapping ``session``."""
+    others = db.session.execute(
+        select(Session)
+        .join(Booking, Booking.session_id == Session.id)
+        .where(
+            Booking.registration_id == booking.registration_id,
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.id != booking.id,
+            Session.starts_at < session.ends_at,
+            Session.ends_at > session.starts_at,
+        )
+        .limit(1)
+    ).first()
+    return others is not None
+
+
+def _save_preferences(registration: Registration, rankings: dict[str, list[int]]) -> None:
+    """Replace the registration's ranked choices of the given blocks."""
+    if not rankings:
+        return
+    block_session_ids = set()
+    event_sessions = _sessions_by_id(registration.event)
+    blocks = {b.key: b for b in ranked_blocks(list(event_sessions.values()))}
+    for key in rankings:
+        block_session_ids |= {s.id for s in blocks[key].sessions}
+    for preference in list(registration.preferences):
+        if preference.session_id in block_session_ids:
+            registration.preferences.remove(preference)
+    db.session.flush()
+    for key, ranked_ids in rankings.items():
+        for rank, session_id in enumerate(ranked_ids, start=1):
+            registration.preferences.append(Preference(session_id=session_id, rank=rank))
+    db.session.flush()
+
+
+def _sessions_by_id(event: Event) -> dict[int, Session]:
+    """Return the event's sessions by id."""
+    return {s.id: s for s in event.sessions}
+
+
+def _live_registration_exists(event_id: int, email_normalized: str) -> bool:
+    """Tell whether a live registration with this email exists at the event."""
+    return (
+        db.session.execute(
+            select(Registration.id).where(
+                Registration.event_id == event_id,
+                Registration.email_normalized == email_normalized,
+                Registration.status == RegistrationStatus.ACTIVE,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _reload(registration_id: int) -> Registration:
+    """Load the registration afresh inside the current transaction."""
+    registration = db.session.execute(
+        select(Registration)
+        .where(Registration.id == registration_id)
+        .options(selectinload(Registration.bookings), selectinload(Registration.preferences))
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return registration
+
+
+def _check_cancellable(registration: Registration, now: datetime) -> None:
+    """Refuse cancellations of a cancelled registration or after the event ended."""
+    if registration.status != RegistrationStatus.ACTIVE or now >= registration.event.ends_at:
+        raise NotCancellable()
