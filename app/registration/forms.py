@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TelField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..events.models import Event, ParticipantCategory, Session
@@ -33,7 +34,7 @@ class MultiCheckboxField(SelectMultipleField):
 
     def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
         """Refuse values that are not among the choices, with a readable message."""
-        allowed = {value for value, _label in self.choices}  # type: ignore[union-attr]
+        allowed = {choice.value for choice in self.choices}  # type: ignore[union-attr]
         for value in self.data or []:
             if value not in allowed:
                 raise ValidationError(_l("This choice is not available."))
@@ -105,11 +106,14 @@ class RegistrationForm(ChoicesForm):
     city = _text(_l("City or municipality"), 120)
     category = SelectField(
         _l("Participant category"),
-        choices=[("", _l("— choose —"))] + [(c.value, label) for c, label in CATEGORY_LABELS.items()],
+        choices=[SelectChoice("", _l("— choose —"))]
+        + [SelectChoice(c.value, label) for c, label in CATEGORY_LABELS.items()],
         validators=[InputRequired()],
     )
     language = SelectField(
-        _l("Language of emails"), choices=list(LANGUAGE_LABELS.items()), validators=[InputRequired()]
+        _l("Language of emails"),
+        choices=[SelectChoice(code, label) for code, label in LANGUAGE_LABELS.items()],
+        validators=[InputRequired()],
     )
     consent = BooleanField(validators=[DataRequired(message=_l("Your consent is required to register."))])
     marketing_consent = BooleanField(_l("I want to receive news about future events (optional)."))
@@ -150,7 +154,7 @@ def build_choices_form(
     fields: dict = {}
     rank_field_names: list[tuple[RankedBlock, list[str]]] = []
     for block in blocks:
-        options = [(0, _l("— none —"))] + [(s.id, s.title) for s in block.sessions]
+        options = [SelectChoice(0, _l("— none —"))] + [SelectChoice(s.id, s.title) for s in block.sessions]
         names = []
         for position in range(1, min(event.max_ranked_choices, len(block.sessions)) + 1):
             name = f"rank_{block.key}_{position}"
@@ -162,7 +166,7 @@ def build_choices_form(
     fields["rank_field_names"] = rank_field_names
     form_class = type(base.__name__, (base,), fields)
     form = form_class(**kwargs)
-    form.sessions.choices = [(s.id, s.title) for s in instant]
+    form.sessions.choices = [SelectChoice(s.id, s.title) for s in instant]
     return form
 
 

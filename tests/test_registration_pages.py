@@ -1,0 +1,244 @@
+"""Full page flows through the test client, with CSRF protection on."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from app.events.models import BookingMode, EventStatus
+from app.registration.models import Booking, BookingStatus, Registration
+from tests.conftest import FORM_DEFAULTS, NOW, csrf_token, submit
+
+
+def _count(db, model) -> int:  # type: ignore[no-untyped-def]
+    """Return the number of rows of ``model``."""
+    db.session.rollback()
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _manage_link(html: str) -> str:
+    """Extract the private manage path from the success page."""
+    match = re.search(r'href="http://zapisy\.test(/r/[A-Za-z0-9_-]+)"', html)
+    assert match, "no manage link on the page"
+    return match.group(1)
+
+
+def test_register_in_polish_then_manage_change_and_cancel(client, db, make_event, make_session):
+    event = make_event()
+    morning = make_session(event, start_hour=9, capacity=10)
+    clash = make_session(event, start_hour=9, capacity=10, title_pl="Równoległa", title_en="Parallel")
+    afternoon = make_session(event, start_hour=14, groups=[6, 6])
+
+    page = client.get(f"/events/{event.slug}/register")
+    assert page.status_code == 200
+    assert 'lang="pl"' in page.text and "Rejestracja" in page.text or "Registration" in page.text
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": [morning.id, afternoon.id]})
+    assert response.status_code == 303
+    success = client.get(response.headers["Location"])
+    assert success.status_code == 200
+    assert "Łukasz" in success.text
+    manage = _manage_link(success.text)
+
+    registration = db.session.execute(select(Registration)).scalar_one()
+    assert registration.email_normalized == "lukasz@example.com"
+    assert registration.consent_version and registration.consent_at is not None
+    assert registration.has_marketing_consent is False
+    assert len(registration.manage_token_hash) == 64 and manage.split("/")[-1] not in registration.manage_token_hash
+    assert sorted(b.status.value for b in registration.bookings) == ["confirmed", "confirmed"]
+
+    page = client.get(manage)
+    assert page.status_code == 200 and event.title_pl in page.text
+    # Change: drop the afternoon, add the parallel one — clashes with the morning one.
+    refused = client.post(manage, data={"sessions": [morning.id, clash.id], "csrf_token": csrf_token(page.text)})
+    assert refused.status_code == 422
+    assert "w tym samym czasie" in refused.text or "at the same time" in refused.text
+    changed = client.post(manage, data={"sessions": [clash.id], "csrf_token": csrf_token(page.text)})
+    assert changed.status_code == 303
+    db.session.rollback()
+    live = {b.session_id: b.status.value for b in db.session.execute(select(Booking)).scalars() if b.status != BookingStatus.CANCELLED}
+    assert live == {clash.id: "confirmed"}
+
+    booking = next(b for b in db.session.execute(select(Booking)).scalars() if b.status == BookingStatus.CONFIRMED)
+    confirm = client.get(f"{manage}/bookings/{booking.id}/cancel")
+    assert confirm.status_code == 200
+    assert _count(db, Booking) == 3  # GET did not cancel anything
+    done = client.post(f"{manage}/bookings/{booking.id}/cancel", data={"csrf_token": csrf_token(confirm.text)})
+    assert done.status_code == 303
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).status == BookingStatus.CANCELLED
+
+    calendar = client.get(f"{manage}/calendar.ics")
+    assert calendar.status_code == 200 and calendar.mimetype == "text/calendar"
+    parsed = Calendar.from_ical(calendar.data)
+    events = [c for c in parsed.walk("VEVENT")]
+    assert any(str(e.get("status")) == "CANCELLED" for e in events)
+    assert parsed.walk("VTIMEZONE")[0]["TZID"] == "Europe/Warsaw"
+
+    whole = client.get(f"{manage}/cancel")
+    client.post(f"{manage}/cancel", data={"csrf_token": csrf_token(whole.text)})
+    db.session.rollback()
+    assert db.session.execute(select(Registration)).scalar_one().status.value == "cancelled"
+
+
+def test_register_in_english(client, db, make_event, make_session):
+    event = make_event()
+    session = make_session(event, capacity=5)
+    client.get("/language/en?next=/")
+    page = client.get(f"/events/{event.slug}/register")
+    assert 'lang="en"' in page.text and "First name" in page.text
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "language": "en", "sessions": [session.id]})
+    assert response.status_code == 303
+    success = client.get(response.headers["Location"])
+    assert "Your private link" in success.text
+    assert db.session.execute(select(Registration)).scalar_one().language == "en"
+
+
+def test_waitlisted_and_requested_are_told_so_on_the_success_page(client, db, make_event, make_session, register):
+    event = make_event()
+    full = make_session(event, start_hour=9, capacity=1)
+    restricted = make_session(event, start_hour=12, capacity=5, eligible_categories=["mayor"])
+    register(event, full)
+    client.get("/language/en")
+    response = submit(client, f"/events/{event.slug}/register",
+                      {**FORM_DEFAULTS, "category": "business", "sessions": [full.id, restricted.id]})
+    page = client.get(response.headers["Location"])
+    assert "position 1" in page.text
+    assert "Awaiting organiser approval" in page.text
+    assert "waiting lists" in page.text and "organiser will review" in page.text
+
+
+def test_duplicate_email_is_refused_without_revealing_the_first(client, db, make_event, make_session, register):
+    event = make_event()
+    session = make_session(event, capacity=5)
+    register(event, session, email="Taken@Example.com", first_name="Sekret")
+    client.get("/language/en")
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": "taken@example.COM"})
+    assert response.status_code == 422
+    assert "already exists" in response.text
+    assert "Sekret" not in response.text
+    assert _count(db, Registration) == 1
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"registration_opens_at": NOW + timedelta(days=2)}, "has not opened yet"),
+        ({"registration_closes_at": NOW - timedelta(hours=1)}, "is closed"),
+        ({"status": EventStatus.CLOSED}, "is closed"),
+    ],
+)
+def test_outside_the_registration_window_nothing_is_written(client, db, make_event, make_session, window, message):
+    event = make_event(**window)
+    session = make_session(event, capacity=5)
+    client.get("/language/en")
+    page = client.get(f"/events/{event.slug}/register")
+    assert page.status_code == 200 and message in page.text
+    token = re.search(r'name="csrf_token"', page.text)
+    assert token is None  # no form to fill
+    # A forged POST is refused too.
+    other = make_event(slug="helper-event")
+    token_page = client.get(f"/events/{other.slug}/register")
+    response = client.post(
+        f"/events/{event.slug}/register",
+        data={**FORM_DEFAULTS, "sessions": [session.id], "csrf_token": csrf_token(token_page.text)},
+    )
+    assert response.status_code == 422 and message.split()[-1] in response.text
+    assert _count(db, Registration) == 0
+
+
+def test_draft_events_are_not_public(client, make_event):
+    event = make_event(status=EventStatus.DRAFT)
+    assert client.get(f"/events/{event.slug}/").status_code == 404
+    assert client.get(f"/events/{event.slug}/register").status_code == 404
+    assert client.get(f"/api/events/{event.slug}").status_code == 404
+
+
+BAD_INPUT = [
+    ({"email": "not-an-email"}, "email"),
+    ({"email": "a@b"}, "email"),
+    ({"first_name": ""}, "first_name"),
+    ({"first_name": "x" * 101}, "first_name"),
+    ({"organisation": "y" * 201}, "organisation"),
+    ({"email": ("e" * 250) + "@example.com"}, "email"),
+    ({"last_name": "Kowal\u202eski"}, "last_name"),
+    ({"city": "Łódź\x00"}, "city"),
+    ({"first_name": "Jan\x07"}, "first_name"),
+    ({"phone": "call me maybe"}, "phone"),
+    ({"category": "emperor"}, "category"),
+    ({"category": ""}, "category"),
+    ({"language": "de"}, "language"),
+    ({"consent": ""}, "consent"),
+    ({"sessions": ["99999"]}, "sessions"),
+    ({"sessions": ["abc"]}, "sessions"),
+]
+
+
+@pytest.mark.parametrize(("override", "field"), BAD_INPUT)
+def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(client, db, make_event, make_session, override, field):
+    event = make_event()
+    make_session(event, capacity=5)
+    data = {k: v for k, v in {**FORM_DEFAULTS, **override}.items() if v != ""}
+    response = submit(client, f"/events/{event.slug}/register", data)
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.text or (field == "sessions" and "invalid-feedback" in response.text)
+    assert _count(db, Registration) == 0
+
+
+def test_polish_names_are_welcome_and_normalised_to_nfc(client, db, make_event):
+    event = make_event()
+    decomposed = "Z\u0307o\u0301\u0142w"  # Żółw typed with combining marks
+    response = submit(client, f"/events/{event.slug}/register",
+                      {**FORM_DEFAULTS, "last_name": f"  {decomposed}  ", "first_name": "Łucja"})
+    assert response.status_code == 303
+    registration = db.session.execute(select(Registration)).scalar_one()
+    assert registration.last_name == "Żółw" and registration.first_name == "Łucja"
+
+
+def test_missing_csrf_token_is_refused_and_nothing_is_stored(client, db, make_event):
+    event = make_event()
+    response = client.post(f"/events/{event.slug}/register", data=FORM_DEFAULTS)
+    assert response.status_code == 400
+    assert _count(db, Registration) == 0
+
+
+def test_ranked_choices_are_stored_and_duplicates_refused(client, db, make_event, make_session):
+    event = make_event()
+    first = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED, title_pl="A")
+    second = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED, title_pl="B")
+    page = client.get(f"/events/{event.slug}/register")
+    names = re.findall(r'name="(rank_\d+_\d)"', page.text)
+    assert len(names) == 2
+    client.get("/language/en")
+    refused = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[0]: second.id, names[1]: second.id})
+    assert refused.status_code == 422 and "same workshop twice" in refused.text
+    gap = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[1]: second.id})
+    assert gap.status_code == 422 and "in order" in gap.text
+    ok = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[0]: second.id, names[1]: first.id})
+    assert ok.status_code == 303
+    registration = db.session.execute(select(Registration)).scalar_one()
+    assert [(p.session_id, p.rank) for p in sorted(registration.preferences, key=lambda p: p.rank)] == [
+        (second.id, 1), (first.id, 2),
+    ]
+    assert registration.bookings == []
+
+
+def test_ranking_a_workshop_at_the_same_time_as_a_booked_session_is_a_clash(client, db, make_event, make_session):
+    event = make_event()
+    ranked = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
+    make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
+    plain = make_session(event, start_hour=12, capacity=10)
+    page = client.get(f"/events/{event.slug}/register")
+    name = re.findall(r'name="(rank_\d+_\d)"', page.text)[0]
+    client.get("/language/en")
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, name: ranked.id, "sessions": [plain.id]})
+    assert response.status_code == 422 and "same time as the workshops you ranked" in response.text
+    assert _count(db, Registration) == 0
+
+
+def test_unknown_manage_tokens_are_404(client):
+    assert client.get("/r/" + "A" * 43).status_code == 404
+    assert client.get("/r/short").status_code == 404
+    assert client.get("/r/" + "%00" * 30).status_code == 404
