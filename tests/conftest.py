@@ -77,6 +77,14 @@ def app(backend: str, postgres_schema_ready: bool, tmp_path) -> Iterator[Any]:
         SQLALCHEMY_DATABASE_URI=url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 70, "pool_timeout": 60},
     )
+    @app.before_request
+    def _fresh_locale() -> None:
+        # The test's app context outlives each request (Flask reuses it), so
+        # Flask-Babel's per-context locale cache must be dropped per request.
+        from flask import g
+
+        g.pop("_flask_babel", None)
+
     with app.app_context():
         if backend == "sqlite":
             _db.create_all()

@@ -1,0 +1,55 @@
+"""Both catalogs are complete, and pages speak Polish by default and English on request."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _catalog(language: str):  # type: ignore[no-untyped-def]
+    """Read a language's catalog."""
+    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def test_every_message_in_the_code_is_translated_in_both_catalogs(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
+         "-k", "lazy_gettext", "-o", str(pot), "--no-location", "."],
+        cwd=ROOT, check=True, capture_output=True,
+    )
+    with pot.open("rb") as handle:
+        extracted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle) if m.id}
+    assert extracted, "extraction found no messages"
+    for language in ("pl", "en"):
+        catalog = _catalog(language)
+        translated = {
+            (m.id if isinstance(m.id, str) else tuple(m.id))
+            for m in catalog
+            if m.id and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string) and "fuzzy" not in m.flags
+        }
+        missing = extracted - translated
+        assert not missing, f"{language}: untranslated {sorted(map(str, missing))[:10]}"
+
+
+def test_pages_are_polish_by_default_and_english_on_request(client, make_event):
+    event = make_event()
+    polish = client.get(f"/events/{event.slug}/").text
+    assert "Zapisz się" in polish and "Program" in polish
+    client.get("/language/en")
+    english = client.get(f"/events/{event.slug}/").text
+    assert "Register" in english and "Programme" in english
+
+
+def test_polish_plural_forms(client, make_event, make_session):
+    event = make_event()
+    make_session(event, start_hour=9, capacity=2)
+    make_session(event, start_hour=11, capacity=5)
+    make_session(event, start_hour=13, capacity=22)
+    page = client.get(f"/events/{event.slug}/").text
+    assert "Zostały 2 miejsca" in page and "Zostało 5 miejsc" in page and "Zostały 22 miejsca" in page
