@@ -48,6 +48,13 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
+    REDIS_URL = os.environ.get("REDIS_URL")  # shared counters for several hosts
+    LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_IP = 30
+    ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+
     # Version of the data-processing consent text shown on the registration form.
     CONSENT_VERSION = "2026-11"
 

@@ -37,7 +37,7 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to the app."""
     from . import db as _db_events  # noqa: F401  (SQLite connection events)
-    from .extensions import babel, bootstrap, csrf, db, mail, migrate
+    from .extensions import babel, bootstrap, csrf, db, login_manager, mail, migrate
     from .i18n import select_locale
 
     db.init_app(app)
@@ -50,9 +50,15 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     bootstrap.init_app(app)
+    login_manager.init_app(app)
+    from .auth.services import load_organiser
+
+    login_manager.user_loader(load_organiser)
     # Import the models so that metadata (and Alembic) knows every table.
     from .events import models as _events  # noqa: F401
     from .registration import models as _registration  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from .audit import models as _audit  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -60,10 +66,14 @@ def register_blueprints(app: Flask) -> None:
     from .events.routes import bp as events_bp
     from .registration.routes import bp as registration_bp
     from .api import bp as api_bp
+    from .auth.routes import bp as auth_bp
+    from .admin.routes import bp as admin_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

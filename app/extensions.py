@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound to the app in create_app."""
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,3 +30,6 @@ mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
 bootstrap = Bootstrap5()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = "basic"

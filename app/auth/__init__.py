@@ -1,0 +1,1 @@
+"""Organiser accounts, login and access control."""

@@ -1,0 +1,151 @@
+"""Account use cases: create organisers, check passwords with throttling."""
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import utcnow, write_transaction
+from ..events.models import Event
+from ..extensions import db
+from .models import Organiser, Role
+from .throttle import get_throttle
+
+# Checked against when the account does not exist, so both cases take as long.
+_DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
+MIN_PASSWORD_LENGTH = 10
+
+
+class AuthError(Exception):
+    """A refused login or account change, with a translatable message."""
+
+    message = _l("Invalid email or password.")
+
+    def __init__(self, message: object | None = None) -> None:
+        if message is not None:
+            self.message = message  # type: ignore[assignment]
+        super().__init__(str(self.message))
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed logins for this account or address."""
+
+    message = _l("Too many failed attempts. Wait a few minutes and try again.")
+
+
+def normalize_account_email(email: str) -> str:
+    """Return the stored form of an account email."""
+    return email.strip().lower()
+
+
+def create_organiser(email: str, password: str, role: Role, name: str = "") -> Organiser:
+    """Create an account.
+
+    :raises AuthError: for a short password or an email already in use.
+    """
+    email = normalize_account_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
+    with write_transaction():
+        if db.session.execute(select(Organiser.id).where(Organiser.email == email)).first():
+            raise AuthError(_l("An account with this email already exists."))
+        organiser = Organiser(
+            email=email, name=name, role=role, password_hash=generate_password_hash(password, method="scrypt")
+        )
+        db.session.add(organiser)
+    return organiser
+
+
+def authenticate(email: str, password: str, ip: str) -> Organiser:
+    """Return the account for valid credentials.
+
+    Failures are counted per account and per IP address; over the limit every
+    attempt is refused (even a right password) until the window passes. The
+    messages never tell whether the account exists.
+
+    :raises TooManyAttempts, AuthError:
+    """
+    email = normalize_account_email(email)
+    throttle = get_throttle()
+    account_key, ip_key = f"account:{email}", f"ip:{ip}"
+    config = current_app.config
+    if (
+        throttle.count(account_key) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+        or throttle.count(ip_key) >= config["LOGIN_MAX_FAILURES_PER_IP"]
+    ):
+        db.session.rollback()
+        raise TooManyAttempts()
+    organiser = db.session.execute(select(Organiser).where(Organiser.email == email)).scalar_one_or_none()
+    valid = check_password_hash(organiser.password_hash if organiser else _DUMMY_HASH, password)
+    with write_transaction():
+        if not valid or organiser is None or not organiser.is_enabled:
+            throttle.hit(account_key)
+            throttle.hit(ip_key)
+        else:
+            throttle.reset(account_key)
+            organiser = db.session.get(Organiser, organiser.id)
+            organiser.last_login_at = utcnow()
+    if not valid or organiser is None or not organiser.is_enabled:
+        raise AuthError()
+    return organiser
+
+
+def load_organiser(session_id: str) -> Organiser | None:
+    """Return the account of a session identifier "id:version", or None when stale."""
+    try:
+        organiser_id, version = (int(part) for part in session_id.split(":"))
+    except ValueError:
+        return None
+    organiser = db.session.get(Organiser, organiser_id)
+    if organiser is None or organiser.session_version != version or not organiser.is_enabled:
+        return None
+    return organiser
+
+
+def visible_events(organiser: Organiser) -> list[Event]:
+    """Return the events the account may see (all for admins)."""
+    if organiser.role == Role.ADMIN:
+        return list(db.session.execute(select(Event).order_by(Event.starts_at.desc())).scalars())
+    return sorted(organiser.events, key=lambda e: e.starts_at, reverse=True)
+
+
+def can_see_event(organiser: Organiser, event_id: int) -> bool:
+    """Tell whether the account may see the event's pages and lists."""
+    return organiser.role == Role.ADMIN or any(e.id == event_id for e in organiser.events)
+
+
+def can_manage_event(organiser: Organiser, event_id: int) -> bool:
+    """Tell whether the account may change the event and its registrations."""
+    return organiser.role == Role.ADMIN or (
+        organiser.role == Role.ORGANISER and any(e.id == event_id for e in organiser.events)
+    )
+
+
+def find_organiser(email: str) -> Organiser:
+    """Return the account with ``email``.
+
+    :raises AuthError: when there is none.
+    """
+    organiser = db.session.execute(
+        select(Organiser).where(Organiser.email == normalize_account_email(email))
+    ).scalar_one_or_none()
+    if organiser is None:
+        raise AuthError(_l("No account has this email."))
+    return organiser
+
+
+def assign_events(organiser_id: int, event_slugs: list[str]) -> None:
+    """Give the account access to the events with these slugs.
+
+    :raises AuthError: naming an unknown slug.
+    """
+    with write_transaction():
+        organiser = db.session.get(Organiser, organiser_id)
+        assert organiser is not None
+        for slug in event_slugs:
+            event = db.session.execute(select(Event).where(Event.slug == slug)).scalar_one_or_none()
+            if event is None:
+                raise AuthError(_l("No event has the slug %(slug)s.", slug=slug))
+            if event not in organiser.events:
+                organiser.events.append(event)

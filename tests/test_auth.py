@@ -1,0 +1,153 @@
+"""Login, throttling, sessions and the organiser CLI."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import Organiser, Role
+from tests.conftest import PASSWORD, login, submit
+
+
+def test_login_and_logout(client, make_organiser):
+    organiser = make_organiser("admin")
+    assert client.get("/admin/").status_code == 302
+    response = login(client, organiser)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    page = client.get("/admin/")
+    assert page.status_code == 200 and organiser.email in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/admin/logout").status_code == 405  # logout is a POST (CSRF-protected)
+    from tests.conftest import csrf_token
+
+    client.post("/admin/logout", data={"csrf_token": csrf_token(page.text)})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_password_and_unknown_account_get_the_same_answer(client, make_organiser):
+    organiser = make_organiser()
+    client.get("/language/en")
+    wrong = login(client, organiser, "not the password")
+    unknown = submit(client, "/admin/login", {"email": "nobody@zapisy.test", "password": "whatever123"})
+    assert wrong.status_code == unknown.status_code == 422
+    assert "Invalid email or password." in wrong.text and "Invalid email or password." in unknown.text
+
+
+def test_disabled_accounts_cannot_log_in(client, make_organiser):
+    organiser = make_organiser(is_enabled=False)
+    assert login(client, organiser).status_code == 422
+
+
+def test_login_is_throttled_per_account_even_for_the_right_password(client, make_organiser, app):
+    organiser = make_organiser()
+    client.get("/language/en")
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
+        assert login(client, organiser, "bad password!").status_code == 422
+    blocked = login(client, organiser)
+    assert blocked.status_code == 422 and "Too many failed attempts" in blocked.text
+    # Another account from the same address still works (the IP limit is higher).
+    other = make_organiser()
+    assert login(client, other).status_code == 302
+
+
+def test_login_is_throttled_per_ip(client, make_organiser, app):
+    app.config["LOGIN_MAX_FAILURES_PER_IP"] = 3
+    client.get("/language/en")
+    for n in range(3):
+        submit(client, "/admin/login", {"email": f"guess{n}@zapisy.test", "password": "guess guess"})
+    organiser = make_organiser()
+    assert "Too many failed attempts" in login(client, organiser).text
+
+
+def test_throttle_uses_redis_when_configured(client, make_organiser, app):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
+    except Exception:  # noqa: BLE001
+        pytest.skip("Redis tests skipped: no Redis server answers on 127.0.0.1:6379")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    organiser = make_organiser(email="redis-throttle@zapisy.test")
+    redis.Redis(host="127.0.0.1", port=6379, db=15).delete("zapisy:login:account:redis-throttle@zapisy.test")
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
+        login(client, organiser, "bad password!")
+    assert redis.Redis(host="127.0.0.1", port=6379, db=15).get("zapisy:login:account:redis-throttle@zapisy.test") == b"5"
+    assert login(client, organiser).status_code == 422
+    redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
+
+
+def test_login_starts_a_fresh_session(client, make_organiser):
+    organiser = make_organiser()
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    login(client, organiser)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == f"{organiser.id}:1"
+
+
+def test_idle_sessions_expire(client, make_organiser):
+    login(client, make_organiser())
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as session:
+        session["seen_at"] -= 31 * 60
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_changing_the_session_version_logs_every_session_out(client, make_organiser, db):
+    organiser = make_organiser()
+    login(client, organiser)
+    organiser.session_version += 1
+    db.session.commit()
+    assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("/admin/", "/admin/"),
+        ("https://evil.example/admin/", "/admin/"),
+        ("//evil.example/", "/admin/"),
+        ("/\\evil.example", "/admin/"),
+        ("http:/evil.example", "/admin/"),
+    ],
+)
+def test_next_only_redirects_to_local_paths(client, make_organiser, next_url, expected):
+    organiser = make_organiser()
+    page = client.get(f"/admin/login?next={next_url}")
+    from tests.conftest import csrf_token
+
+    response = client.post("/admin/login", data={
+        "email": organiser.email, "password": PASSWORD, "next": next_url, "csrf_token": csrf_token(page.text),
+    })
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+def test_cli_creates_accounts_from_stdin(runner, db, make_event):
+    event = make_event()
+    result = runner.invoke(args=["organiser", "create", "Boss@Zapisy.test", "--role", "admin", "--password-stdin"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["organiser", "create", "org@zapisy.test", "--event", event.slug, "--password-stdin"],
+                           input="another long password\n")
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    accounts = {o.email: o for o in db.session.execute(select(Organiser)).scalars()}
+    assert accounts["boss@zapisy.test"].role == Role.ADMIN
+    assert [e.slug for e in accounts["org@zapisy.test"].events] == [event.slug]
+    assert accounts["boss@zapisy.test"].password_hash.startswith("scrypt:")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["organiser", "create", "x@zapisy.test", "--password-stdin"], "short\n", "at least"),
+        (["organiser", "create", "y@zapisy.test", "--event", "no-such-event", "--password-stdin"], "long enough password\n", "no-such-event"),
+        (["organiser", "create", "z@zapisy.test", "--role", "king", "--password-stdin"], "long enough password\n", "king"),
+        (["organiser", "assign", "nobody@zapisy.test", "some-event"], "", "No account"),
+    ],
+)
+def test_cli_refuses_bad_input_with_a_message(runner, args, stdin, message):
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code != 0
+    assert message in result.output
