@@ -68,12 +68,18 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth.routes import bp as auth_bp
     from .admin.routes import bp as admin_bp
+    from .admin.events import bp as admin_events_bp
+    from .admin.registrations import bp as admin_registrations_bp
+    from .admin.dashboard import bp as admin_dashboard_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_events_bp)
+    app.register_blueprint(admin_registrations_bp)
+    app.register_blueprint(admin_dashboard_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
