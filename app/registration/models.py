@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
@@ -29,6 +30,14 @@ class BookingStatus(str, enum.Enum):
 
 
 LIVE_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.REQUESTED)
+
+# No 0/O, 1/I/L: the code is read aloud and typed at the venue.
+CHECKIN_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_checkin_code() -> str:
+    """Return a short random code for the badge's QR code (not the manage token)."""
+    return "".join(secrets.choice(CHECKIN_ALPHABET) for _ in range(8))
 
 
 class Registration(db.Model):
@@ -60,6 +69,8 @@ class Registration(db.Model):
     )
     # SHA-256 of the private manage token; the token itself is never stored.
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Printed on the badge as a QR code and typed at check-in; reveals nothing else.
+    checkin_code: Mapped[str] = mapped_column(String(12), default=new_checkin_code)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -82,6 +93,7 @@ class Registration(db.Model):
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
+        UniqueConstraint("event_id", "checkin_code", name="uq_registration_checkin_code"),
     )
 
     @property
