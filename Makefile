@@ -34,7 +34,7 @@ test: install translations
 # Re-extract messages after changing user-facing text; add the Polish for any
 # message it lists as missing to scripts/translations_pl.py and run it again.
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o messages.pot --no-location --omit-header .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o messages.pot --no-location --omit-header .
 	$(BIN)/pybabel update -i messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 	rm -f messages.pot
 	$(BIN)/python scripts/fill_catalogs.py

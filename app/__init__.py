@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.dashboard import bp as admin_dashboard_bp
+    from .admin.exports import bp as admin_exports_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
@@ -80,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_events_bp)
     app.register_blueprint(admin_registrations_bp)
     app.register_blueprint(admin_dashboard_bp)
+    app.register_blueprint(admin_exports_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

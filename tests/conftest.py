@@ -57,9 +57,10 @@ def postgres_schema_ready(backend: str) -> bool:
         return False
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=POSTGRES_URL)
     with app.app_context():
-        _db.drop_all()
+        # Start from an empty schema, whatever an earlier run (or branch) left there.
         with _db.engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
         _db.create_all()
         _db.engine.dispose()
     return True

@@ -1,0 +1,1 @@
+"""Attendee lists out: CSV and Excel exports, sign-in sheets and badges."""
