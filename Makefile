@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install translations db demo extract-messages clean
+.PHONY: run test install translations db demo extract-messages clean serve test-load bench
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,34 @@ run: demo
 
 test: install translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Production-like local trial: gunicorn on 127.0.0.1:8000 with ZAPISY_ENV=production,
+# after `flask db upgrade`. Without SECRET_KEY in the environment, a random key is
+# generated once into instance/secret_key (kept, so sessions survive restarts).
+# Plain HTTP here, so cookies are not marked Secure; see docs/deploy.md for the real thing.
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8000
+serve: install translations
+	@if [ -z "$$SECRET_KEY" ] && [ ! -s instance/secret_key ]; then \
+	  mkdir -p instance && (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key) && \
+	  echo "SECRET_KEY is not set: generated instance/secret_key for this local trial (set SECRET_KEY in a real deployment)."; \
+	fi
+	@export ZAPISY_ENV=production SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
+	  BASE_URL="$${BASE_URL:-http://$(SERVE_HOST):$(SERVE_PORT)}" \
+	  SESSION_COOKIE_SECURE="$${SESSION_COOKIE_SECURE:-0}" PREFERRED_URL_SCHEME="$${PREFERRED_URL_SCHEME:-http}"; \
+	  $(FLASK) db upgrade && exec $(BIN)/gunicorn -c gunicorn.conf.py --bind $(SERVE_HOST):$(SERVE_PORT)
+
+# Only the load tests (gunicorn + concurrent clients; PostgreSQL too when TEST_DATABASE_URL is set).
+test-load: install translations
+	$(BIN)/python -m pytest tests/test_load.py $(PYTEST_ARGS)
+
+# Every benchmark with small sizes (a few minutes); docs/benchmarks.md has the full runs.
+bench: install translations
+	$(BIN)/python bench/load.py --quick
+	$(BIN)/python bench/allocation.py --sizes 500 5000
+	$(BIN)/python bench/export.py --sizes 10000
+	$(BIN)/python bench/outbox.py --messages 500
+	$(BIN)/python bench/admin_list.py --people 10000 --db /tmp/zapisy-bench-admin-list-10k.sqlite --repeat 3
 
 # Re-extract messages after changing user-facing text; add the Polish for any
 # message it lists as missing to scripts/translations_pl.py and run it again.

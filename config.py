@@ -43,7 +43,25 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Zapisy <zapisy@localhost>")
-    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "5"))
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "5"))  # seconds per SMTP socket operation
+
+    # Email outbox (app/notifications). Without MAIL_SERVER, emails are written
+    # to OUTBOX_MAIL_DIR (default instance/mail/) as .eml files.
+    OUTBOX_MAIL_DIR = os.environ.get("OUTBOX_MAIL_DIR")
+    OUTBOX_DELIVER_AFTER_REQUEST = _bool("OUTBOX_DELIVER_AFTER_REQUEST", True)
+    OUTBOX_REQUEST_BATCH = 10  # messages delivered after a request
+    OUTBOX_BATCH_SIZE = int(os.environ.get("OUTBOX_BATCH_SIZE", "100"))  # messages per SMTP connection
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
+    OUTBOX_RETRY_BASE = float(os.environ.get("OUTBOX_RETRY_BASE", "60"))  # seconds; doubled each attempt
+    OUTBOX_RETRY_MAX = float(os.environ.get("OUTBOX_RETRY_MAX", str(6 * 3600)))
+    OUTBOX_CLAIM_TIMEOUT = float(os.environ.get("OUTBOX_CLAIM_TIMEOUT", "600"))  # then a dead worker's claim is released
+    OUTBOX_POLL_INTERVAL = float(os.environ.get("OUTBOX_POLL_INTERVAL", "5"))
+    OUTBOX_RESEND_MAX_PER_HOUR = 3  # new-link emails per registration
+    OUTBOX_RESEND_MAX_PER_IP = 20  # resend-link requests per client IP and hour
+    OUTBOX_DEV_PAGE = False  # /dev/mail lists the written emails
+
+    # Hours a waiting person has to accept a freed place of a ranked workshop.
+    RANKED_OFFER_HOURS = float(os.environ.get("RANKED_OFFER_HOURS", "48"))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -55,6 +73,23 @@ class Config:
     ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
     PERMANENT_SESSION_LIFETIME = 12 * 3600
 
+    # Abuse limits (Flask-Limiter), per client IP; storage in Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI")  # default: REDIS_URL, else memory
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "20 per minute; 200 per hour")
+    RATELIMIT_RESEND = os.environ.get("RATELIMIT_RESEND", "5 per minute; 30 per hour")
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+    RATELIMIT_MANAGE = os.environ.get("RATELIMIT_MANAGE", "60 per minute")
+    # Request size limits (a 413 page answers anything larger).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 256 * 1024
+    MAX_FORM_PARTS = 300
+
+    # Number of proxies (nginx) in front of the app whose X-Forwarded-* headers are trusted.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # Several app hosts share the database: SQLite (one host only) is refused.
+    MULTI_HOST = _bool("ZAPISY_MULTI_HOST")
+
     # Version of the data-processing consent text shown on the registration form.
     CONSENT_VERSION = "2026-11"
 
@@ -63,6 +98,7 @@ class DevelopmentConfig(Config):
     """Local development: debug helpers on."""
 
     DEBUG = True
+    OUTBOX_DEV_PAGE = True
 
 
 class TestingConfig(Config):
@@ -72,12 +108,16 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = "sqlite://"  # the tests' fixtures choose the database
     BASE_URL = "http://zapisy.test"
+    OUTBOX_DELIVER_AFTER_REQUEST = False  # tests that deliver switch it on
+    RATELIMIT_ENABLED = False  # the tests of the limits switch it on
+    MAIL_TIMEOUT = 2.0
 
 
 class ProductionConfig(Config):
-    """Production: secure cookies."""
+    """Production: secure cookies; refuses to start with a default secret or debug on."""
 
-    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
 
 
 configs = {

@@ -24,14 +24,51 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
         config_class = configs[os.environ.get("ZAPISY_ENV", "development")]
     app.config.from_object(config_class)
     app.config.update(overrides)
+    app.config["IS_PRODUCTION"] = getattr(config_class, "__name__", "") == "ProductionConfig"
+    check_config(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
     register_blueprints(app)
+    register_security(app)
     register_template_helpers(app)
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or inconsistent; the app refuses to start."""
+
+
+DEFAULT_SECRET = "dev-only-insecure-key"
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start in production with a default secret or debug on, and SQLite on several hosts.
+
+    :raises ConfigError:
+    """
+    if app.config["IS_PRODUCTION"]:
+        secret = app.config.get("SECRET_KEY") or ""
+        if secret == DEFAULT_SECRET or len(secret) < 16:
+            raise ConfigError("Set SECRET_KEY to a long random value (e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+        if app.debug or app.config.get("DEBUG"):
+            raise ConfigError("Debug mode must be off in production (unset FLASK_DEBUG).")
+    if app.config.get("MULTI_HOST") and app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("ZAPISY_MULTI_HOST is set: several hosts need PostgreSQL, SQLite is for one host only.")
+
+
+def register_security(app: Flask) -> None:
+    """Install rate limits, security headers, request ids and /healthz; trust the proxy if told to."""
+    from .security import init_security
+
+    init_security(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -59,12 +96,16 @@ def register_extensions(app: Flask) -> None:
     from .registration import models as _registration  # noqa: F401
     from .auth import models as _auth  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .ranking import models as _ranking  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
     from .events.routes import bp as events_bp
     from .registration.routes import bp as registration_bp
+    from .registration.gdpr_routes import bp as gdpr_bp
+    from .notifications.routes import bp as notifications_bp
     from .api import bp as api_bp
     from .auth.routes import bp as auth_bp
     from .admin.routes import bp as admin_bp
@@ -72,9 +113,12 @@ def register_blueprints(app: Flask) -> None:
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.exports import bp as admin_exports_bp
+    from .admin.allocation import bp as admin_allocation_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(gdpr_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -82,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_registrations_bp)
     app.register_blueprint(admin_dashboard_bp)
     app.register_blueprint(admin_exports_bp)
+    app.register_blueprint(admin_allocation_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

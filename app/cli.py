@@ -30,7 +30,13 @@ def init_cli(app: Flask) -> None:
             click.echo("Demo data already present: nothing to do.")
 
     app.cli.add_command(organiser_cli)
+    from .notifications.cli import outbox_cli
+
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(export_command)
+    app.cli.add_command(gdpr_cli)
+    app.cli.add_command(allocate_command)
+    app.cli.add_command(offers_cli)
 
 
 @click.group("organiser")
@@ -123,3 +129,77 @@ def export_command(event_slug: str, kind: str, session_id: int | None, group_id:
         end_snapshot()
     if output:
         click.echo(f"Wrote {output}.", err=True)
+
+
+@click.group("gdpr")
+def gdpr_cli() -> None:
+    """Personal data (GDPR / RODO) tools."""
+
+
+@gdpr_cli.command("purge")
+@click.option("--before", "before", required=True, help="Anonymise registrations of events that ended before this date (YYYY-MM-DD).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
+def gdpr_purge_command(before: str, dry_run: bool) -> None:
+    """Anonymise the registrations of past events, keeping the aggregate counts."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from .registration.gdpr import purge_before
+
+    try:
+        day = datetime.strptime(before, "%Y-%m-%d")
+    except ValueError as error:
+        raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
+    cutoff = day.replace(tzinfo=ZoneInfo("Europe/Warsaw"))
+    result = purge_before(cutoff, dry_run=dry_run)
+    verb = "Would anonymise" if dry_run else "Anonymised"
+    click.echo(f"{verb} {result.registrations} registrations of {result.events} events that ended before {before}.")
+
+
+@click.command("allocate")
+@click.argument("event_slug")
+@click.option("--preview", "mode", flag_value="preview", default=True, help="Compute and store a preview (default).")
+@click.option("--publish", "mode", flag_value="publish", help="Book the places and email every participant.")
+@click.option("--objective", type=click.Choice(["fair", "linear", "rank-maximal"]), default="fair", show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None, help="Lottery seed (random when omitted).")
+@click.option("--mix", "mix_attribute", type=click.Choice(["city", "category"]), default=None, help="Mix rule attribute.")
+@click.option("--max-per-group", type=click.IntRange(1, 1000), default=None, help="Mix rule: at most N per group.")
+def allocate_command(event_slug: str, mode: str, objective: str, seed: int | None, mix_attribute: str | None,
+                     max_per_group: int | None) -> None:
+    """Allocate an event's ranked workshops (preview or publish) and print the figures."""
+    from .allocation import Objective
+    from .ranking import services
+    from .ranking.errors import RankingError
+
+    event = services.find_event(event_slug)
+    if event is None:
+        raise click.ClickException(f"No event has the slug {event_slug!r}.")
+    options = services.Options(Objective(objective), seed, mix_attribute, max_per_group if mix_attribute else None)
+    try:
+        run = (services.publish if mode == "publish" else services.preview)(event, options, actor="cli")
+    except RankingError as error:
+        raise click.ClickException(cli_text(error.message)) from error
+    click.echo(f"Run {run.id} ({run.status.value}) of {event.slug}: objective {run.objective}, seed {run.seed}.")
+    click.echo(f"{'method':<14}{'1st choice':>12}{'any choice':>12}{'nothing':>9}")
+    for key, label in (("optimal", "optimised"), ("first_come", "first-come"), ("lottery", "lottery")):
+        overall = run.figures[key]["overall"]
+        click.echo(
+            f"{label:<14}{overall['first_choice_share']:>11.1%}{overall['any_choice_share']:>12.1%}"
+            f"{overall['left_with_nothing']:>9}"
+        )
+    for workshop in run.figures["optimal"]["workshops"]:
+        click.echo(f"  workshop {workshop['id']}: {workshop['assigned']}/{workshop['capacity']} given, "
+                   f"1st-choice demand {workshop['first_choice_demand']}")
+
+
+@click.group("offers")
+def offers_cli() -> None:
+    """Places of ranked workshops offered from the waiting lists."""
+
+
+@offers_cli.command("expire")
+def expire_offers_command() -> None:
+    """Pass on every offer whose time to accept is over."""
+    from .ranking.offers import expire_offers
+
+    click.echo(f"Expired {expire_offers()} offers.")

@@ -43,6 +43,7 @@ BOOKING_STATUS_LABELS = {
     BookingStatus.WAITLISTED: _l("Waiting list"),
     BookingStatus.REQUESTED: _l("Awaiting organiser approval"),
     BookingStatus.CANCELLED: _l("Cancelled"),
+    BookingStatus.OFFERED: _l("Place offered — accept it"),
 }
 
 LANGUAGE_LABELS = {"pl": "Polski", "en": "English"}

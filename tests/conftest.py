@@ -67,8 +67,13 @@ def postgres_schema_ready(backend: str) -> bool:
 
 
 @pytest.fixture
-def app(backend: str, postgres_schema_ready: bool, tmp_path) -> Iterator[Any]:
-    """Return the app bound to a fresh, empty database."""
+def app(backend: str, postgres_schema_ready: bool, tmp_path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Return the app bound to a fresh, empty database.
+
+    ``@pytest.mark.app_config(KEY=value)`` adds config overrides for one test.
+    """
+    marker = request.node.get_closest_marker("app_config")
+    extra = dict(marker.kwargs) if marker else {}
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.sqlite'}"
     else:
@@ -77,8 +82,8 @@ def app(backend: str, postgres_schema_ready: bool, tmp_path) -> Iterator[Any]:
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 70, "pool_timeout": 60},
+        **extra,
     )
-    @app.before_request
     def _fresh_locale() -> None:
         # The test's app context outlives each request (Flask reuses it), so
         # ``g`` is emptied per request, as a real request would find it
@@ -87,6 +92,8 @@ def app(backend: str, postgres_schema_ready: bool, tmp_path) -> Iterator[Any]:
 
         for name in list(vars(g)):
             delattr(g, name)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_locale)  # before every other hook
 
     with app.app_context():
         if backend == "sqlite":
@@ -285,3 +292,42 @@ def as_organiser(client, make_organiser):  # type: ignore[no-untyped-def]
         return organiser
 
     return helper
+
+
+@pytest.fixture
+def smtp_server(app):  # type: ignore[no-untyped-def]
+    """Start a recording SMTP server (aiosmtpd) on a free loopback port and point the app at it."""
+    from tests.mailserver import SMTPServer
+
+    server = SMTPServer().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_USE_TLS=False, MAIL_USE_SSL=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outbox(app, db, tmp_path):  # type: ignore[no-untyped-def]
+    """Return a helper over the outbox; .eml files (no MAIL_SERVER) go to a temporary directory."""
+    from app.notifications.delivery import deliver_all_due
+    from app.notifications.models import OutboxMessage
+
+    app.config["OUTBOX_MAIL_DIR"] = str(tmp_path / "mail")
+
+    class Outbox:
+        directory = tmp_path / "mail"
+
+        def messages(self, kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:
+            """Return the outbox rows (fresh from the database), oldest first."""
+            db.session.rollback()
+            query = db.select(OutboxMessage).order_by(OutboxMessage.id)
+            if kind:
+                query = query.where(OutboxMessage.kind == kind)
+            if to:
+                query = query.where(OutboxMessage.recipient_email == to)
+            return list(db.session.execute(query).scalars())
+
+        def deliver(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+            """Deliver everything due now."""
+            return deliver_all_due(**kwargs)
+
+    return Outbox()

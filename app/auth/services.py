@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..audit.services import record
 from ..db import utcnow, write_transaction
 from ..events.models import Event
 from ..extensions import db
@@ -54,6 +55,8 @@ def create_organiser(email: str, password: str, role: Role, name: str = "") -> O
             email=email, name=name, role=role, password_hash=generate_password_hash(password, method="scrypt")
         )
         db.session.add(organiser)
+        db.session.flush()
+        record("account.created", account_id=organiser.id, account=email, role=role.value)
     return organiser
 
 
@@ -149,3 +152,65 @@ def assign_events(organiser_id: int, event_slugs: list[str]) -> None:
                 raise AuthError(_l("No event has the slug %(slug)s.", slug=slug))
             if event not in organiser.events:
                 organiser.events.append(event)
+
+
+def list_accounts() -> list[Organiser]:
+    """Return every account, administrators first, then by email."""
+    order = {Role.ADMIN: 0, Role.ORGANISER: 1, Role.STAFF: 2}
+    accounts = db.session.execute(select(Organiser).order_by(Organiser.email)).scalars().all()
+    return sorted(accounts, key=lambda account: order[account.role])
+
+
+def set_account_enabled(organiser_id: int, enabled: bool, acting_id: int | None = None) -> Organiser:
+    """Enable or disable an account; either way its open sessions end.
+
+    :raises AuthError: for an unknown account, or an administrator disabling their own.
+    """
+    if not enabled and organiser_id == acting_id:
+        raise AuthError(_l("You cannot disable your own account."))
+    with write_transaction():
+        organiser = _account(organiser_id)
+        organiser.is_enabled = enabled
+        # A new session version makes every logged-in browser of the account stale.
+        organiser.session_version = Organiser.session_version + 1
+        record("account.enabled" if enabled else "account.disabled", account_id=organiser.id, account=organiser.email)
+    return organiser
+
+
+def assign_event(organiser_id: int, event_id: int) -> None:
+    """Give the account access to one event.
+
+    :raises AuthError: for an unknown account or event.
+    """
+    with write_transaction():
+        organiser = _account(organiser_id)
+        event = db.session.get(Event, event_id)
+        if event is None:
+            raise AuthError(_l("This event does not exist."))
+        if event not in organiser.events:
+            organiser.events.append(event)
+            record("account.event_assigned", event_id=event.id, account_id=organiser.id, account=organiser.email)
+
+
+def unassign_event(organiser_id: int, event_id: int) -> None:
+    """Take one event away from the account.
+
+    :raises AuthError: for an unknown account.
+    """
+    with write_transaction():
+        organiser = _account(organiser_id)
+        event = next((e for e in organiser.events if e.id == event_id), None)
+        if event is not None:
+            organiser.events.remove(event)
+            record("account.event_unassigned", event_id=event.id, account_id=organiser.id, account=organiser.email)
+
+
+def _account(organiser_id: int) -> Organiser:
+    """Load an account afresh inside the transaction.
+
+    :raises AuthError: when there is none.
+    """
+    organiser = db.session.get(Organiser, organiser_id, populate_existing=True)
+    if organiser is None:
+        raise AuthError(_l("This account does not exist."))
+    return organiser

@@ -113,6 +113,8 @@ class Event(db.Model):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     # How many workshops a participant may rank in a ranked block.
     max_ranked_choices: Mapped[int] = mapped_column(Integer, default=3)
+    # Ranked choices may change until then; None means until registration closes.
+    preference_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     series: Mapped[Series] = relationship(back_populates="events")
@@ -149,6 +151,11 @@ class Event(db.Model):
         if self.registration_closes_at and now >= self.registration_closes_at:
             return False
         return True
+
+    @property
+    def ranking_deadline(self) -> datetime | None:
+        """When ranked choices stop changing: the preference deadline, else the registration close."""
+        return self.preference_deadline or self.registration_closes_at
 
     def __repr__(self) -> str:
         return f"<Event {self.slug}>"

@@ -34,6 +34,12 @@ def event(slug: str):  # type: ignore[no-untyped-def]
     )
 
 
+@bp.route("/privacy")
+def privacy():  # type: ignore[no-untyped-def]
+    """Show the privacy notice."""
+    return render_template("events/privacy.html")
+
+
 @bp.route("/language/<code>")
 def set_language(code: str):  # type: ignore[no-untyped-def]
     """Remember the chosen language and go back to a local page."""

@@ -9,7 +9,7 @@ from icalendar import Event as CalendarEvent
 
 from ..events.models import Event
 from ..i18n import localized
-from .models import Booking, BookingStatus
+from .models import Booking, BookingStatus, Registration, RegistrationStatus
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 
@@ -24,13 +24,41 @@ def booking_uid(booking: Booking, domain: str) -> str:
     return f"registration-{booking.registration_id}-session-{booking.session_id}@{domain}"
 
 
+def calendar_bookings(registration: Registration) -> list[Booking]:
+    """Return the bookings a registration's calendar shows.
+
+    Live bookings, then one cancelled booking for each session no longer booked,
+    so that a calendar which imported an earlier version removes it.
+    """
+    bookings = [b for b in registration.bookings if b.status != BookingStatus.CANCELLED]
+    live_sessions = {b.session_id for b in bookings}
+    cancelled: dict[int, Booking] = {}
+    for booking in registration.bookings:
+        if booking.status == BookingStatus.CANCELLED and booking.session_id not in live_sessions:
+            cancelled[booking.session_id] = booking
+    return bookings + list(cancelled.values())
+
+
+def registration_ics(registration: Registration, language: str, domain: str, now: datetime) -> bytes:
+    """Return the iCalendar file of a registration (the event cancelled with it)."""
+    return registration_calendar(
+        registration.event,
+        calendar_bookings(registration),
+        language,
+        domain,
+        now,
+        is_cancelled=registration.status == RegistrationStatus.CANCELLED,
+    )
+
+
 def registration_calendar(
-    event: Event, bookings: list[Booking], language: str, domain: str, now: datetime
+    event: Event, bookings: list[Booking], language: str, domain: str, now: datetime, is_cancelled: bool = False
 ) -> bytes:
     """Return an iCalendar file with the event and the registration's sessions.
 
     Cancelled bookings are included with STATUS:CANCELLED so that calendars
-    which imported an earlier version remove them.
+    which imported an earlier version remove them; ``is_cancelled`` marks the
+    event itself cancelled (for a cancelled registration).
     """
     calendar = Calendar()
     calendar.add("prodid", "-//Zapisy//zapisy//PL")
@@ -45,6 +73,9 @@ def registration_calendar(
     entry.add("dtend", event.ends_at.astimezone(WARSAW))
     entry.add("summary", localized(event, "title", language))
     entry.add("location", ", ".join(part for part in (event.venue, event.city) if part))
+    if is_cancelled:
+        entry.add("sequence", int(now.timestamp()))
+        entry.add("status", "CANCELLED")
     calendar.add_component(entry)
 
     for booking in bookings:

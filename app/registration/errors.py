@@ -58,3 +58,59 @@ class NotCancellable(RegistrationError):
     """The booking cannot be cancelled (already cancelled or event over)."""
 
     message = _l("This place can no longer be cancelled.")
+
+
+class ActionRefused(RegistrationError):
+    """An organiser's action that does not fit the registration's current state."""
+
+    message = _l("This action is not possible for this registration now.")
+
+
+class BookingNotFound(ActionRefused):
+    """The booking is not one of this registration's."""
+
+    message = _l("This booking does not belong to this registration.")
+
+
+class GroupNotFound(ActionRefused):
+    """The target group is not a group of the booking's session."""
+
+    message = _l("Choose another group of the same session.")
+
+
+class GroupFull(ActionRefused):
+    """The target group has no free place and no override was given."""
+
+    message = _l("This group is full. Tick the override to add one place to it.")
+
+
+class SessionFull(ActionRefused):
+    """No place is free for a promotion and no override was given."""
+
+    message = _l("No place is free in this session. Tick the override to add one place.")
+
+
+class RegistrationIsCancelled(ActionRefused):
+    """The registration is cancelled: its places cannot be changed."""
+
+    message = _l("This registration is cancelled.")
+
+
+class PlaceClash(ActionRefused):
+    """The participant already holds a confirmed place at the same time."""
+
+    message = _l("This participant has a confirmed place at the same time.")
+
+
+class WrongBookingState(ActionRefused):
+    """The booking's state does not allow the action (e.g. approving a confirmed place)."""
+
+    MESSAGES = {
+        "confirmed": _l("This place is already confirmed."),
+        "waitlisted": _l("This place is on the waiting list."),
+        "requested": _l("This place awaits approval."),
+        "cancelled": _l("This place is cancelled."),
+    }
+
+    def __init__(self, status: str) -> None:
+        super().__init__(self.MESSAGES.get(status, ActionRefused.message))

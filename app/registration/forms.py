@@ -57,6 +57,8 @@ class ChoicesForm(FlaskForm):
         """Return the picked sessions and rankings as service input."""
         rankings: dict[str, list[int]] = {}
         for block, names in self.rank_field_names:
+            if not any(getattr(self, name).raw_data for name in names):
+                continue  # not on the page (e.g. ranking closed): leave the stored ranks alone
             picked = [getattr(self, name).data for name in names]
             rankings[block.key] = [value for value in picked if value]
         return Choices(session_ids=list(self.sessions.data or []), rankings=rankings)
@@ -148,15 +150,20 @@ def build_choices_form(
     event: Event,
     instant: list[Session],
     blocks: list[RankedBlock],
+    category: str | None = None,
     **kwargs,
 ) -> ChoicesForm:
-    """Build a form of ``base`` with this event's sessions and ranked blocks."""
+    """Build a form of ``base`` with this event's sessions and ranked blocks.
+
+    With ``category``, ranked selects offer only the workshops open to it.
+    """
     fields: dict = {}
     rank_field_names: list[tuple[RankedBlock, list[str]]] = []
     for block in blocks:
-        options = [SelectChoice(0, _l("— none —"))] + [SelectChoice(s.id, s.title) for s in block.sessions]
+        offered = [s for s in block.sessions if category is None or s.is_eligible(category)]
+        options = [SelectChoice(0, _l("— none —"))] + [SelectChoice(s.id, s.title) for s in offered]
         names = []
-        for position in range(1, min(event.max_ranked_choices, len(block.sessions)) + 1):
+        for position in range(1, min(event.max_ranked_choices, len(offered)) + 1):
             name = f"rank_{block.key}_{position}"
             fields[name] = SelectField(
                 ordinal_label(position), choices=options, coerce=_int_or_zero, default=0

@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, utcnow
@@ -27,9 +27,18 @@ class BookingStatus(str, enum.Enum):
     WAITLISTED = "waitlisted"
     REQUESTED = "requested"  # outside the session's categories: an organiser decides
     CANCELLED = "cancelled"
+    # A freed place of a ranked workshop held for a waiting person until offer_expires_at.
+    OFFERED = "offered"
 
 
-LIVE_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.REQUESTED)
+LIVE_BOOKING_STATUSES = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.WAITLISTED,
+    BookingStatus.REQUESTED,
+    BookingStatus.OFFERED,
+)
+# Statuses that hold a place (counted in Session.taken and Group.taken).
+PLACE_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.OFFERED)
 
 # No 0/O, 1/I/L: the code is read aloud and typed at the venue.
 CHECKIN_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -71,8 +80,13 @@ class Registration(db.Model):
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Printed on the badge as a QR code and typed at check-in; reveals nothing else.
     checkin_code: Mapped[str] = mapped_column(String(12), default=new_checkin_code)
+    # Folded name, email, organisation and city (registration.search.search_text), for
+    # case- and diacritic-insensitive search that works the same on SQLite.
+    search_text: Mapped[str] = mapped_column(String(800), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set when the personal data was erased (on request, or by the purge of old events).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship()
     bookings: Mapped[list[Booking]] = relationship(
@@ -94,6 +108,11 @@ class Registration(db.Model):
             postgresql_where=text("status = 'active'"),
         ),
         UniqueConstraint("event_id", "checkin_code", name="uq_registration_checkin_code"),
+        # The back office's list sorts by these within an event, id breaking ties.
+        Index("ix_registration_event_last_name", "event_id", "last_name", "id"),
+        Index("ix_registration_event_created_at", "event_id", "created_at", "id"),
+        Index("ix_registration_event_organisation", "event_id", "organisation", "id"),
+        Index("ix_registration_event_city", "event_id", "city", "id"),
     )
 
     @property
@@ -126,6 +145,11 @@ class Booking(db.Model):
     status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus, "booking_status"))
     # The rank this place fulfils, for places given out by a ranked allocation.
     rank: Mapped[int | None] = mapped_column(Integer)
+    # An organiser approved this place outside the session's categories (a request,
+    # or a sign-up booked directly): it may then leave the waiting list like any other.
+    is_approved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # While OFFERED: the participant may accept the held place until then (ranking.offers).
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -15,15 +15,20 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from ..db import utcnow
 from ..events.services import EventNotFound, get_public_event, instant_sessions, ranked_blocks, waitlist_counts
 from ..i18n import current_language
+from ..notifications.delivery import deliver_after_response
 from . import services
-from .calendar import registration_calendar
-from .errors import RegistrationClosed, RegistrationError
+from .calendar import registration_ics
+from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
-from .models import BookingStatus, RegistrationStatus
+from .models import RegistrationStatus
+from ..ranking import offers as ranking_offers
+from ..ranking import services as ranking_services
+from ..ranking.rules import ranking_closed_reason
 
 bp = Blueprint("registration", __name__)
 
@@ -64,9 +69,15 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             result = services.register(event, form.participant_data(), form.choices_data(), now=now)
         except RegistrationError as error:
             _attach_error(form, error)
+            if isinstance(error, AlreadyRegistered):
+                form.form_errors.append(
+                    Markup('<a href="{}">{}</a>').format(
+                        url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
+                    )
+                )
         else:
             session["last_registration"] = {"event": event.slug, "token": result.token}
-            return redirect(url_for(".registered", slug=event.slug), code=303)
+            return deliver_after_response(redirect(url_for(".registered", slug=event.slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
     return _render_form(event, form, is_open, now)
@@ -137,7 +148,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
     """Show a registration to its owner and let them change their choices."""
     registration = _registration_or_404(token)
     event = registration.event
-    form = _form_for(ChoicesForm, event)
+    form = _form_for(ChoicesForm, event, category=registration.category.value)
     now = utcnow()
     can_change = registration.status == RegistrationStatus.ACTIVE and event.is_registration_open(now)
     if not form.is_submitted():
@@ -157,7 +168,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
             _attach_error(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
-            return redirect(url_for(".manage", token=token), code=303)
+            return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
     return (
         render_template(
             "registration/manage.html",
@@ -171,6 +182,8 @@ def manage(token: str):  # type: ignore[no-untyped-def]
             instant=instant_sessions(event.sessions),
             waiting=waitlist_counts(event.id),
             confirm_form=ConfirmForm(),
+            ranking_closed=ranking_closed_reason(event, now),
+            ranked_results=ranking_services.results_for(registration),
         ),
         422 if form.is_submitted() else 200,
     )
@@ -192,11 +205,29 @@ def cancel_booking(token: str, booking_id: int):  # type: ignore[no-untyped-def]
             flash(str(error.message), "danger")
         else:
             flash(_("Your place has been cancelled."), "success")
-        return redirect(url_for(".manage", token=token), code=303)
+        return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
     return render_template(
         "registration/confirm_cancel.html", registration=registration, event=registration.event,
         booking=booking, form=form, token=token,
     )
+
+
+@bp.route("/r/<token>/offers/<int:booking_id>/<any(accept, decline):action>", methods=["POST"])
+def answer_offer(token: str, booking_id: int, action: str):  # type: ignore[no-untyped-def]
+    """Accept or decline a place of a ranked workshop offered from the waiting list."""
+    registration = _registration_or_404(token)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "accept":
+            ranking_offers.accept_offer(registration, booking_id)
+            flash(_("The place is yours: it is now confirmed."), "success")
+        else:
+            ranking_offers.decline_offer(registration, booking_id)
+            flash(_("You declined the place; it goes to the next person waiting."), "info")
+    except RegistrationError as error:
+        flash(str(error.message), "danger")
+    return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
 
 
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])
@@ -214,7 +245,7 @@ def cancel_registration(token: str):  # type: ignore[no-untyped-def]
             flash(str(error.message), "danger")
         else:
             flash(_("Your registration has been cancelled."), "success")
-        return redirect(url_for(".manage", token=token), code=303)
+        return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
     return render_template(
         "registration/confirm_cancel.html", registration=registration, event=registration.event,
         booking=None, form=form, token=token,
@@ -225,16 +256,8 @@ def cancel_registration(token: str):  # type: ignore[no-untyped-def]
 def calendar(token: str) -> Response:
     """Download the event and the booked sessions as an iCalendar file."""
     registration = _registration_or_404(token)
-    bookings = [b for b in registration.bookings if b.status != BookingStatus.CANCELLED]
-    live_sessions = {b.session_id for b in bookings}
-    cancelled = {}
-    for booking in registration.bookings:
-        if booking.status == BookingStatus.CANCELLED and booking.session_id not in live_sessions:
-            cancelled[booking.session_id] = booking
     domain = urlsplit(current_app.config["BASE_URL"]).hostname or "zapisy"
-    body = registration_calendar(
-        registration.event, bookings + list(cancelled.values()), current_language(), domain, utcnow()
-    )
+    body = registration_ics(registration, current_language(), domain, utcnow())
     return Response(
         body,
         mimetype="text/calendar",

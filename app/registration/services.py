@@ -22,7 +22,9 @@ from ..db import utcnow, write_transaction
 from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
+from ..notifications import services as notifications
 from . import capacity
+from .search import search_text
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
@@ -31,8 +33,11 @@ from .errors import (
     RegistrationNotOpenYet,
     TimeClash,
 )
+from ..ranking.errors import RankingClosed
+from ..ranking.rules import ranking_closed_reason
 from .models import (
     LIVE_BOOKING_STATUSES,
+    PLACE_HOLDING_STATUSES,
     Booking,
     BookingStatus,
     Preference,
@@ -161,6 +166,7 @@ def register(
                 consent_at=now,
                 consent_source="form",
                 has_marketing_consent=participant.has_marketing_consent,
+                search_text=search_text(participant),
                 manage_token_hash=hash_token(token),
                 created_at=now,
                 updated_at=now,
@@ -169,7 +175,9 @@ def register(
             db.session.flush()
             for session in sorted(chosen, key=lambda s: s.id):
                 _book(registration, session, now)
+            _check_rankings_open(event, registration, choices.rankings, now)
             _save_preferences(registration, choices.rankings)
+            notifications.queue_registration_received(registration, token, now)
     except IntegrityError as error:
         # Two submissions for one email raced past the check above: the
         # partial unique index decided, the loser is told as usual.
@@ -210,8 +218,10 @@ def change_choices(
                 result.cancelled.append(current[session_id])
             elif session_id in wanted and session_id not in current:
                 result.added.append(_book(registration, wanted[session_id], now))
+        _check_rankings_open(event, registration, choices.rankings, now)
         _save_preferences(registration, choices.rankings)
         registration.updated_at = now
+        notifications.queue_changes_confirmed(registration, result.added, result.cancelled, now)
     return result
 
 
@@ -232,6 +242,7 @@ def cancel_booking(registration: Registration, booking_id: int, now: datetime | 
             raise NotCancellable()
         promoted = _cancel(booking, now)
         registration.updated_at = now
+        notifications.queue_booking_cancelled(registration, booking, now)
     return promoted
 
 
@@ -253,6 +264,7 @@ def cancel_registration(registration: Registration, now: datetime | None = None)
             db.session.delete(preference)
         registration.status = RegistrationStatus.CANCELLED
         registration.updated_at = now
+        notifications.queue_registration_cancelled(registration, now)
     return promoted
 
 
@@ -376,7 +388,8 @@ def _book(registration: Registration, session: Session, now: datetime) -> Bookin
 
 def _cancel(booking: Booking, now: datetime) -> list[Booking]:
     """Cancel one booking; a freed place goes to the waiting list. Returns those promoted."""
-    was_confirmed = booking.status == BookingStatus.CONFIRMED
+    # An offered place is held like a confirmed one (ranking.offers).
+    was_confirmed = booking.status in PLACE_HOLDING_STATUSES
     if was_confirmed:
         capacity.release_place(booking.session_id, booking.group_id)
     booking.status = BookingStatus.CANCELLED
@@ -392,10 +405,19 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
 
     A waiting person whose confirmed bookings clash in time with the session,
     or who is outside its categories, is skipped and keeps their place in line.
+    Each person promoted is sent a "promoted" email (queued in the same transaction).
     Flushes only: the caller owns the transaction.
     """
     session = db.session.get(Session, session_id)
     assert session is not None
+    if session.booking_mode == BookingMode.RANKED:
+        # After publication, freed ranked places are offered by rank (imported here: it imports us).
+        from ..ranking import offers
+        from ..ranking.rules import published_run
+
+        run = published_run(session.event_id)
+        if run is not None:
+            return offers.offer_free_places(session, run, now)
     promoted: list[Booking] = []
     waiting = (
         db.session.execute(
@@ -408,7 +430,8 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
         .all()
     )
     for booking in waiting:
-        if not session.is_eligible(booking.registration.category.value) or _clashes(booking, session):
+        eligible = booking.is_approved or session.is_eligible(booking.registration.category.value)
+        if not eligible or _clashes(booking, session):
             continue
         try:
             booking.group_id = capacity.take_place(session_id)
@@ -418,6 +441,7 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
         booking.updated_at = now
         promoted.append(booking)
     db.session.flush()
+    notifications.queue_promoted(promoted, now)
     return promoted
 
 
@@ -436,6 +460,25 @@ def _clashes(booking: Booking, session: Session) -> bool:
         .limit(1)
     ).first()
     return others is not None
+
+
+def _check_rankings_open(
+    event: Event, registration: Registration, rankings: dict[str, list[int]], now: datetime
+) -> None:
+    """Refuse a change of ranked choices after the preference deadline or the publication.
+
+    :raises RankingClosed:
+    """
+    current: dict[int, int] = {p.session_id: p.rank for p in registration.preferences}
+    blocks = {b.key: b for b in ranked_blocks(list(event.sessions))}
+    for key, ranked_ids in rankings.items():
+        block_ids = {s.id for s in blocks[key].sessions} if key in blocks else set()
+        before = sorted((sid for sid in current if sid in block_ids), key=current.__getitem__)
+        if list(ranked_ids) == before:
+            continue
+        reason = ranking_closed_reason(event, now)
+        if reason is not None:
+            raise RankingClosed(reason, field=f"rank_{key}_1")
 
 
 def _save_preferences(registration: Registration, rankings: dict[str, list[int]]) -> None:

@@ -1,0 +1,82 @@
+"""Allocation of ranked workshops: preview with figures and baselines, publish, reopen."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..events.services import ranked_blocks
+from ..extensions import db
+from ..labels import category_label
+from ..notifications.delivery import deliver_after_response
+from ..ranking import services
+from ..ranking.errors import RankingError
+from ..ranking.forms import AllocationForm
+from ..ranking.models import AllocationRun
+from ..ranking.rules import published_run
+from ..registration.forms import ConfirmForm
+from .access import event_or_404, protect
+
+bp = protect(Blueprint("admin_allocation", __name__, url_prefix="/admin"))
+
+
+@bp.route("/events/<int:event_id>/allocation")
+def index(event_id: int):  # type: ignore[no-untyped-def]
+    """Show the allocation form, the run asked for (or the newest) and the past runs."""
+    event = event_or_404(event_id)
+    runs = services.runs(event.id)
+    shown = None
+    if request.args.get("run", type=int):
+        shown = db.session.get(AllocationRun, request.args.get("run", type=int))
+        if shown is None or shown.event_id != event.id:
+            shown = None
+    return _render(event, AllocationForm(), runs, shown or (runs[0] if runs else None))
+
+
+def _render(event, form, runs, shown, status: int = 200):  # type: ignore[no-untyped-def]
+    """Render the allocation page."""
+    sessions = {str(s.id): s for b in ranked_blocks(list(event.sessions)) for s in b.sessions}
+    return render_template(
+        "admin/allocation/index.html",
+        event=event,
+        form=form,
+        runs=runs,
+        shown=shown,
+        published=published_run(event.id),
+        sessions=sessions,
+        category_label=category_label,
+        confirm_form=ConfirmForm(),
+    ), status
+
+
+@bp.route("/events/<int:event_id>/allocation/<any(preview, publish):action>", methods=["POST"])
+def run(event_id: int, action: str):  # type: ignore[no-untyped-def]
+    """Run a preview, or publish the allocation."""
+    event = event_or_404(event_id, manage=True)
+    form = AllocationForm()
+    if not form.validate_on_submit():
+        return _render(event, form, services.runs(event.id), None, 422)
+    try:
+        if action == "preview":
+            result = services.preview(event, form.options(), actor=current_user._get_current_object())
+            flash(_("Preview computed: nothing was booked yet."), "info")
+        else:
+            result = services.publish(event, form.options(), actor=current_user._get_current_object())
+            flash(_("The allocation is published and every participant is being emailed."), "success")
+    except RankingError as error:
+        flash(str(error.message), "danger")
+        return redirect(url_for(".index", event_id=event.id), code=303)
+    return deliver_after_response(redirect(url_for(".index", event_id=event.id, run=result.id), code=303))
+
+
+@bp.route("/events/<int:event_id>/allocation/reopen", methods=["POST"])
+def reopen(event_id: int):  # type: ignore[no-untyped-def]
+    """Withdraw the published allocation so that it can be run again."""
+    event = event_or_404(event_id, manage=True)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.reopen(event, actor=current_user._get_current_object())
+            flash(_("The allocation is reopened: its places and waiting lists were withdrawn."), "warning")
+        except RankingError as error:
+            flash(str(error.message), "danger")
+    return redirect(url_for(".index", event_id=event.id), code=303)

@@ -1,0 +1,354 @@
+"""Back-office forms of series, events, sessions, groups and accounts; field-level validation only."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from ..auth.models import Role
+from ..auth.services import MIN_PASSWORD_LENGTH
+from ..events.admin_services import CloneData, EventData, GroupData, SeriesData, SessionData
+from ..events.models import BookingMode, EventStatus, ParticipantCategory, SessionKind
+from ..events.services import WARSAW
+from ..labels import CATEGORY_LABELS, SESSION_KIND_LABELS
+from ..registration.forms import MultiCheckboxField
+from ..validators import PlainText, normalize_text
+
+SLUG_HELP = _l("Part of the web address: lower-case letters, digits and hyphens, e.g. dialogue-lodz-2026.")
+BOOKING_MODE_LABELS = {
+    BookingMode.INSTANT: _l("Instant: first come, first served"),
+    BookingMode.RANKED: _l("Ranked: participants rank workshops, an allocation decides"),
+}
+EVENT_STATUS_LABELS = {
+    EventStatus.DRAFT: _l("Draft"),
+    EventStatus.PUBLISHED: _l("Published"),
+    EventStatus.CLOSED: _l("Registration closed"),
+}
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator: everything, including accounts"),
+    Role.ORGANISER: _l("Organiser: manages the events assigned"),
+    Role.STAFF: _l("Staff: reads lists of the events assigned, checks people in"),
+}
+MAX_DESCRIPTION = 20000
+
+
+def _text(label: object, max_length: int, required: bool = True, **kwargs: Any) -> StringField:
+    """Return a single-line text field, cleaned and checked."""
+    first = InputRequired() if required else Optional()
+    return StringField(label, validators=[first, Length(max=max_length), PlainText()], filters=[normalize_text], **kwargs)
+
+
+def _area(label: object) -> TextAreaField:
+    """Return an optional multi-line text field."""
+    return TextAreaField(
+        label,
+        validators=[Optional(), Length(max=MAX_DESCRIPTION), PlainText(allow_newlines=True)],
+        filters=[normalize_text],
+        render_kw={"rows": 4},
+    )
+
+
+def _slug(max_length: int) -> StringField:
+    """Return a slug field: 3 to ``max_length`` lower-case letters, digits and hyphens."""
+    return StringField(
+        _l("Address (slug)"),
+        validators=[
+            InputRequired(),
+            Regexp(
+                rf"^[a-z0-9-]{{3,{max_length}}}$",
+                message=_l("Use 3 to %(max)s lower-case letters, digits and hyphens.", max=max_length),
+            ),
+        ],
+        filters=[normalize_text],
+        description=SLUG_HELP,
+    )
+
+
+def _enum_value(value: object) -> str:
+    """Coerce a select's value: an enum member or a string becomes the string value."""
+    return value.value if isinstance(value, enum.Enum) else str(value)
+
+
+def _not_negative(required: bool) -> list:
+    """Return the validators of a capacity."""
+    return [InputRequired() if required else Optional(), NumberRange(min=0, max=100000, message=_l("Enter a whole number from 0 to 100000."))]
+
+
+class WarsawDateTimeField(DateTimeLocalField):
+    """A date-and-time input in Warsaw time whose data is an aware UTC datetime."""
+
+    def __init__(self, label: object = None, validators: list | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
+        kwargs.setdefault("invalid_value_message", _l("Enter a date and time."))
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist: list) -> None:
+        """Read the local time and convert it to UTC, refusing times the clock change skips."""
+        super().process_formdata(valuelist)
+        naive: object = self.data  # type: ignore[has-type]
+        if not isinstance(naive, datetime):
+            return
+        local = naive.replace(tzinfo=WARSAW)
+        if local.astimezone(timezone.utc).astimezone(WARSAW).replace(tzinfo=None) != naive:
+            self.data = None
+            raise ValueError(_l("This time does not exist in Warsaw: the clocks move forward then."))
+        self.data = local.astimezone(timezone.utc)
+
+    def _value(self) -> str:
+        """Show the stored time in Warsaw time."""
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if isinstance(self.data, datetime):
+            value = self.data if self.data.tzinfo else self.data.replace(tzinfo=timezone.utc)
+            return value.astimezone(WARSAW).strftime("%Y-%m-%dT%H:%M")
+        return ""
+
+
+class SeriesForm(FlaskForm):
+    """A series of events."""
+
+    slug = _slug(80)
+    name_pl = _text(_l("Name (Polish)"), 200)
+    name_en = _text(_l("Name (English)"), 200, required=False)
+    description_pl = _area(_l("Description (Polish)"))
+    description_en = _area(_l("Description (English)"))
+    organiser_name = _text(_l("Organiser"), 200, required=False)
+
+    layout = [("slug",), ("name_pl", "name_en"), ("description_pl", "description_en"), ("organiser_name",)]
+
+    def series_data(self) -> SeriesData:
+        """Return the fields as service input."""
+        return SeriesData(
+            slug=self.slug.data,
+            name_pl=self.name_pl.data,
+            name_en=self.name_en.data or "",
+            description_pl=self.description_pl.data or "",
+            description_en=self.description_en.data or "",
+            organiser_name=self.organiser_name.data or "",
+        )
+
+
+class EventForm(FlaskForm):
+    """An event: bilingual texts, place, times and registration settings."""
+
+    series_id = SelectField(_l("Series"), coerce=int, validators=[InputRequired()])
+    slug = _slug(120)
+    title_pl = _text(_l("Title (Polish)"), 250)
+    title_en = _text(_l("Title (English)"), 250, required=False)
+    description_pl = _area(_l("Description (Polish)"))
+    description_en = _area(_l("Description (English)"))
+    edition_label = _text(_l("Edition"), 80, required=False, description=_l("E.g. “XII” or “2026”."))
+    city = _text(_l("City"), 120)
+    venue = _text(_l("Venue"), 250, required=False)
+    starts_at = WarsawDateTimeField(_l("Starts (Warsaw time)"), validators=[InputRequired()])
+    ends_at = WarsawDateTimeField(_l("Ends (Warsaw time)"), validators=[InputRequired()])
+    registration_opens_at = WarsawDateTimeField(
+        _l("Registration opens (Warsaw time)"), validators=[Optional()], description=_l("Empty: as soon as the event is published.")
+    )
+    registration_closes_at = WarsawDateTimeField(
+        _l("Registration closes (Warsaw time)"), validators=[Optional()], description=_l("Empty: until an organiser closes it.")
+    )
+    preference_deadline = WarsawDateTimeField(
+        _l("Ranked choices can change until (Warsaw time)"), validators=[Optional()],
+        description=_l("Empty: until registration closes."),
+    )
+    max_ranked_choices = IntegerField(
+        _l("Ranked choices per workshop block"),
+        default=3,
+        validators=[InputRequired(), NumberRange(min=1, max=10, message=_l("Enter a number from 1 to 10."))],
+    )
+    contact_email = EmailField(
+        _l("Contact email"),
+        validators=[Optional(), Length(max=254), Email(check_deliverability=False, granular_message=False)],
+        filters=[normalize_text],
+    )
+
+    layout = [
+        ("series_id", "slug"),
+        ("title_pl", "title_en"),
+        ("description_pl", "description_en"),
+        ("edition_label", "city", "venue"),
+        ("starts_at", "ends_at"),
+        ("registration_opens_at", "registration_closes_at"),
+        ("max_ranked_choices", "preference_deadline", "contact_email"),
+    ]
+
+    def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse an end before the start."""
+        if field.data and self.starts_at.data and field.data < self.starts_at.data:
+            raise ValidationError(_l("The end must not be before the start."))
+
+    def validate_registration_closes_at(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse a registration window that closes before it opens."""
+        if field.data and self.registration_opens_at.data and field.data <= self.registration_opens_at.data:
+            raise ValidationError(_l("Registration must close after it opens."))
+
+    def event_data(self) -> EventData:
+        """Return the fields as service input."""
+        assert self.starts_at.data is not None and self.ends_at.data is not None
+        return EventData(
+            series_id=self.series_id.data,
+            slug=self.slug.data,
+            title_pl=self.title_pl.data,
+            title_en=self.title_en.data or "",
+            description_pl=self.description_pl.data or "",
+            description_en=self.description_en.data or "",
+            edition_label=self.edition_label.data or "",
+            city=self.city.data,
+            venue=self.venue.data or "",
+            starts_at=self.starts_at.data,
+            ends_at=self.ends_at.data,
+            registration_opens_at=self.registration_opens_at.data,
+            registration_closes_at=self.registration_closes_at.data,
+            max_ranked_choices=self.max_ranked_choices.data,
+            contact_email=self.contact_email.data or "",
+            preference_deadline=self.preference_deadline.data,
+        )
+
+
+class CloneForm(FlaskForm):
+    """Where and when the next meeting of a tour takes place."""
+
+    slug = _slug(120)
+    city = _text(_l("City"), 120)
+    venue = _text(_l("Venue"), 250, required=False)
+    starts_on = DateField(
+        _l("New start date"),
+        validators=[InputRequired()],
+        description=_l("Every session and the registration window move by the same number of days."),
+    )
+
+    layout = [("slug",), ("city", "venue"), ("starts_on",)]
+
+    def clone_data(self) -> CloneData:
+        """Return the fields as service input."""
+        return CloneData(slug=self.slug.data, city=self.city.data, venue=self.venue.data or "", starts_on=self.starts_on.data)
+
+
+class SessionForm(FlaskForm):
+    """A session of the programme."""
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice(kind.value, label) for kind, label in SESSION_KIND_LABELS.items()],
+        coerce=_enum_value,
+        default=SessionKind.WORKSHOP.value,
+    )
+    title_pl = _text(_l("Title (Polish)"), 250)
+    title_en = _text(_l("Title (English)"), 250, required=False)
+    description_pl = _area(_l("Description (Polish)"))
+    description_en = _area(_l("Description (English)"))
+    starts_at = WarsawDateTimeField(_l("Starts (Warsaw time)"), validators=[InputRequired()])
+    ends_at = WarsawDateTimeField(_l("Ends (Warsaw time)"), validators=[InputRequired()])
+    room = _text(_l("Room"), 120, required=False)
+    capacity = IntegerField(
+        _l("Capacity"), validators=_not_negative(required=False), description=_l("Empty: unlimited places.")
+    )
+    booking_mode = SelectField(
+        _l("Booking mode"),
+        choices=[SelectChoice(mode.value, label) for mode, label in BOOKING_MODE_LABELS.items()],
+        coerce=_enum_value,
+        default=BookingMode.INSTANT.value,
+    )
+    eligible_categories = MultiCheckboxField(
+        _l("Open to"),
+        choices=[SelectChoice(category.value, label) for category, label in CATEGORY_LABELS.items()],
+        description=_l("Tick none to open the session to every participant category."),
+    )
+
+    layout = [
+        ("kind", "booking_mode"),
+        ("title_pl", "title_en"),
+        ("description_pl", "description_en"),
+        ("starts_at", "ends_at"),
+        ("room", "capacity"),
+        ("eligible_categories",),
+    ]
+
+    def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse an end at or before the start."""
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("The end must be after the start."))
+
+    def session_data(self) -> SessionData:
+        """Return the fields as service input."""
+        picked = set(self.eligible_categories.data or [])
+        assert self.starts_at.data is not None and self.ends_at.data is not None
+        return SessionData(
+            kind=SessionKind(self.kind.data),
+            title_pl=self.title_pl.data,
+            title_en=self.title_en.data or "",
+            description_pl=self.description_pl.data or "",
+            description_en=self.description_en.data or "",
+            starts_at=self.starts_at.data,
+            ends_at=self.ends_at.data,
+            room=self.room.data or "",
+            capacity=self.capacity.data,
+            eligible_categories=[c.value for c in ParticipantCategory if c.value in picked],
+            booking_mode=BookingMode(self.booking_mode.data),
+        )
+
+
+class GroupForm(FlaskForm):
+    """A small group of a workshop or a table of a round table."""
+
+    name = _text(_l("Name"), 120)
+    capacity = IntegerField(_l("Capacity"), validators=_not_negative(required=True))
+    facilitator = _text(_l("Facilitator"), 200, required=False)
+    room = _text(_l("Room"), 120, required=False)
+
+    layout = [("name", "capacity"), ("facilitator", "room")]
+
+    def group_data(self) -> GroupData:
+        """Return the fields as service input."""
+        return GroupData(
+            name=self.name.data, capacity=self.capacity.data, facilitator=self.facilitator.data or "", room=self.room.data or ""
+        )
+
+
+class AccountForm(FlaskForm):
+    """A new back-office account."""
+
+    email = EmailField(
+        _l("Email"),
+        validators=[InputRequired(), Length(max=254), Email(check_deliverability=False, granular_message=False)],
+        filters=[normalize_text],
+    )
+    name = _text(_l("Name"), 200, required=False)
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+        default=Role.ORGANISER.value,
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            InputRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)),
+            Length(max=200),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    layout = [("email", "name"), ("role", "password")]
+
+
+class AssignEventForm(FlaskForm):
+    """Pick an event to give an account access to."""
+
+    event_id = SelectField(_l("Event"), coerce=int, validators=[InputRequired()])

@@ -1,0 +1,529 @@
+"""Deliver due outbox messages: claim atomically, send a batch over one connection, record the outcome.
+
+Claims are taken in a short write transaction (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises claimers) and committed
+before any network I/O, so several workers never hold the same message. A
+claim left by a killed worker is released after ``OUTBOX_CLAIM_TIMEOUT``
+seconds. Each outcome is committed on its own, right after the message is
+handed over, so that a crash re-sends at most the message in flight.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.charset import QP, Charset
+from email.headerregistry import Address
+from email.mime.text import MIMEText
+from email.mime.base import MIMEBase
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+import flask_mail
+from flask import Flask, current_app
+from sqlalchemy import select, text, update
+from werkzeug.wrappers import Response
+
+from ..db import utcnow, write_transaction
+from ..extensions import db, mail
+from .models import MessageStatus, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A claimed message, detached from the database session."""
+
+    id: int
+    kind: str
+    attempts: int
+    recipient_email: str
+    recipient_name: str
+    sender_name: str
+    reply_to: str
+    subject: str
+    body_text: str
+    body_html: str
+    attachments: list[dict[str, Any]]
+    message_id: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: OutboxMessage) -> ClaimedMessage:
+        """Copy the fields needed for sending out of ``row``."""
+        return cls(
+            id=row.id,
+            kind=row.kind.value,
+            attempts=row.attempts,
+            recipient_email=row.recipient_email,
+            recipient_name=row.recipient_name,
+            sender_name=row.sender_name,
+            reply_to=row.reply_to,
+            subject=row.subject,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            attachments=list(row.attachments or []),
+            message_id=row.message_id,
+            created_at=row.created_at,
+        )
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery round did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        """Add the counts of another round."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.errors += other.errors
+
+
+class TemporaryFailure(Exception):
+    """Delivery may succeed later (4xx reply, connection trouble)."""
+
+
+class PermanentFailure(Exception):
+    """Delivery will never succeed (5xx reply, a message that cannot be built)."""
+
+
+class ConnectionLost(TemporaryFailure):
+    """The connection is unusable: the rest of the batch must wait for the next round."""
+
+
+class Transport(Protocol):
+    """Hands messages over; raises TemporaryFailure or PermanentFailure."""
+
+    def open(self) -> None: ...
+
+    def send(self, message: OutboxMail, claim: ClaimedMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def worker_name() -> str:
+    """Return a name for this delivery process, stored with its claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def deliver_due(limit: int | None = None, now: datetime | None = None, worker: str | None = None) -> DeliveryReport:
+    """Claim up to ``limit`` due messages and deliver them over one connection."""
+    config = current_app.config
+    limit = limit or config["OUTBOX_BATCH_SIZE"]
+    worker = worker or worker_name()
+    report = DeliveryReport()
+    claims = claim_due(limit, worker, now)
+    report.claimed = len(claims)
+    if not claims:
+        return report
+    transport = get_transport()
+    try:
+        transport.open()
+    except TemporaryFailure as error:
+        for claim in claims:
+            _record_retry(claim, worker, str(error), now, report)
+        return report
+    try:
+        for index, claim in enumerate(claims):
+            try:
+                transport.send(build_message(claim), claim)
+            except PermanentFailure as error:
+                _record_failure(claim, worker, str(error), report)
+            except ConnectionLost as error:
+                for rest in claims[index:]:
+                    _record_retry(rest, worker, str(error), now, report)
+                break
+            except TemporaryFailure as error:
+                _record_retry(claim, worker, str(error), now, report)
+            except Exception as error:  # noqa: BLE001 - a bug must not leave the batch claimed
+                log.exception("Unexpected error delivering outbox message %s", claim.id)
+                _record_retry(claim, worker, f"{type(error).__name__}: {error}", now, report)
+            else:
+                _record_sent(claim, worker, now, report)
+    finally:
+        transport.close()
+    return report
+
+
+def deliver_all_due(batch_size: int | None = None, now: datetime | None = None) -> DeliveryReport:
+    """Deliver every message due now, batch after batch; return the totals."""
+    worker = worker_name()
+    total = DeliveryReport()
+    while True:
+        report = deliver_due(batch_size, now, worker)
+        total.add(report)
+        if report.claimed == 0 or report.sent + report.failed == 0:
+            # Nothing due, or nothing got through (the server is down): stop for now.
+            return total
+
+
+def claim_due(limit: int, worker: str, now: datetime | None = None) -> list[ClaimedMessage]:
+    """Mark up to ``limit`` due messages as being sent by ``worker``; return them.
+
+    Also releases claims older than ``OUTBOX_CLAIM_TIMEOUT`` (their worker died).
+    """
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=current_app.config["OUTBOX_CLAIM_TIMEOUT"])
+    with write_transaction():
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at < stale_before)
+            .values(status=MessageStatus.PENDING, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        ids = (
+            db.session.execute(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return []
+        # The status condition makes the claim safe even where FOR UPDATE is ignored.
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.PENDING)
+            .values(
+                status=MessageStatus.SENDING,
+                claimed_at=now,
+                claimed_by=worker,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = (
+            db.session.execute(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == MessageStatus.SENDING,
+                    OutboxMessage.claimed_by == worker,
+                )
+                .order_by(OutboxMessage.id)
+                .execution_options(populate_existing=True)
+            )
+            .scalars()
+            .all()
+        )
+        claims = [ClaimedMessage.from_row(row) for row in rows]
+    return claims
+
+
+class OutboxMail(flask_mail.Message):
+    """Flask-Mail's message, with To, From and Subject written through the modern email header API.
+
+    Flask-Mail folds display names and subjects with ``email.header.Header``,
+    which splits long Polish names mid-word and can break the quoting of a name
+    holding ``<``, ``"`` or ``:`` (so that a parser reads another address out of
+    it). ``email.headerregistry`` quotes and RFC 2047-encodes them correctly, and
+    refuses line breaks.
+    """
+
+    def __init__(self, *, to: Address, from_: Address, **kwargs: Any) -> None:
+        super().__init__(recipients=[to.addr_spec], sender=from_.addr_spec, **kwargs)
+        self.to_address = to
+        self.from_address = from_
+
+    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
+        # Flask-Mail sends UTF-8 bodies as raw 8-bit lines; servers refuse lines
+        # over 998 bytes (RFC 5321) and 8-bit data needs 8BITMIME. Quoted-printable
+        # keeps every line short and 7-bit.
+        charset = Charset("utf-8")
+        charset.body_encoding = QP
+        return MIMEText(text or "", _subtype=subtype, _charset=charset)  # type: ignore[arg-type]
+
+    def _message(self) -> MIMEBase:
+        message = super()._message()  # its policy is now email.policy.SMTP
+        headers: dict[str, Address | str] = {"To": self.to_address, "From": self.from_address, "Subject": self.subject}
+        for name, value in headers.items():
+            del message[name]
+            if value:
+                message[name] = value  # type: ignore[assignment]
+        return message
+
+
+def build_message(claim: ClaimedMessage) -> OutboxMail:
+    """Return the Flask-Mail message of a claim.
+
+    Header values were cleaned of line breaks when queued, and are checked again here.
+    :raises PermanentFailure: when the message cannot be built.
+    """
+    default_name, sender_address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"] or "")
+    try:
+        to = Address(display_name=claim.recipient_name, addr_spec=claim.recipient_email)
+        from_ = Address(display_name=claim.sender_name or default_name, addr_spec=sender_address)
+    except (ValueError, IndexError) as error:
+        raise PermanentFailure(f"invalid address: {error}") from error
+    if not sender_address:
+        raise PermanentFailure("MAIL_DEFAULT_SENDER has no address")
+    message = OutboxMail(
+        to=to,
+        from_=from_,
+        subject=claim.subject,
+        body=claim.body_text,
+        html=claim.body_html,
+        reply_to=claim.reply_to or None,
+        date=claim.created_at.timestamp(),
+        extra_headers={"Auto-Submitted": "auto-generated"},
+        attachments=[
+            flask_mail.Attachment(
+                filename=item["filename"],
+                content_type=item["content_type"],
+                data=item["content"].encode("utf-8"),
+            )
+            for item in claim.attachments
+        ],
+    )
+    message.msgId = claim.message_id
+    if message.has_bad_headers() or _has_line_break(claim.recipient_name, claim.sender_name, claim.subject):
+        raise PermanentFailure("a header value contains a line break")
+    return message
+
+
+def get_transport() -> Transport:
+    """Return SMTP when ``MAIL_SERVER`` is set, else the .eml directory."""
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        return SMTPTransport(current_app._get_current_object(), float(config["MAIL_TIMEOUT"]))  # type: ignore[attr-defined]
+    return FileTransport(mail_directory())
+
+
+def mail_directory() -> Path:
+    """Return the directory of the .eml files written without a mail server."""
+    configured = current_app.config.get("OUTBOX_MAIL_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "mail"
+
+
+class FileTransport:
+    """Writes each message as an .eml file (development: no mail server needed)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def open(self) -> None:
+        """Create the directory."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TemporaryFailure(f"cannot create {self.directory}: {error}") from error
+
+    def send(self, message: OutboxMail, claim: ClaimedMessage) -> None:
+        """Write the message; the name sorts by time of queueing."""
+        name = f"{claim.created_at:%Y%m%d-%H%M%S}-{claim.id:07d}-{claim.kind}.eml"
+        target = self.directory / name
+        partial = target.with_suffix(".part")
+        try:
+            data = message.as_bytes()
+        except (ValueError, TypeError) as error:
+            raise PermanentFailure(f"the message cannot be written: {error}") from error
+        try:
+            partial.write_bytes(data)
+            partial.replace(target)
+        except OSError as error:
+            raise TemporaryFailure(f"cannot write {target}: {error}") from error
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class _TimeoutConnection(flask_mail.Connection):
+    """Flask-Mail's connection with a socket timeout (Flask-Mail sets none by itself)."""
+
+    def __init__(self, state: Any, timeout: float) -> None:
+        super().__init__(state)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        state = self.mail
+        host: smtplib.SMTP
+        if state.use_ssl:
+            host = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout)
+        else:
+            host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
+        try:
+            if state.use_tls:
+                host.starttls()
+            if state.username and state.password:
+                host.login(state.username, state.password)
+        except BaseException:
+            host.close()
+            raise
+        return host
+
+
+class SMTPTransport:
+    """Sends over one SMTP connection per batch, through Flask-Mail."""
+
+    def __init__(self, app: Flask, timeout: float) -> None:
+        # Settings are read now (not at start-up) and sending is never suppressed:
+        # the outbox decides what is delivered.
+        self.state = mail.init_mail({**app.config, "MAIL_SUPPRESS_SEND": False})
+        self.timeout = timeout
+        self.connection: _TimeoutConnection | None = None
+
+    def open(self) -> None:
+        """Connect (and log in); any failure is temporary."""
+        connection = _TimeoutConnection(self.state, self.timeout)
+        try:
+            connection.host = connection.configure_host()
+        except smtplib.SMTPResponseException as error:
+            raise TemporaryFailure(f"connecting: {_reply(error.smtp_code, error.smtp_error)}") from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise TemporaryFailure(f"connecting: {_describe(error)}") from error
+        self.connection = connection
+
+    def send(self, message: OutboxMail, claim: ClaimedMessage) -> None:
+        """Send one message and classify a refusal by its reply code."""
+        assert self.connection is not None
+        try:
+            self.connection.send(message)
+        except flask_mail.BadHeaderError as error:
+            raise PermanentFailure("a header value contains a line break") from error
+        except (ValueError, TypeError) as error:  # raised while building, before anything is sent
+            raise PermanentFailure(f"the message cannot be written: {error}") from error
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _text in error.recipients.values()]
+            detail = "; ".join(_reply(code, text) for code, text in error.recipients.values())
+            if codes and min(codes) >= 500:
+                raise PermanentFailure(detail) from error
+            raise TemporaryFailure(detail) from error
+        except smtplib.SMTPResponseException as error:
+            detail = _reply(error.smtp_code, error.smtp_error)
+            if 500 <= error.smtp_code < 600:
+                raise PermanentFailure(detail) from error
+            if error.smtp_code == 421:  # the server closes the connection
+                raise ConnectionLost(detail) from error
+            raise TemporaryFailure(detail) from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise ConnectionLost(_describe(error)) from error
+
+    def close(self) -> None:
+        """Say QUIT, ignoring a connection that is already gone."""
+        if self.connection is None or self.connection.host is None:
+            return
+        try:
+            self.connection.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.connection.host.close()
+        self.connection = None
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    """Format an SMTP reply for ``last_error``."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+def _describe(error: BaseException) -> str:
+    """Describe a connection error for ``last_error``."""
+    if isinstance(error, TimeoutError):
+        return f"timed out ({error})"
+    return f"{type(error).__name__}: {error}"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return the wait before the next attempt: exponential, capped."""
+    config = current_app.config
+    seconds = float(config["OUTBOX_RETRY_BASE"]) * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, float(config["OUTBOX_RETRY_MAX"])))
+
+
+def _finish(claim: ClaimedMessage, worker: str, **values: Any) -> None:
+    """Record the outcome of a claim, unless the claim was released and taken by another worker."""
+    with write_transaction():
+        if db.session.get_bind().dialect.name == "postgresql":
+            # One commit per message, without waiting for the WAL flush: a database
+            # crash could lose the last few outcomes, and those messages would be
+            # sent again, which a worker crash can do anyway (at-least-once delivery).
+            db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claim.id,
+                OutboxMessage.status == MessageStatus.SENDING,
+                OutboxMessage.claimed_by == worker,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _record_sent(claim: ClaimedMessage, worker: str, now: datetime | None, report: DeliveryReport) -> None:
+    """Mark a claim sent."""
+    _finish(claim, worker, status=MessageStatus.SENT, sent_at=now or utcnow(), claimed_at=None, last_error="")
+    report.sent += 1
+
+
+def _record_failure(claim: ClaimedMessage, worker: str, error: str, report: DeliveryReport) -> None:
+    """Mark a claim failed for good, keeping the error."""
+    log.warning("Outbox message %s failed: %s", claim.id, error)
+    _finish(claim, worker, status=MessageStatus.FAILED, claimed_at=None, last_error=error[:2000])
+    report.failed += 1
+    report.errors.append(error)
+
+
+def _record_retry(
+    claim: ClaimedMessage, worker: str, error: str, now: datetime | None, report: DeliveryReport
+) -> None:
+    """Schedule another attempt with backoff, or fail the claim after the last one."""
+    if claim.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        _record_failure(claim, worker, f"gave up after {claim.attempts} attempts: {error}", report)
+        return
+    log.info("Outbox message %s will be retried: %s", claim.id, error)
+    _finish(
+        claim,
+        worker,
+        status=MessageStatus.PENDING,
+        next_attempt_at=(now or utcnow()) + retry_delay(claim.attempts),
+        claimed_at=None,
+        claimed_by=None,
+        last_error=error[:2000],
+    )
+    report.retried += 1
+    report.errors.append(error)
+
+
+def deliver_after_response(response: Response) -> Response:
+    """Deliver due messages once ``response`` has been sent, if so configured.
+
+    Runs when the server closes the response, so the participant never waits;
+    any error is logged and swallowed: the messages stay queued for the worker.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config["OUTBOX_DELIVER_AFTER_REQUEST"]:
+        return response
+
+    def deliver() -> None:
+        with app.app_context():
+            try:
+                deliver_due(app.config["OUTBOX_REQUEST_BATCH"])
+            except Exception:  # noqa: BLE001 - the change is committed; the worker will retry
+                app.logger.exception("Delivering the outbox after a request failed")
+
+    response.call_on_close(deliver)
+    return response
+
+
+def _has_line_break(*values: str) -> bool:
+    """Tell whether any value holds a CR or LF."""
+    return any("\r" in value or "\n" in value for value in values)

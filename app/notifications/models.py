@@ -1,0 +1,82 @@
+"""Typed model of the email outbox."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import UTCDateTime, utcnow
+from ..events.models import _enum
+from ..extensions import db
+
+
+class MessageKind(str, enum.Enum):
+    """What an email tells the participant."""
+
+    REGISTRATION_RECEIVED = "registration_received"
+    CHANGES_CONFIRMED = "changes_confirmed"
+    BOOKING_CANCELLED = "booking_cancelled"
+    REGISTRATION_CANCELLED = "registration_cancelled"
+    PROMOTED = "promoted"
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_DECLINED = "request_declined"
+    MANAGE_LINK = "manage_link"
+    RANKED_RESULT = "ranked_result"
+    RANKED_OFFER = "ranked_offer"
+
+
+class MessageStatus(str, enum.Enum):
+    """Delivery state of an outbox message."""
+
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by a worker (released after OUTBOX_CLAIM_TIMEOUT)
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or out of retries; kept for organisers
+
+
+class OutboxMessage(db.Model):
+    """One rendered email waiting to be delivered, or its delivery record."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus, "message_status"), default=MessageStatus.PENDING
+    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registration.id", ondelete="SET NULL"), index=True
+    )
+    # Header values are stored already cleaned of line breaks (services._header_text).
+    recipient_email: Mapped[str] = mapped_column(String(254))
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    reply_to: Mapped[str] = mapped_column(String(254), default="")
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    # [{"filename": ..., "content_type": ..., "content": <text>}]
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Kept across retries so that a receiver can recognise a message sent twice.
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # Workers look for due messages: status first, then time.
+        Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_message_claimed", "status", "claimed_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind.value} {self.status.value}>"

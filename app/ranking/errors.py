@@ -1,0 +1,57 @@
+"""Refusals of the allocation use cases; messages are translatable."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from ..registration.errors import RegistrationError
+
+
+class RankingError(Exception):
+    """Base of the refusals an organiser can get from the allocation."""
+
+    message = _l("The allocation could not be run.")
+
+    def __init__(self, message: object | None = None) -> None:
+        if message is not None:
+            self.message = message  # type: ignore[assignment]
+        super().__init__(str(self.message))
+
+
+class NoRankedSessions(RankingError):
+    """The event has no session in ranked mode."""
+
+    message = _l("This event has no ranked workshops to allocate.")
+
+
+class AlreadyPublished(RankingError):
+    """An allocation of this event is published; it must be reopened first."""
+
+    message = _l("The allocation of this event is already published. Reopen it first to run it again.")
+
+
+class NotPublished(RankingError):
+    """There is no published allocation to reopen."""
+
+    message = _l("No allocation of this event is published.")
+
+
+class TooLateToReopen(RankingError):
+    """The event has started: published places are no longer withdrawn."""
+
+    message = _l("The event has started: the allocation can no longer be reopened.")
+
+
+class InvalidInstance(RankingError):
+    """The data of the event does not make a valid allocation problem."""
+
+
+class RankingClosed(RegistrationError):
+    """Ranked choices can no longer be changed."""
+
+    message = _l("Your ranked choices can no longer be changed.")
+
+
+class OfferUnavailable(RegistrationError):
+    """The offered place is not (or no longer) offered to this registration."""
+
+    message = _l("This place is no longer offered to you.")

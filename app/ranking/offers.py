@@ -1,0 +1,180 @@
+"""Freed places of ranked workshops after publication: offered by rank, accepted, declined or expired.
+
+After an allocation is published, a place that becomes free in a ranked
+workshop goes to the waiting person who ranked it highest (ties broken by the
+run's lottery), not to the earliest registration. The place is held for them
+(counted in ``taken``) until ``offer_expires_at``; accepting confirms it,
+declining or letting it expire passes it on to the next person.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..allocation import lottery_key
+from ..audit.services import record
+from ..db import utcnow, write_transaction
+from ..events.models import BookingMode, Session
+from ..extensions import db
+from ..notifications import services as notifications
+from ..notifications.models import MessageKind
+from ..registration import capacity
+from ..registration import services as registration_services
+from ..registration.models import PLACE_HOLDING_STATUSES, Booking, BookingStatus, Registration
+from .errors import OfferUnavailable
+from .models import AllocationRun
+
+WAITING_STATUSES = (BookingStatus.WAITLISTED, BookingStatus.OFFERED)
+
+
+def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> list[Booking]:
+    """Offer the session's free places to the waiting people who ranked it highest (flushes only).
+
+    Ties between equal ranks follow the run's lottery (sha256 of seed and
+    registration id). A person outside the session's categories, or holding a
+    place at the same time, is skipped and keeps their place in line. Each
+    person offered a place is emailed.
+    """
+    waiting = (
+        db.session.execute(
+            select(Booking)
+            .where(Booking.session_id == session.id, Booking.status == BookingStatus.WAITLISTED)
+            .options(selectinload(Booking.registration))
+        )
+        .scalars()
+        .all()
+    )
+    order = sorted(
+        waiting,
+        key=lambda b: (b.rank or 1_000, lottery_key(run.seed, str(b.registration_id)), b.id),
+    )
+    hours = float(current_app.config.get("RANKED_OFFER_HOURS", 48))
+    offered: list[Booking] = []
+    for booking in order:
+        eligible = booking.is_approved or session.is_eligible(booking.registration.category.value)
+        if not eligible or _holds_place_at(booking, session):
+            continue
+        try:
+            booking.group_id = capacity.take_place(session.id)
+        except capacity.Full:
+            break
+        booking.status = BookingStatus.OFFERED
+        booking.offer_expires_at = now + timedelta(hours=hours)
+        booking.updated_at = now
+        offered.append(booking)
+    db.session.flush()
+    for booking in offered:
+        notifications.queue_message(MessageKind.RANKED_OFFER, booking.registration, now, offered=booking)
+    return offered
+
+
+def _holds_place_at(booking: Booking, session: Session) -> bool:
+    """Tell whether the booking's registration holds (or is offered) a place overlapping ``session``."""
+    return (
+        db.session.execute(
+            select(Booking.id)
+            .join(Session, Session.id == Booking.session_id)
+            .where(
+                Booking.registration_id == booking.registration_id,
+                Booking.status.in_(PLACE_HOLDING_STATUSES),
+                Booking.id != booking.id,
+                Session.starts_at < session.ends_at,
+                Session.ends_at > session.starts_at,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def accept_offer(registration: Registration, booking_id: int, now: datetime | None = None) -> Booking:
+    """Confirm a place offered to the registration; leave its other ranked waiting lists of that time.
+
+    :raises OfferUnavailable: when the booking is not offered to it, or the offer expired.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        registration = registration_services._reload(registration.id)
+        booking = _offered(registration, booking_id, now)
+        booking.status = BookingStatus.CONFIRMED
+        booking.offer_expires_at = None
+        booking.updated_at = now
+        left = []
+        for other in registration.live_bookings:
+            if (
+                other.id != booking.id
+                and other.status in WAITING_STATUSES
+                and other.session.booking_mode == BookingMode.RANKED
+                and other.session.overlaps(booking.session)
+            ):
+                registration_services._cancel(other, now)
+                left.append(other)
+        registration.updated_at = now
+        record("offer_accepted", event_id=registration.event_id, registration_id=registration.id,
+               session_id=booking.session_id, actor="participant", booking_id=booking.id)
+        notifications.queue_changes_confirmed(registration, [booking], left, now)
+    return booking
+
+
+def decline_offer(registration: Registration, booking_id: int, now: datetime | None = None) -> list[Booking]:
+    """Decline a place offered to the registration: it leaves that waiting list, the place passes on.
+
+    :raises OfferUnavailable: when the booking is not offered to it.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        registration = registration_services._reload(registration.id)
+        booking = _offered(registration, booking_id, now, allow_expired=True)
+        passed_on = registration_services._cancel(booking, now)
+        registration.updated_at = now
+        record("offer_declined", event_id=registration.event_id, registration_id=registration.id,
+               session_id=booking.session_id, actor="participant", booking_id=booking.id)
+        notifications.queue_booking_cancelled(registration, booking, now)
+    return passed_on
+
+
+def _offered(registration: Registration, booking_id: int, now: datetime, allow_expired: bool = False) -> Booking:
+    """Return the registration's booking offered to it and still open.
+
+    :raises OfferUnavailable:
+    """
+    booking = next((b for b in registration.bookings if b.id == booking_id), None)
+    if booking is None or booking.status != BookingStatus.OFFERED:
+        raise OfferUnavailable()
+    if not allow_expired and booking.offer_expires_at is not None and booking.offer_expires_at <= now:
+        raise OfferUnavailable()
+    return booking
+
+
+def expire_offers(now: datetime | None = None) -> int:
+    """Cancel every offer past its time and offer the place to the next person; return how many.
+
+    Each expiry is its own transaction, so one failure does not undo the others.
+    """
+    now = now or utcnow()
+    due = list(
+        db.session.execute(
+            select(Booking.id)
+            .where(Booking.status == BookingStatus.OFFERED, Booking.offer_expires_at <= now)
+            .order_by(Booking.id)
+        ).scalars()
+    )
+    expired = 0
+    for booking_id in due:
+        with write_transaction():
+            booking = db.session.execute(
+                select(Booking).where(Booking.id == booking_id).execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+            if booking is None or booking.status != BookingStatus.OFFERED:
+                continue
+            if booking.offer_expires_at is None or booking.offer_expires_at > now:
+                continue
+            capacity.lock_session(booking.session_id)
+            registration_services._cancel(booking, now)
+            record("offer_expired", event_id=booking.registration.event_id, registration_id=booking.registration_id,
+                   session_id=booking.session_id, actor="system", booking_id=booking.id)
+            expired += 1
+    return expired

@@ -1,0 +1,31 @@
+"""When ranked choices may change, and the published run of an event."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..events.models import Event
+from ..extensions import db
+from .models import AllocationRun, RunStatus
+
+AFTER_PUBLICATION = _l("The workshop places have been allocated, so your ranked choices can no longer be changed.")
+AFTER_DEADLINE = _l("The deadline for ranking workshops has passed, so your ranked choices can no longer be changed.")
+
+
+def published_run(event_id: int) -> AllocationRun | None:
+    """Return the event's published allocation run, or None."""
+    return db.session.execute(
+        select(AllocationRun).where(AllocationRun.event_id == event_id, AllocationRun.status == RunStatus.PUBLISHED)
+    ).scalar_one_or_none()
+
+
+def ranking_closed_reason(event: Event, now: datetime) -> object | None:
+    """Return why ranked choices can no longer change at ``now`` (a translatable message), or None."""
+    if published_run(event.id) is not None:
+        return AFTER_PUBLICATION
+    deadline = event.ranking_deadline
+    if deadline is not None and now >= deadline:
+        return AFTER_DEADLINE
+    return None

@@ -1,0 +1,426 @@
+"""Allocation use cases: build the problem from the database, preview, publish, reopen, show results.
+
+Public functions own their transaction (``write_transaction``); private helpers only flush.
+"""
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import selectinload
+
+from ..allocation import (
+    Group as AGroup,
+    Instance,
+    InstanceError,
+    MixRule,
+    Objective,
+    Participant,
+    Result,
+    Workshop,
+    allocate,
+    explain,
+    figures,
+    first_come,
+    lottery_key,
+    serial_dictatorship,
+    validate,
+)
+from ..audit.services import record
+from ..db import utcnow, write_transaction
+from ..events.models import BookingMode, Event, Group, Session
+from ..events.services import RankedBlock, ranked_blocks
+from ..extensions import db
+from ..notifications.models import MessageKind
+from ..notifications.services import queue_message
+from ..registration import capacity
+from ..registration.models import (
+    LIVE_BOOKING_STATUSES,
+    PLACE_HOLDING_STATUSES,
+    Booking,
+    BookingStatus,
+    Registration,
+    RegistrationStatus,
+)
+from .errors import AlreadyPublished, InvalidInstance, NoRankedSessions, NotPublished, TooLateToReopen
+from .models import AllocationOutcome, AllocationRun, RunStatus
+from .outcomes import SlotOutcome
+from .rules import published_run
+
+MIX_ATTRIBUTES = ("city", "category")
+SEED_LIMIT = 2**31
+
+
+@dataclass
+class Options:
+    """How to run the allocation: objective, lottery seed (random when None) and mix rule."""
+
+    objective: Objective = Objective.FAIR
+    seed: int | None = None
+    mix_attribute: str | None = None
+    max_per_group: int | None = None
+
+    def mix_rule(self) -> MixRule | None:
+        """Return the mix rule, or None when none is asked for."""
+        if self.mix_attribute and self.max_per_group:
+            return MixRule(self.mix_attribute, self.max_per_group)
+        return None
+
+
+@dataclass
+class Problem:
+    """The instance built from the database, and the rows its ids stand for."""
+
+    instance: Instance
+    blocks: list[RankedBlock]
+    sessions: dict[int, Session]
+    registrations: dict[int, Registration]
+    order: list[str] = field(default_factory=list)  # participant ids by registration time
+
+
+def build_problem(event: Event, options: Options) -> Problem:
+    """Build the allocation instance of an event's ranked workshops from the database.
+
+    Participants are the active registrations with preferences; a slot where a
+    registration already holds a live booking of a ranked workshop is left out
+    for it. Capacities are what is still free (capacity minus taken).
+
+    :raises NoRankedSessions: when the event has no ranked session.
+    :raises InvalidInstance: when the data does not validate.
+    """
+    blocks = ranked_blocks(list(event.sessions))
+    if not blocks:
+        raise NoRankedSessions()
+    slot_of = {s.id: i for i, block in enumerate(blocks) for s in block.sessions}
+    sessions = {s.id: s for block in blocks for s in block.sessions}
+    registrations = list(
+        db.session.execute(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.ACTIVE)
+            .options(selectinload(Registration.preferences), selectinload(Registration.bookings))
+            .order_by(Registration.created_at, Registration.id)
+        ).scalars()
+    )
+    k = event.max_ranked_choices
+    participants = []
+    for registration in registrations:
+        held = {slot_of[b.session_id] for b in registration.live_bookings if b.session_id in slot_of}
+        prefs: dict[int, list[str]] = defaultdict(list)
+        for preference in sorted(registration.preferences, key=lambda p: p.rank):
+            slot = slot_of.get(preference.session_id)
+            if slot is None or slot in held or len(prefs[slot]) >= k:
+                continue
+            prefs[slot].append(str(preference.session_id))
+        if not prefs:
+            continue
+        participants.append(
+            Participant(
+                id=str(registration.id),
+                category=registration.category.value,
+                city=registration.city.strip().casefold() or None,
+                prefs={slot: tuple(ids) for slot, ids in prefs.items()},
+            )
+        )
+    workshops = [_workshop(session, slot_of[session.id], len(participants)) for session in sessions.values()]
+    instance = Instance(
+        n_choices=k,
+        slots=tuple(range(len(blocks))),
+        workshops=tuple(workshops),
+        participants=tuple(participants),
+        mixing=options.mix_rule(),
+    )
+    try:
+        validate(instance)
+    except InstanceError as error:
+        raise InvalidInstance("; ".join(p.message for p in error.problems)) from error
+    return Problem(
+        instance=instance,
+        blocks=blocks,
+        sessions=sessions,
+        registrations={r.id: r for r in registrations},
+        order=[p.id for p in participants],
+    )
+
+
+def _workshop(session: Session, slot: int, unlimited: int) -> Workshop:
+    """Describe a ranked session to the engine with its free places (and groups)."""
+    eligible = frozenset(session.eligible_categories) if session.eligible_categories else None
+    if session.groups:
+        groups = tuple(AGroup(str(g.id), max(g.capacity - g.taken, 0)) for g in session.groups)
+        return Workshop(str(session.id), slot, sum(g.capacity for g in groups), eligible, groups)
+    free = unlimited if session.capacity is None else max(session.capacity - session.taken, 0)
+    return Workshop(str(session.id), slot, free, eligible)
+
+
+def _run_all(problem: Problem, options: Options, seed: int) -> tuple[Result, dict[str, Any]]:
+    """Run the optimiser and the two baselines; return the optimal result and all figures."""
+    instance = problem.instance
+    result = allocate(instance, options.objective, seed)
+    return result, {
+        "optimal": figures(instance, result).as_dict(),
+        "first_come": figures(instance, first_come(instance)).as_dict(),
+        "lottery": figures(instance, serial_dictatorship(instance, seed)).as_dict(),
+    }
+
+
+def _new_run(event: Event, options: Options, seed: int, status: RunStatus, stats: dict[str, Any],
+             actor: Any, now: datetime) -> AllocationRun:
+    """Add a run row (flushes only)."""
+    run = AllocationRun(
+        event_id=event.id,
+        status=status,
+        objective=options.objective.value,
+        seed=seed,
+        mix_attribute=options.mix_attribute if options.mix_rule() else None,
+        mix_max_per_group=options.max_per_group if options.mix_rule() else None,
+        figures=stats,
+        created_by_id=getattr(actor, "id", None),
+        created_by_label=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
+        created_at=now,
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def _seed(options: Options) -> int:
+    """Return the asked seed, or a fresh random one."""
+    return options.seed if options.seed is not None else secrets.randbelow(SEED_LIMIT)
+
+
+def preview(event: Event, options: Options, actor: Any = None, now: datetime | None = None) -> AllocationRun:
+    """Run the allocation and the baselines without booking anything; store the run as a preview.
+
+    :raises AlreadyPublished: when a published run exists.
+    :raises NoRankedSessions, InvalidInstance:
+    """
+    now = now or utcnow()
+    seed = _seed(options)
+    with write_transaction():
+        if published_run(event.id) is not None:
+            raise AlreadyPublished()
+        problem = build_problem(event, options)
+        _result, stats = _run_all(problem, options, seed)
+        run = _new_run(event, options, seed, RunStatus.PREVIEW, stats, actor, now)
+    return run
+
+
+def publish(event: Event, options: Options, actor: Any = None, now: datetime | None = None) -> AllocationRun:
+    """Allocate and write every place, waiting list, result email and the run, in one transaction.
+
+    Places are taken with conditional updates (never beyond capacity); those
+    left without a place in a slot join the waiting lists of their eligible
+    ranked workshops of that slot, with the rank kept on the booking.
+
+    :raises AlreadyPublished: when a published run exists (also in a race: unique index).
+    :raises NoRankedSessions, InvalidInstance:
+    :raises capacity.Full: should a place vanish meanwhile (nothing is written).
+    """
+    now = now or utcnow()
+    seed = _seed(options)
+    with write_transaction():
+        if published_run(event.id) is not None:
+            raise AlreadyPublished()
+        blocks = ranked_blocks(list(event.sessions))
+        for session_id in sorted(s.id for b in blocks for s in b.sessions):
+            capacity.lock_session(session_id)
+        problem = build_problem(event, options)
+        result, stats = _run_all(problem, options, seed)
+        run = _new_run(event, options, seed, RunStatus.PUBLISHED, stats, actor, now)
+        run.published_at = now
+        placed, waiting = _write_bookings(problem, result, seed, now)
+        _write_outcomes_and_emails(problem, result, run, now)
+        record(
+            "allocation_published",
+            event_id=event.id,
+            actor=actor,
+            run_id=run.id,
+            objective=run.objective,
+            seed=seed,
+            mix_attribute=run.mix_attribute,
+            mix_max_per_group=run.mix_max_per_group,
+            places=placed,
+            waitlisted=waiting,
+        )
+        db.session.flush()
+    return run
+
+
+def _write_bookings(problem: Problem, result: Result, seed: int, now: datetime) -> tuple[int, int]:
+    """Book every assignment and the waiting lists; return (places, waiting bookings). Flushes only."""
+    registrations = problem.registrations
+    for a in sorted(result.assignments, key=lambda a: (int(a.workshop), a.group or "", int(a.participant))):
+        session_id = int(a.workshop)
+        group_id = int(a.group) if a.group is not None else None
+        _take_allocated_place(session_id, group_id)
+        db.session.add(Booking(
+            registration=registrations[int(a.participant)], session_id=session_id, group_id=group_id,
+            status=BookingStatus.CONFIRMED, rank=a.rank, created_at=now, updated_at=now,
+        ))
+    given = {(a.participant, a.slot) for a in result.assignments}
+    entries = []
+    instance = problem.instance
+    for person in instance.participants:
+        for slot in instance.slots:
+            if (person.id, slot) in given:
+                continue
+            for rank, wid in enumerate(person.ranked(slot), start=1):
+                if instance.workshop_by_id[wid].admits(person.category):
+                    entries.append((int(wid), rank, lottery_key(seed, person.id), int(person.id)))
+    # Inserted in waiting-list order (rank, then the run's lottery), so that id order matches it.
+    for session_id, rank, _key, registration_id in sorted(entries):
+        db.session.add(Booking(
+            registration=registrations[registration_id], session_id=session_id,
+            status=BookingStatus.WAITLISTED, rank=rank, created_at=now, updated_at=now,
+        ))
+    db.session.flush()
+    return len(result.assignments), len(entries)
+
+
+def _take_allocated_place(session_id: int, group_id: int | None) -> None:
+    """Take one place in the session and the given group, refusing to exceed either capacity.
+
+    :raises capacity.Full:
+    """
+    table = capacity.session_table
+    taken = db.session.execute(
+        update(table)
+        .where(table.c.id == session_id, or_(table.c.capacity.is_(None), table.c.taken < table.c.capacity))
+        .values(taken=table.c.taken + 1)
+    )
+    if taken.rowcount != 1 or (group_id is not None and not capacity.take_specific_group_place(group_id)):
+        raise capacity.Full(session_id)
+
+
+def _write_outcomes_and_emails(problem: Problem, result: Result, run: AllocationRun, now: datetime) -> None:
+    """Store each participant's outcome per slot and queue one result email each (flushes only)."""
+    by_person: dict[str, list[AllocationOutcome]] = defaultdict(list)
+    given = {(a.participant, a.slot): a for a in result.assignments}
+    for item in explain(problem.instance, result):
+        if item.reasons and item.reasons[0].code == "not_ranked":
+            continue
+        a = given.get((item.participant, item.slot))
+        outcome = AllocationOutcome(
+            run_id=run.id,
+            registration_id=int(item.participant),
+            slot_starts_at=problem.blocks[item.slot].starts_at,
+            session_id=int(item.workshop) if item.workshop else None,
+            group_id=int(a.group) if a and a.group is not None else None,
+            rank=item.rank,
+            reasons=[
+                {"code": r.code, "session_id": int(r.workshop) if r.workshop else None, "rank": r.rank,
+                 "params": dict(r.params)}
+                for r in item.reasons
+            ],
+            waitlist=[int(w) for w in item.waitlist],
+        )
+        db.session.add(outcome)
+        by_person[item.participant].append(outcome)
+    db.session.flush()
+    for participant_id in problem.order:
+        registration = problem.registrations[int(participant_id)]
+        queue_message(
+            MessageKind.RANKED_RESULT, registration, now,
+            outcomes=_views(problem.blocks, by_person[participant_id]),
+        )
+
+
+def reopen(event: Event, actor: Any = None, now: datetime | None = None) -> AllocationRun:
+    """Withdraw a published allocation so that it can be run again.
+
+    Every live booking the allocation made (ranked sessions, with a rank: places,
+    offers and waiting lists) is cancelled and its place given back, so counters
+    stay exact; the run is marked reopened. Participants are not emailed now:
+    the next publication tells everyone their new result.
+
+    :raises NotPublished, TooLateToReopen:
+    """
+    now = now or utcnow()
+    with write_transaction():
+        run = published_run(event.id)
+        if run is None:
+            raise NotPublished()
+        if now >= event.starts_at:
+            raise TooLateToReopen()
+        bookings = list(
+            db.session.execute(
+                select(Booking)
+                .join(Session, Session.id == Booking.session_id)
+                .where(
+                    Session.event_id == event.id,
+                    Session.booking_mode == BookingMode.RANKED,
+                    Booking.rank.is_not(None),
+                    Booking.status.in_(LIVE_BOOKING_STATUSES),
+                )
+                .order_by(Booking.session_id, Booking.id)
+            ).scalars()
+        )
+        for session_id in sorted({b.session_id for b in bookings}):
+            capacity.lock_session(session_id)
+        for booking in bookings:
+            if booking.status in PLACE_HOLDING_STATUSES:
+                capacity.release_place(booking.session_id, booking.group_id)
+            booking.status = BookingStatus.CANCELLED
+            booking.offer_expires_at = None
+            booking.updated_at = now
+        run.status = RunStatus.REOPENED
+        run.reopened_at = now
+        record("allocation_reopened", event_id=event.id, actor=actor, run_id=run.id, bookings_cancelled=len(bookings))
+        db.session.flush()
+    return run
+
+
+def runs(event_id: int, limit: int = 20) -> list[AllocationRun]:
+    """Return the event's newest runs."""
+    return list(
+        db.session.execute(
+            select(AllocationRun)
+            .where(AllocationRun.event_id == event_id)
+            .order_by(AllocationRun.created_at.desc(), AllocationRun.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def results_for(registration: Registration) -> list[SlotOutcome] | None:
+    """Return the registration's outcomes of the published run by slot, or None before publication."""
+    run = published_run(registration.event_id)
+    if run is None:
+        return None
+    outcomes = list(
+        db.session.execute(
+            select(AllocationOutcome)
+            .where(AllocationOutcome.run_id == run.id, AllocationOutcome.registration_id == registration.id)
+            .order_by(AllocationOutcome.slot_starts_at, AllocationOutcome.id)
+        ).scalars()
+    )
+    return _views(ranked_blocks(list(registration.event.sessions)), outcomes)
+
+
+def _views(blocks: list[RankedBlock], outcomes: list[AllocationOutcome]) -> list[SlotOutcome]:
+    """Turn stored outcomes into what pages and emails show."""
+    sessions = {s.id: s for b in blocks for s in b.sessions}
+    ends = {b.starts_at: b.ends_at for b in blocks}
+    views = []
+    for outcome in sorted(outcomes, key=lambda o: o.slot_starts_at):
+        session = sessions.get(outcome.session_id) if outcome.session_id else None
+        group = db.session.get(Group, outcome.group_id) if outcome.group_id else None
+        views.append(SlotOutcome(
+            starts_at=outcome.slot_starts_at,
+            ends_at=ends.get(outcome.slot_starts_at, outcome.slot_starts_at),
+            session=session,
+            group=group,
+            rank=outcome.rank,
+            reasons=list(outcome.reasons or []),
+            waitlist=[sessions[i] for i in outcome.waitlist or [] if i in sessions],
+        ))
+    return views
+
+
+def find_event(slug: str) -> Event | None:
+    """Return the event with ``slug`` (any status), or None."""
+    return db.session.execute(select(Event).where(Event.slug == slug)).scalar_one_or_none()

@@ -1,0 +1,157 @@
+"""GDPR (RODO): a participant's data export, erasure, and the purge of old events."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from ..audit.models import AuditEntry
+from ..db import utcnow, write_transaction
+from ..events.models import Event
+from ..extensions import db
+from ..notifications.models import MessageStatus, OutboxMessage
+from .models import LIVE_BOOKING_STATUSES, Registration, RegistrationStatus
+from .services import _cancel, _reload, hash_token
+
+ERASED = "—"
+
+
+def export_data(registration: Registration) -> dict[str, Any]:
+    """Return everything stored about the participant, as JSON-ready data."""
+    event = registration.event
+    messages = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.registration_id == registration.id).order_by(OutboxMessage.id)
+    ).scalars()
+    return {
+        "event": {"slug": event.slug, "title": event.title_pl, "city": event.city, "starts_at": event.starts_at.isoformat()},
+        "registration": {
+            "first_name": registration.first_name,
+            "last_name": registration.last_name,
+            "email": registration.email,
+            "phone": registration.phone,
+            "organisation": registration.organisation,
+            "position": registration.position,
+            "city": registration.city,
+            "category": registration.category.value,
+            "language": registration.language,
+            "status": registration.status.value,
+            "consent": {
+                "version": registration.consent_version,
+                "given_at": registration.consent_at.isoformat(),
+                "source": registration.consent_source,
+                "marketing": registration.has_marketing_consent,
+            },
+            "checkin_code": registration.checkin_code,
+            "created_at": registration.created_at.isoformat(),
+            "updated_at": registration.updated_at.isoformat(),
+        },
+        "bookings": [
+            {
+                "session": b.session.title_pl,
+                "starts_at": b.session.starts_at.isoformat(),
+                "group": b.group.name if b.group else None,
+                "status": b.status.value,
+                "rank": b.rank,
+                "created_at": b.created_at.isoformat(),
+            }
+            for b in registration.bookings
+        ],
+        "ranked_choices": [{"session": p.session.title_pl, "rank": p.rank} for p in registration.preferences],
+        "emails": [
+            {"kind": m.kind.value, "subject": m.subject, "status": m.status.value, "created_at": m.created_at.isoformat()}
+            for m in messages
+        ],
+    }
+
+
+def erase_registration(registration: Registration, now: datetime | None = None, actor: str = "participant") -> None:
+    """Anonymise a registration: its places go through the normal cancel path first.
+
+    The waiting lists move up (those promoted are emailed), emails still queued
+    for the participant are dropped and the bodies of sent ones emptied; the
+    private link stops working. Counts of bookings stay for the statistics.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        registration = _reload(registration.id)
+        for booking in sorted(registration.bookings, key=lambda b: b.session_id):
+            if booking.status in LIVE_BOOKING_STATUSES:
+                _cancel(booking, now)
+        _anonymise(registration, now)
+        db.session.add(AuditEntry(at=now, actor_label=actor, action="gdpr_erase", event_id=registration.event_id,
+                                  registration_id=registration.id, details={}))
+
+
+def _anonymise(registration: Registration, now: datetime) -> None:
+    """Blank the personal fields of a registration and its emails (flushes only)."""
+    registration.first_name = ERASED
+    registration.last_name = ERASED
+    registration.email = f"erased-{registration.id}@invalid"
+    registration.email_normalized = registration.email
+    registration.phone = ""
+    registration.organisation = ""
+    registration.position = ""
+    registration.city = ""
+    if hasattr(registration, "search_text"):
+        registration.search_text = ""
+    registration.has_marketing_consent = False
+    registration.status = RegistrationStatus.CANCELLED
+    registration.manage_token_hash = hash_token(secrets.token_urlsafe(32))
+    registration.anonymised_at = now
+    registration.updated_at = now
+    for preference in list(registration.preferences):
+        db.session.delete(preference)
+    db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.registration_id == registration.id,
+            OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING]),
+        )
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.registration_id == registration.id)
+        .values(recipient_email=registration.email, recipient_name="", subject=ERASED, body_text="", body_html="",
+                attachments=[])
+    )
+    db.session.flush()
+
+
+@dataclass
+class PurgeResult:
+    """What a purge did (or would do)."""
+
+    events: int
+    registrations: int
+
+
+def purge_before(before: datetime, dry_run: bool = False, now: datetime | None = None) -> PurgeResult:
+    """Anonymise the registrations of events that ended before ``before`` (idempotent).
+
+    Bookings keep their statuses, so aggregate counts survive.
+    """
+    now = now or utcnow()
+    query = (
+        select(Registration)
+        .join(Event, Event.id == Registration.event_id)
+        .where(Event.ends_at < before, Registration.anonymised_at.is_(None))
+        .order_by(Registration.id)
+    )
+    if dry_run:
+        people = db.session.execute(query).scalars().all()
+        return PurgeResult(len({r.event_id for r in people}), len(people))
+    events: set[int] = set()
+    count = 0
+    with write_transaction():
+        for registration in db.session.execute(query).scalars().all():
+            events.add(registration.event_id)
+            was_active = registration.status == RegistrationStatus.ACTIVE
+            _anonymise(registration, now)
+            # The event is over: its history stays as it was, only the person is gone.
+            registration.status = RegistrationStatus.ACTIVE if was_active else RegistrationStatus.CANCELLED
+            count += 1
+        db.session.add(AuditEntry(at=now, actor_label="cli", action="gdpr_purge",
+                                  details={"before": before.isoformat(), "registrations": count}))
+    return PurgeResult(len(events), count)

@@ -1,0 +1,46 @@
+"""The participant's GDPR rights from the private link: download the data, erase the registration."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from . import gdpr, services
+from .forms import ConfirmForm
+
+bp = Blueprint("gdpr", __name__)
+
+
+def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
+    """Return the registration of a manage token or answer 404."""
+    registration = services.find_registration_by_token(token)
+    if registration is None or registration.anonymised_at is not None:
+        abort(404)
+    return registration
+
+
+@bp.route("/r/<token>/data.json")
+def download(token: str) -> Response:
+    """Download everything stored about the participant as JSON."""
+    registration = _registration_or_404(token)
+    body = json.dumps(gdpr.export_data(registration), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-registration.json"'},
+    )
+
+
+@bp.route("/r/<token>/erase", methods=["GET", "POST"])
+def erase(token: str):  # type: ignore[no-untyped-def]
+    """Ask for confirmation (GET) and erase the registration's personal data (POST)."""
+    registration = _registration_or_404(token)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        event_slug = registration.event.slug
+        gdpr.erase_registration(registration)
+        flash(_("Your registration and personal data have been erased."), "success")
+        return redirect(url_for("events.event", slug=event_slug), code=303)
+    return render_template("registration/confirm_erase.html", registration=registration, event=registration.event,
+                           form=form, token=token)

@@ -1,0 +1,129 @@
+"""Abuse limits, security headers, request ids, logs without secrets, and the health check."""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from sqlalchemy import text
+
+from .extensions import db
+
+
+def get_limiter(app: Flask) -> Limiter:
+    """Return the app's rate limiter."""
+    return app.extensions["zapisy_limiter"]
+
+# Which endpoints are limited, and how much (POST only unless stated).
+RATE_LIMITS = {
+    "registration.register": ("RATELIMIT_REGISTER", True),
+    "notifications.resend_link": ("RATELIMIT_RESEND", True),
+    "auth.login": ("RATELIMIT_LOGIN", True),
+    "registration.manage": ("RATELIMIT_MANAGE", False),
+    "registration.cancel_booking": ("RATELIMIT_MANAGE", False),
+    "registration.cancel_registration": ("RATELIMIT_MANAGE", False),
+    "registration.calendar": ("RATELIMIT_MANAGE", False),
+    "gdpr.download": ("RATELIMIT_MANAGE", False),
+    "gdpr.erase": ("RATELIMIT_MANAGE", False),
+}
+
+TOKEN_IN_PATH = re.compile(r"/r/[^/?#\s]+")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger("zapisy.request")
+
+
+def redact(path: str) -> str:
+    """Hide private manage tokens in a path or log line."""
+    return TOKEN_IN_PATH.sub("/r/[token]", path)
+
+
+class RedactTokens(logging.Filter):
+    """Logging filter that removes manage tokens from every message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without tokens."""
+        message = record.getMessage()
+        if "/r/" in message:
+            record.msg = redact(message)
+            record.args = ()
+        return True
+
+
+def init_security(app: Flask) -> None:
+    """Install limits, headers, request ids and logging on ``app``."""
+    app.config["RATELIMIT_STORAGE_URI"] = (
+        app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL") or "memory://"
+    )
+    # One limiter per app: limits are registered per view, and tests build many apps.
+    # Keyed per client IP; shared between workers and hosts when REDIS_URL is set.
+    limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+    limiter.init_app(app)
+    app.extensions["zapisy_limiter"] = limiter
+    for endpoint, (setting, post_only) in RATE_LIMITS.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        limit = app.config[setting]
+        methods = ["POST"] if post_only else None
+        app.view_functions[endpoint] = limiter.limit(limit, methods=methods)(view)
+
+    for logger in (app.logger, *(logging.getLogger(n) for n in ("werkzeug", "gunicorn.access", "gunicorn.error", "zapisy.request"))):
+        logger.addFilter(RedactTokens())
+
+    app.before_request(_start_request)
+    app.after_request(_security_headers)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    limiter.exempt(app.view_functions["healthz"])
+
+
+def _start_request() -> None:
+    """Give the request an id (the proxy's, if sane) and note its start."""
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    g.started = time.perf_counter()
+
+
+def _security_headers(response: Response) -> Response:
+    """Add the security headers to every response, error pages and static files included."""
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    path = request.path
+    private = path.startswith("/r/") or path.startswith("/admin") or path.startswith("/dev/")
+    # The manage link must never leak to another site through the Referer header.
+    headers["Referrer-Policy"] = "no-referrer" if path.startswith("/r/") else "strict-origin-when-cross-origin"
+    if private:
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure or current_app.config.get("PREFERRED_URL_SCHEME") == "https":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    request_id = g.get("request_id")
+    if request_id:
+        headers["X-Request-ID"] = request_id
+        started = g.get("started")
+        log.info(
+            "request_id=%s method=%s path=%s status=%s ms=%.1f",
+            request_id, request.method, redact(path), response.status_code,
+            (time.perf_counter() - started) * 1000 if started else -1,
+        )
+    return response
+
+
+def healthz():  # type: ignore[no-untyped-def]
+    """Answer 200 when the database answers, 503 otherwise."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        db.session.rollback()
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")

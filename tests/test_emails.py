@@ -1,0 +1,215 @@
+"""What the emails say: language, sessions, calendar files, safe headers and HTML, the resend-link page."""
+from __future__ import annotations
+
+import email
+import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from app.db import utcnow, write_transaction
+from app.notifications import services as notifications
+from app.notifications.models import MessageKind, MessageStatus
+from app.registration import services
+from app.registration.models import Booking, BookingStatus
+from tests.conftest import FORM_DEFAULTS, submit
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def _calendar(row) -> Calendar:  # type: ignore[no-untyped-def]
+    """Parse the .ics attachment of an outbox row."""
+    [attachment] = row.attachments
+    assert attachment["content_type"] == "text/calendar"
+    return Calendar.from_ical(attachment["content"])
+
+
+def _vevents(calendar: Calendar) -> dict[str, object]:
+    """Return the calendar's events by UID."""
+    return {str(item["UID"]): item for item in calendar.walk("VEVENT")}
+
+
+def test_the_calendar_file_holds_the_event_and_sessions_in_warsaw_time_with_stable_uids(
+    app, db, make_event, make_session, register, outbox
+):
+    event = make_event()
+    morning = make_session(event, start_hour=9)
+    noon = make_session(event, start_hour=12)
+    registration = register(event, morning, noon, language="en")
+    received = outbox.messages(kind="registration_received")[0]
+    calendar = _calendar(received)
+    assert calendar["VERSION"] == "2.0" and calendar.walk("VTIMEZONE")
+    assert calendar.walk("VTIMEZONE")[0]["TZID"] == "Europe/Warsaw"
+    events = _vevents(calendar)
+    assert len(events) == 3  # the event and two sessions
+    session_entries = [e for uid, e in events.items() if uid.startswith("registration-")]
+    starts = sorted(e["DTSTART"].dt for e in session_entries)
+    assert starts == [morning.starts_at, noon.starts_at]
+    assert all(str(e["DTSTART"].dt.tzinfo) == "Europe/Warsaw" for e in session_entries)
+    assert all(e["STATUS"] == "CONFIRMED" for e in session_entries)
+    assert "TZID=Europe/Warsaw" in received.attachments[0]["content"]
+    assert {str(e["SUMMARY"]) for e in session_entries} == {"Session 9", "Session 12"}
+
+    booking = next(b for b in registration.bookings if b.session_id == noon.id)
+    services.cancel_booking(registration, booking.id)
+    cancelled = outbox.messages(kind="booking_cancelled")[0]
+    after = _vevents(_calendar(cancelled))
+    assert set(after) == set(events)  # same UIDs: calendars update instead of duplicating
+    noon_uid = next(uid for uid, e in after.items() if str(e["SUMMARY"]) == "Session 12")
+    assert after[noon_uid]["STATUS"] == "CANCELLED"
+    assert after[noon_uid]["SEQUENCE"] >= events[noon_uid]["SEQUENCE"]
+
+    services.cancel_registration(registration)
+    gone = _vevents(_calendar(outbox.messages(kind="registration_cancelled")[0]))
+    assert all(e["STATUS"] == "CANCELLED" for e in gone.values())
+
+
+def test_changes_cancellations_and_promotions_are_each_told(app, db, client, make_event, make_session, register, outbox):
+    event = make_event()
+    small = make_session(event, start_hour=9, capacity=1)
+    other = make_session(event, start_hour=11)
+    first = register(event, small, email="first@example.com")
+    second = register(event, small, email="second@example.com", language="en")
+    assert [b.status for b in second.bookings] == [BookingStatus.WAITLISTED]
+
+    services.change_choices(first, services.Choices(session_ids=[other.id]))
+    [changed] = outbox.messages(kind="changes_confirmed")
+    assert changed.recipient_email == "first@example.com"
+    assert "Sesja 9" in changed.body_text and "Sesja 11" in changed.body_text
+    [promoted] = outbox.messages(kind="promoted")
+    assert promoted.recipient_email == "second@example.com" and promoted.language == "en"
+    assert "Session 9" in promoted.body_text and 'lang="en"' in promoted.body_html
+    assert "http://zapisy.test/events/event-1/resend-link" in promoted.body_text  # no token: the resend page
+
+    services.cancel_registration(first)
+    [cancelled] = outbox.messages(kind="registration_cancelled")
+    assert cancelled.recipient_email == "first@example.com"
+
+
+@pytest.mark.parametrize("language", ["pl", "en"])
+def test_every_kind_renders_in_both_languages(app, db, make_event, make_session, register, outbox, language):
+    event = make_event(contact_email="biuro@example.org")
+    session = make_session(event)
+    registration = register(event, session, language=language, category="business")
+    booking = registration.bookings[0]
+    with write_transaction():
+        registration = db.session.merge(registration)
+        booking = db.session.get(Booking, booking.id)
+        notifications.queue_request_decided(booking, True, utcnow())
+        notifications.queue_request_decided(booking, False, utcnow())
+    kinds = {row.kind for row in outbox.messages()}
+    assert {MessageKind.REGISTRATION_RECEIVED, MessageKind.REQUEST_APPROVED, MessageKind.REQUEST_DECLINED} <= kinds
+    for row in outbox.messages():
+        assert row.language == language
+        assert f'lang="{language}"' in row.body_html
+        assert ("Sesja 10" if language == "pl" else "Session 10") in row.body_text
+        assert "biuro@example.org" in row.body_text and row.reply_to == "biuro@example.org"
+        assert "\n" not in row.subject and row.subject
+
+
+def test_hostile_names_add_no_header_and_no_live_html(app, db, make_event, make_session, participant, smtp_server, outbox):
+    event = make_event(title_pl="Zjazd <b>miast</b>\r\nBcc: evil@example.net")
+    session = make_session(event, title_pl="<script>alert(1)</script>")
+    person = participant(
+        first_name='<img src=x onerror="alert(1)">\r\nBcc: x@y.example',
+        last_name="Nowak",
+        email="anna@example.com",
+    )
+    services.register(event, person, services.Choices(session_ids=[session.id]))
+    outbox.deliver()
+    [received] = smtp_server.handler.received
+    assert received.rcpt_tos == ["anna@example.com"]
+    message = received.message
+    assert message["Bcc"] is None and message["Cc"] is None
+    assert len(message.get_all("To")) == 1 and len(message["To"].addresses) == 1
+    assert message["To"].addresses[0].addr_spec == "anna@example.com"
+    assert "\n" not in str(message["Subject"]) and "Bcc: evil@example.net" in str(message["Subject"])
+    headers = received.raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\nBcc:" not in headers and not headers.startswith(b"Bcc:")
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "<img" not in html and "<script>" not in html and "<b>miast" not in html
+    assert "&lt;img" in html and "&lt;script&gt;" in html
+
+
+def test_polish_display_names_and_subjects_are_encoded(app, db, make_event, make_session, participant, smtp_server, outbox):
+    from app.events.models import Series
+
+    event = make_event(title_pl="Sesja Dialogu — Łódź, żółć")
+    db.session.execute(db.update(Series).values(organiser_name="Fundacja „Miasta Przyszłości”, Łódź"))
+    db.session.commit()
+    person = participant(first_name="Łukasz", last_name="Żółkiewski-" + "Ćwikliński" * 8, email="lukasz@example.com")
+    services.register(event, person, services.Choices(session_ids=[make_session(event).id]))
+    outbox.deliver()
+    [received] = smtp_server.handler.received
+    raw_headers = received.raw.split(b"\r\n\r\n", 1)[0]
+    raw_headers.decode("ascii")  # every header is plain ASCII on the wire
+    # Decoded per RFC 2047 with the classic API: the modern parser adds spaces
+    # between the encoded words of a folded display name (a CPython quirk).
+    message = email.message_from_bytes(received.raw)
+
+    def addresses(header: str) -> list[tuple[str, str]]:
+        return [(str(make_header(decode_header(name))), addr) for name, addr in getaddresses([message[header]])]
+
+    # The participant registered in Polish (the default language).
+    assert str(make_header(decode_header(message["Subject"]))) == "Zgłoszenie przyjęte: Sesja Dialogu — Łódź, żółć"
+    assert addresses("To") == [("Łukasz Żółkiewski-" + "Ćwikliński" * 8, "lukasz@example.com")]
+    assert addresses("From") == [("Fundacja „Miasta Przyszłości”, Łódź", "zapisy@localhost")]
+
+
+def test_an_invalid_recipient_is_kept_as_failed(app, db, make_event, make_session, participant, outbox):
+    event = make_event()
+    services.register(event, participant(email="a@b.example\r\nBcc: c@d.example"), services.Choices())
+    [row] = outbox.messages()
+    assert row.status == MessageStatus.FAILED and "invalid recipient" in row.last_error
+
+
+def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(app, db, client, make_event, make_session, outbox):
+    event = make_event()
+    url = f"/events/{event.slug}/resend-link"
+    client.get("/language/en")
+    response = submit(client, f"/events/{event.slug}/register",
+                      {**FORM_DEFAULTS, "language": "en", "sessions": [make_session(event).id]})
+    assert response.status_code == 303
+    old_link = outbox.messages(kind="registration_received")[0].body_text.split("http://zapisy.test/r/")[1].split()[0]
+
+    unknown = submit(client, url, {"email": "nobody@example.com"}, follow_redirects=True)
+    known = submit(client, url, {"email": FORM_DEFAULTS["email"].upper()}, follow_redirects=True)
+    assert unknown.status_code == known.status_code == 200
+    notice = "If a registration with this address exists for this event"
+    assert notice in unknown.text and notice in known.text
+    without_token = re.compile(r'name="csrf_token" type="hidden" value="[^"]+"')
+    assert without_token.sub("", unknown.text) == without_token.sub("", known.text)
+
+    [sent] = outbox.messages(kind="manage_link")
+    assert sent.recipient_email == FORM_DEFAULTS["email"]
+    new_link = sent.body_text.split("http://zapisy.test/r/")[1].split()[0]
+    assert new_link != old_link
+    assert client.get(f"/r/{old_link}").status_code == 404  # the old link stops working
+    assert client.get(f"/r/{new_link}").status_code == 200
+    assert "no longer works" in sent.body_text
+
+
+def test_resend_link_is_rate_limited_per_registration_and_per_ip(app, db, client, make_event, make_session, register, outbox):
+    app.config.update(OUTBOX_RESEND_MAX_PER_HOUR=2, OUTBOX_RESEND_MAX_PER_IP=4)
+    event = make_event()
+    register(event, make_session(event), email="often@example.com")
+    url = f"/events/{event.slug}/resend-link"
+    for _ in range(3):
+        assert submit(client, url, {"email": "often@example.com"}).status_code == 303
+    assert len(outbox.messages(kind="manage_link")) == 2  # per registration and hour
+    register(event, email="other@example.com")
+    submit(client, url, {"email": "other@example.com"})  # the IP's 4th request: still allowed
+    submit(client, url, {"email": "other@example.com"})  # the 5th: refused silently
+    assert len(outbox.messages(kind="manage_link", to="other@example.com")) == 1
+
+
+def test_the_already_registered_message_links_to_the_resend_page(app, db, client, make_event, register):
+    event = make_event()
+    register(event, email="twice@example.com")
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": "twice@example.com"})
+    assert response.status_code == 422
+    assert f'href="/events/{event.slug}/resend-link"' in response.text
+    assert client.get(f"/events/{event.slug}/resend-link").status_code == 200
