@@ -83,7 +83,14 @@ def write_transaction() -> Iterator[None]:
     """
     session = db.session()
     if session.in_transaction():
-        session.commit()
+        # Ending the read transaction must not expire what it loaded: reloading
+        # the programme row by row would then happen inside the write lock.
+        # Nothing read there decides capacity (that is the atomic UPDATEs' job).
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
     session.connection(execution_options={IMMEDIATE: True})
     try:
         yield

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
+from functools import lru_cache
+
+from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
 
 from ..events.models import Event
@@ -99,5 +101,13 @@ def registration_calendar(
         else:
             item.add("status", "TENTATIVE")
         calendar.add_component(item)
-    calendar.add_missing_timezones()
+    # Every time is in Europe/Warsaw: its VTIMEZONE is built once per process
+    # (building it walks decades of transitions and cost more than the rest).
+    calendar.subcomponents.insert(0, warsaw_vtimezone())
     return calendar.to_ical()
+
+
+@lru_cache(maxsize=1)
+def warsaw_vtimezone() -> Timezone:
+    """Return the VTIMEZONE component of Europe/Warsaw (shared, never modified)."""
+    return Timezone.from_tzid("Europe/Warsaw")
