@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import text
@@ -81,10 +81,21 @@ def init_security(app: Flask) -> None:
 
 
 def _start_request() -> None:
-    """Give the request an id (the proxy's, if sane) and note its start."""
+    """Give the request an id (the proxy's, if sane), note its start, refuse NUL characters.
+
+    No text column can hold NUL on PostgreSQL (SQLite would store it): such
+    input is refused up front with a 400 page instead of failing in the database.
+    """
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
     g.started = time.perf_counter()
+    if "\x00" in request.path or _has_nul(request.args) or (request.method == "POST" and _has_nul(request.form)):
+        abort(400)
+
+
+def _has_nul(values) -> bool:  # type: ignore[no-untyped-def]
+    """Tell whether any key or value of a multi-dict holds a NUL character."""
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
 
 
 def _security_headers(response: Response) -> Response:
