@@ -25,6 +25,11 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     app.config["IS_PRODUCTION"] = getattr(config_class, "__name__", "") == "ProductionConfig"
+    from .db import engine_options
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    )
     check_config(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

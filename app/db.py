@@ -1,13 +1,18 @@
 """Database helpers: aware UTC timestamps, SQLite pragmas and write transactions."""
 from __future__ import annotations
 
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import wraps
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -98,3 +103,53 @@ def write_transaction() -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+# PostgreSQL error codes worth one more try: lock_not_available (lock_timeout
+# hit), deadlock_detected and serialization_failure.
+RETRYABLE_PGCODES = {"55P03", "40P01", "40001"}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_contention(error: BaseException) -> bool:
+    """Tell whether a database error is lock contention that a retry can cure."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, OperationalError) and code in RETRYABLE_PGCODES
+
+
+def retry_on_contention(attempts: int = 3, base_delay: float = 0.05) -> Callable[[F], F]:
+    """Re-run a service whose transaction lost a lock race, after a short random pause.
+
+    The lock timeout keeps a transaction from waiting long on a busy row; the
+    jitter spreads the retries of transactions that collided.
+    """
+
+    def decorator(function: F) -> F:
+        @wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return function(*args, **kwargs)
+                except OperationalError as error:
+                    db.session.rollback()
+                    if attempt == attempts or not is_contention(error):
+                        raise
+                    time.sleep(random.uniform(base_delay, 3 * base_delay) * attempt)
+            raise AssertionError("unreachable")
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def engine_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Return the engine options for ``url``: PostgreSQL gets lock and idle timeouts."""
+    if not url.startswith("postgresql"):
+        return options
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args.setdefault(
+        "options",
+        "-c lock_timeout=5000 -c idle_in_transaction_session_timeout=60000 -c statement_timeout=60000",
+    )
+    connect_args.setdefault("connect_timeout", 10)
+    return {"pool_pre_ping": True, **options, "connect_args": connect_args}

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..db import utcnow, write_transaction
+from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
@@ -127,6 +127,7 @@ def check_registration_window(event: Event, now: datetime | None = None) -> None
     raise RegistrationClosed()
 
 
+@retry_on_contention()
 def register(
     event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None
 ) -> RegistrationResult:
@@ -187,6 +188,7 @@ def register(
     return RegistrationResult(registration=registration, token=token)
 
 
+@retry_on_contention()
 def change_choices(
     registration: Registration, choices: Choices, now: datetime | None = None
 ) -> ChangeResult:
@@ -225,6 +227,7 @@ def change_choices(
     return result
 
 
+@retry_on_contention()
 def cancel_booking(registration: Registration, booking_id: int, now: datetime | None = None) -> list[Booking]:
     """Cancel one booking of the registration; return the bookings promoted in its place.
 
@@ -246,6 +249,7 @@ def cancel_booking(registration: Registration, booking_id: int, now: datetime | 
     return promoted
 
 
+@retry_on_contention()
 def cancel_registration(registration: Registration, now: datetime | None = None) -> list[Booking]:
     """Cancel the whole registration and every live booking; return those promoted.
 
