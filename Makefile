@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install translations db demo extract-messages clean serve test-load bench
+.PHONY: run test install translations db demo extract-messages clean serve test-load bench e2e
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ serve: install translations
 # Only the load tests (gunicorn + concurrent clients; PostgreSQL too when TEST_DATABASE_URL is set).
 test-load: install translations
 	$(BIN)/python -m pytest tests/test_load.py $(PYTEST_ARGS)
+
+# Only the browser tests (tests/e2e, also part of make test): Playwright drives Debian's
+# Chromium, installed here with apt when missing (as root, else with sudo); axe-core from npm.
+# Screenshots land in test-artifacts/e2e/screenshots/.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AXE := tests/e2e/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+	touch $@
+
+e2e: install translations $(AXE)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # Every benchmark with small sizes (a few minutes); docs/benchmarks.md has the full runs.
 bench: install translations
