@@ -92,6 +92,8 @@ class Config:
 
     # Version of the data-processing consent text shown on the registration form.
     CONSENT_VERSION = "2026-11"
+    # Seconds the public event page (and the programme behind the public pages) may lag edits and counters.
+    EVENT_PAGE_CACHE_SECONDS = float(os.environ.get("EVENT_PAGE_CACHE_SECONDS", "2"))
 
 
 class DevelopmentConfig(Config):
@@ -111,6 +113,7 @@ class TestingConfig(Config):
     OUTBOX_DELIVER_AFTER_REQUEST = False  # tests that deliver switch it on
     RATELIMIT_ENABLED = False  # the tests of the limits switch it on
     MAIL_TIMEOUT = 2.0
+    EVENT_PAGE_CACHE_SECONDS = 0.0  # every request reads the programme afresh
 
 
 class ProductionConfig(Config):

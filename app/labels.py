@@ -1,6 +1,10 @@
 """Translatable labels of the domain's enums, kept in one place."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from .events.models import ParticipantCategory, SessionKind
@@ -47,6 +51,35 @@ BOOKING_STATUS_LABELS = {
 }
 
 LANGUAGE_LABELS = {"pl": "Polski", "en": "English"}
+
+
+class TranslatedLabels(Mapping[Any, str]):
+    """Labels translated once per locale, for templates that print one per row.
+
+    Reads the locale on every lookup (emails are rendered under ``force_locale``),
+    but translates each label only once per locale and process.
+    """
+
+    def __init__(self, labels: Mapping[Any, Any]) -> None:
+        self._labels = labels
+        self._by_locale: dict[str, dict[Any, str]] = {}
+
+    def _translated(self) -> dict[Any, str]:
+        """Return the labels in the current locale."""
+        locale = str(get_locale())
+        labels = self._by_locale.get(locale)
+        if labels is None:
+            labels = self._by_locale[locale] = {key: str(label) for key, label in self._labels.items()}
+        return labels
+
+    def __getitem__(self, key: Any) -> str:
+        return self._translated()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
 
 
 def category_label(value: str | ParticipantCategory) -> str:

@@ -1,8 +1,12 @@
 """Template globals and filters: dates in Warsaw time, labels, language links."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, format_time
+from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
 
 from .i18n import current_language
 from .labels import (
@@ -10,25 +14,54 @@ from .labels import (
     CATEGORY_LABELS,
     LANGUAGE_LABELS,
     SESSION_KIND_LABELS,
+    TranslatedLabels,
     eligible_label,
 )
+
+# Formatted dates and times, per locale, time zone, format and value. A programme has a
+# few dozen distinct times but its pages print them hundreds of times, and each Babel
+# call costs tens of microseconds. Bounded: cleared when it grows past this size.
+_FORMATTED: dict[tuple[Any, ...], str] = {}
+_FORMATTED_MAX = 20_000
+
+
+def _memoised(kind: str, formatter: Callable[[Any, str], str]) -> Callable[..., str]:
+    """Return a template filter calling ``formatter`` once per locale, time zone, value and format."""
+
+    def template_filter(value: date | datetime | None, fmt: str) -> str:
+        if not value:
+            return ""
+        key = (kind, fmt, value, type(value), str(get_locale()), str(get_timezone()))
+        text = _FORMATTED.get(key)
+        if text is None:
+            if len(_FORMATTED) >= _FORMATTED_MAX:
+                _FORMATTED.clear()
+            text = _FORMATTED[key] = formatter(value, fmt)
+        return text
+
+    return template_filter
+
+
+_datetime = _memoised("datetime", format_datetime)
+_date = _memoised("date", format_date)
+_time = _memoised("time", format_time)
 
 
 def init_templating(app: Flask) -> None:
     """Register the helpers on ``app``."""
     app.jinja_env.globals.update(
         current_language=current_language,
-        category_labels=CATEGORY_LABELS,
-        session_kind_labels=SESSION_KIND_LABELS,
-        booking_status_labels=BOOKING_STATUS_LABELS,
+        category_labels=TranslatedLabels(CATEGORY_LABELS),
+        session_kind_labels=TranslatedLabels(SESSION_KIND_LABELS),
+        booking_status_labels=TranslatedLabels(BOOKING_STATUS_LABELS),
         language_labels=LANGUAGE_LABELS,
         eligible_label=eligible_label,
         current_path=_current_path,
     )
     app.jinja_env.filters.update(
-        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
-        date=lambda value, fmt="long": format_date(value, fmt) if value else "",
-        time=lambda value, fmt="short": format_time(value, fmt) if value else "",
+        datetime=lambda value, fmt="medium": _datetime(value, fmt),
+        date=lambda value, fmt="long": _date(value, fmt),
+        time=lambda value, fmt="short": _time(value, fmt),
     )
 
 

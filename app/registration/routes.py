@@ -18,7 +18,15 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..db import utcnow
-from ..events.services import EventNotFound, get_public_event, instant_sessions, ranked_blocks, waitlist_counts
+from ..events.services import (
+    EventNotFound,
+    attach_sessions,
+    get_public_event_row,
+    instant_sessions,
+    public_programme,
+    ranked_blocks,
+    waitlist_counts,
+)
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
 from . import services
@@ -34,9 +42,9 @@ bp = Blueprint("registration", __name__)
 
 
 def _event_or_404(slug: str):  # type: ignore[no-untyped-def]
-    """Return the public event or answer 404."""
+    """Return the public event (its programme is read separately) or answer 404."""
     try:
-        return get_public_event(slug)
+        return get_public_event_row(slug)
     except EventNotFound:
         abort(404)
 
@@ -59,7 +67,8 @@ def _attach_error(form, error: RegistrationError) -> None:  # type: ignore[no-un
 def register(slug: str):  # type: ignore[no-untyped-def]
     """Show the registration form and register on a valid POST."""
     event = _event_or_404(slug)
-    form = _form_for(RegistrationForm, event)
+    programme = public_programme(event, with_groups=False)
+    form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
     if not form.is_submitted():
         form.language.data = current_language()
     now = utcnow()
@@ -80,10 +89,10 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             return deliver_after_response(redirect(url_for(".registered", slug=event.slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
-    return _render_form(event, form, is_open, now)
+    return _render_form(event, programme, form, is_open, now)
 
 
-def _render_form(event, form, is_open: bool, now):  # type: ignore[no-untyped-def]
+def _render_form(event, programme, form, is_open: bool, now):  # type: ignore[no-untyped-def]
     """Render the registration form page."""
     status = 422 if form.is_submitted() else 200
     closed_reason = None
@@ -103,9 +112,9 @@ def _render_form(event, form, is_open: bool, now):  # type: ignore[no-untyped-de
             is_open=is_open,
             closed_reason=closed_reason,
             opens_at=opens_at,
-            waiting=waitlist_counts(event.id),
-            blocks=ranked_blocks(event.sessions),
-            instant=instant_sessions(event.sessions),
+            waiting=programme.waiting,
+            blocks=programme.blocks,
+            instant=programme.instant,
         ),
         status,
     )
@@ -121,6 +130,7 @@ def registered(slug: str):  # type: ignore[no-untyped-def]
         registration = services.find_registration_by_token(last.get("token", ""))
     if registration is None:
         return redirect(url_for("events.event", slug=event.slug))
+    attach_sessions(registration.bookings, registration.preferences)
     return render_template(
         "registration/registered.html",
         event=event,

@@ -1,0 +1,129 @@
+"""The public read path (issue 8): constant queries per page, the programme and page caches."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from app.events.models import BookingMode, Session
+from app.extensions import db as _db
+from tests.conftest import FORM_DEFAULTS, submit
+
+CACHED = pytest.mark.app_config(EVENT_PAGE_CACHE_SECONDS=60)
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    """Collect the SQL statements the app sends while the block runs."""
+    statements: list[str] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa_event.listen(_db.engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(_db.engine, "before_cursor_execute", before_cursor_execute)
+
+
+def _programme(event, make_session, register, sessions: int) -> None:  # type: ignore[no-untyped-def]
+    """Give the event ``sessions`` sessions with two groups each, the first one full with a waiting list."""
+    made = []
+    for n in range(sessions):
+        starts = event.starts_at.replace(hour=8, minute=0) + timedelta(minutes=10 * n)
+        made.append(make_session(event, groups=[1, 1] if n == 0 else [5, 5], starts_at=starts,
+                                 ends_at=starts + timedelta(minutes=10), title_pl=f"Sesja {n}",
+                                 title_en=f"Session {n}"))
+    for n in range(3):  # two take the first session's places, the third waits
+        register(event, made[0], email=f"person{n}@example.com")
+    register(event, *made[1:3], email="other@example.com")
+
+
+def _queries(client, path: str) -> int:  # type: ignore[no-untyped-def]
+    """Return the number of statements one GET of ``path`` sends (and check it answers 200)."""
+    with counted_statements() as statements:
+        page = client.get(path)
+    assert page.status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize("page", ["/events/{slug}/", "/events/{slug}/register"])
+def test_public_page_queries_do_not_grow_with_the_programme(client, make_event, make_session, register, page):
+    small, large = make_event(), make_event()
+    _programme(small, make_session, register, 5)
+    _programme(large, make_session, register, 50)
+    counts = [_queries(client, page.format(slug=event.slug)) for event in (small, large)]
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 10, counts  # event, counters, programme (uncached here), waiting lists, partners
+
+
+def test_success_page_queries_do_not_grow_with_the_bookings(client, make_event, make_session):
+    event = make_event()
+    sessions = [make_session(event, start_hour=8 + n, groups=[3, 3]) for n in range(4)]
+    counts = []
+    for n, picked in enumerate((sessions[:1], sessions)):
+        data = {**FORM_DEFAULTS, "email": f"success{n}@example.com", "sessions": [str(s.id) for s in picked]}
+        assert submit(client, f"/events/{event.slug}/register", data).status_code == 303
+        counts.append(_queries(client, f"/events/{event.slug}/registered"))
+    assert counts[0] == counts[1], counts
+
+
+@CACHED
+def test_event_page_is_kept_per_language_and_served_without_queries(client, make_event, make_session):
+    event = make_event()
+    make_session(event, title_pl="Warsztat", title_en="Workshop", capacity=4)
+    polish = client.get(f"/events/{event.slug}/")
+    assert "Warsztat" in polish.text and "Zostały 4 miejsca" in polish.text
+    with counted_statements() as statements:
+        again = client.get(f"/events/{event.slug}/")
+    assert again.text == polish.text and statements == []
+    english = client.get(f"/events/{event.slug}/?lang=en")
+    assert "Workshop" in english.text and "4 places left" in english.text
+
+
+@CACHED
+def test_event_page_with_a_flashed_message_is_not_kept(app, client, make_event):
+    event = make_event()
+    client.get(f"/events/{event.slug}/")
+    with client.session_transaction() as cookie_session:
+        cookie_session["_flashes"] = [("info", "Only for this visitor")]
+    assert "Only for this visitor" in client.get(f"/events/{event.slug}/").text
+    assert "Only for this visitor" not in client.get(f"/events/{event.slug}/").text
+
+
+@CACHED
+def test_event_page_with_another_query_is_not_kept(app, client, make_event):
+    event = make_event()
+    client.get(f"/events/{event.slug}/?utm_source=x")
+    client.get(f"/events/{event.slug}/?lang=xx")
+    kept = app.extensions.get("zapisy_event_pages", {})
+    assert all(query in ("", "lang=pl", "lang=en") for _slug, _language, query in kept)
+
+
+@CACHED
+def test_cached_programme_shows_live_counters_and_new_sessions(client, make_event, make_session, register, db):
+    event = make_event()
+    first = make_session(event, start_hour=9, capacity=2, title_pl="Pierwsza")
+    form = client.get(f"/events/{event.slug}/register").text
+    assert "Pierwsza" in form and "Zostały 2 miejsca" in form
+    register(event, first)
+    make_session(event, start_hour=11, capacity=1, title_pl="Dodana", booking_mode=BookingMode.INSTANT)
+    form = client.get(f"/events/{event.slug}/register").text
+    assert "Zostało 1 miejsce" in form  # the counter is read on every request
+    assert "Dodana" in form  # a new session rebuilds the cached programme at once
+    db.session.delete(db.session.get(Session, first.id))
+    db.session.commit()
+    assert "Pierwsza" not in client.get(f"/events/{event.slug}/register").text
+
+
+def test_refused_registration_re_renders_the_programme(client, make_event, make_session):
+    event = make_event()
+    session = make_session(event, title_pl="Jedyna", capacity=3)
+    data = {**FORM_DEFAULTS, "category": "", "sessions": [str(session.id)]}
+    page = submit(client, f"/events/{event.slug}/register", data)
+    assert page.status_code == 422
+    assert "Jedyna" in page.text and f'value="{session.id}" id="sessions-{session.id}" checked' in page.text
