@@ -103,6 +103,7 @@ def register_extensions(app: Flask) -> None:
     from .audit import models as _audit  # noqa: F401
     from .ranking import models as _ranking  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .checkin import models as _checkin  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.exports import bp as admin_exports_bp
     from .admin.allocation import bp as admin_allocation_bp
+    from .admin.checkin import bp as admin_checkin_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)
@@ -132,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_dashboard_bp)
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
+    app.register_blueprint(admin_checkin_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

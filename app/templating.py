@@ -42,8 +42,24 @@ def _memoised(kind: str, formatter: Callable[[Any, str], str]) -> Callable[..., 
     return template_filter
 
 
-_datetime = _memoised("datetime", format_datetime)
-_date = _memoised("date", format_date)
+# CLDR's "short" English dates ("1/2/27") are ambiguous next to Polish ones
+# ("2.01.2027"): dates are written with the month's name in every language.
+DATETIME_PATTERNS = {"short": "d MMM yyyy, HH:mm", "medium": "d MMM yyyy, HH:mm", "long": "d MMMM yyyy, HH:mm"}
+DATE_PATTERNS = {"short": "d MMM yyyy", "medium": "d MMM yyyy"}
+
+
+def format_when(value: datetime, fmt: str = "short") -> str:
+    """Format a date and time in the page's language and Warsaw time, unambiguously."""
+    return format_datetime(value, DATETIME_PATTERNS.get(fmt, fmt))
+
+
+def _format_day(value: date | datetime, fmt: str) -> str:
+    """Format a date in the page's language, unambiguously."""
+    return format_date(value, DATE_PATTERNS.get(fmt, fmt))
+
+
+_datetime = _memoised("datetime", format_when)
+_date = _memoised("date", _format_day)
 _time = _memoised("time", format_time)
 
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
 
 from ..events.services import ranked_blocks
 from ..extensions import db
@@ -18,6 +21,12 @@ from ..registration.forms import ConfirmForm
 from .access import event_or_404, protect
 
 bp = protect(Blueprint("admin_allocation", __name__, url_prefix="/admin"))
+
+
+class SeriesPriorityForm(FlaskForm):
+    """The event's option "priority for those who missed out before"."""
+
+    enabled = BooleanField(_l("Priority for those who missed out before"))
 
 
 @bp.route("/events/<int:event_id>/allocation")
@@ -46,6 +55,7 @@ def _render(event, form, runs, shown, status: int = 200):  # type: ignore[no-unt
         sessions=sessions,
         category_label=category_label,
         confirm_form=ConfirmForm(),
+        priority_form=SeriesPriorityForm(formdata=None, prefix="priority", data={"enabled": event.series_priority}),
     ), status
 
 
@@ -79,4 +89,18 @@ def reopen(event_id: int):  # type: ignore[no-untyped-def]
             flash(_("The allocation is reopened: its places and waiting lists were withdrawn."), "warning")
         except RankingError as error:
             flash(str(error.message), "danger")
+    return redirect(url_for(".index", event_id=event.id), code=303)
+
+
+@bp.route("/events/<int:event_id>/allocation/series-priority", methods=["POST"])
+def series_priority(event_id: int):  # type: ignore[no-untyped-def]
+    """Turn the series priority of the event's allocation on or off."""
+    event = event_or_404(event_id, manage=True)
+    form = SeriesPriorityForm(prefix="priority")
+    if form.validate_on_submit():
+        services.set_series_priority(event, bool(form.enabled.data), actor=current_user._get_current_object())
+        if event.series_priority:
+            flash(_("Those who missed out at an earlier meeting of the series now get priority in this allocation."), "success")
+        else:
+            flash(_("The allocation no longer looks at earlier meetings of the series."), "info")
     return redirect(url_for(".index", event_id=event.id), code=303)

@@ -59,4 +59,5 @@ def series_dashboard(series_id: int):  # type: ignore[no-untyped-def]
         cities=sorted({row.event.city for row in rows}),
         participants=sum(row.participants for row in rows),
         workshop_places=sum(row.workshop_places for row in rows),
+        returns=stats.series_returns([row.event for row in rows]),
     )

@@ -25,6 +25,12 @@ by complementary slackness with potentials computed on the residual graph.
 The `fair` objective first finds C, the largest number of participants who can
 get a place, by a max flow from F; giving F a supply of exactly C (and S -> P
 only the further places) then forces at least C participants to be served.
+
+Participants may carry a priority ``tier``.  With more than one tier present,
+the objective is the concatenation of each tier's objective vector, highest
+tier first: one set of levels per tier (for `fair`, "people served" is then a
+level of its own, costing -1 on the tier's F -> P arcs, instead of the forced
+supply), so any gain for a higher tier outweighs everything below it.
 """
 from __future__ import annotations
 
@@ -76,7 +82,22 @@ def score(instance: Instance, rank: int) -> int:
 
 
 def objective_value(instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective) -> tuple[int, ...]:
-    """Return the objective vector of an allocation; larger (lexicographically) is better."""
+    """Return the objective vector of an allocation; larger (lexicographically) is better.
+
+    With several priority tiers it is each tier's vector in turn, highest tier first.
+    """
+    tiers = sorted({p.tier for p in instance.participants}, reverse=True)
+    if len(tiers) <= 1:
+        return _tier_value(instance, assignments, objective)
+    tier_of = {p.id: p.tier for p in instance.participants}
+    value: tuple[int, ...] = ()
+    for tier in tiers:
+        value += _tier_value(instance, [a for a in assignments if tier_of[a.participant] == tier], objective)
+    return value
+
+
+def _tier_value(instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective) -> tuple[int, ...]:
+    """Return the objective vector of some assignments, ignoring tiers."""
     total = sum(score(instance, a.rank) for a in assignments)
     if objective is Objective.FAIR:
         return (len({a.participant for a in assignments}), total)
@@ -99,11 +120,14 @@ def allocate(instance: Instance, objective: Objective = Objective.FAIR, seed: in
     gc.disable()
     try:
         net = _build(instance, seed)
-        forced_cover = _max_cover(net) if objective is Objective.FAIR else 0
+        tiered = len({p.tier for p in instance.participants}) > 1
+        # With tiers, "people served" is a level per tier (see _levels), not a forced supply.
+        forced_cover = _max_cover(net) if objective is Objective.FAIR and not tiered else 0
         net.supply[SOURCE] = net.total_units - forced_cover
         net.supply[FIRST] = forced_cover
         net.cap[net.source_to_first] = net.n_people - forced_cover
-        flow = _lexicographic_flow(net, _levels(instance, net, objective))
+        levels = _tiered_levels(instance, net, objective) if tiered else _levels(instance, net, objective)
+        flow = _lexicographic_flow(net, levels)
         assignments = _assignments(instance, net, flow)
     finally:
         if collecting:
@@ -126,6 +150,9 @@ class _Network:
     choice_wid: list[str] = field(default_factory=list)
     choice_slot: list[int] = field(default_factory=list)
     choice_rank: list[int] = field(default_factory=list)
+    # F -> P arcs (a participant's first place) and the participant's position in the lottery
+    first_arc: list[int] = field(default_factory=list)
+    first_pos: list[int] = field(default_factory=list)
     # arcs into group nodes where the mix rule can bind: arc, workshop, group, contested value or None
     seat_arcs: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
     contested: set[tuple[str, str]] = field(default_factory=set)
@@ -251,7 +278,8 @@ def _build(instance: Instance, seed: int) -> _Network:
             net.arc(SOURCE, me, len(left))
         else:
             net.n_people += 1
-            net.arc(FIRST, me, 1)
+            net.first_arc.append(net.arc(FIRST, me, 1))
+            net.first_pos.append(i)
             if len(left) > 1:
                 net.arc(SOURCE, me, len(left) - 1)
         net.total_units += len(left)
@@ -326,6 +354,44 @@ def _levels(instance: Instance, net: _Network, objective: Objective) -> list[_Le
     priority[net.choice_arc] = people - 1 - np.array(net.choice_pos, dtype=np.int64)
     priority = priority * steps // people
     levels.append(_Level(-priority * points, places * k * (steps - 1)))
+    return levels
+
+
+def _tiered_levels(instance: Instance, net: _Network, objective: Objective) -> list[_Level]:
+    """Return the levels of an objective for each tier, highest tier first, then the tie-break.
+
+    Each tier's levels are the objective's levels restricted to its
+    participants' arcs (for `fair`, led by -1 per first place, i.e. people
+    served); the lottery tie-break over everyone comes last, as without tiers.
+    """
+    k = instance.n_choices
+    n_arcs = len(net.tail)
+    tier_at = np.array([p.tier for p in net.order], dtype=np.int64)
+    choice_arc = np.array(net.choice_arc, dtype=np.int64)
+    choice_tier = tier_at[np.array(net.choice_pos, dtype=np.int64)] if net.choice_pos else np.zeros(0, dtype=np.int64)
+    first_arc = np.array(net.first_arc, dtype=np.int64)
+    first_tier = tier_at[np.array(net.first_pos, dtype=np.int64)] if net.first_pos else np.zeros(0, dtype=np.int64)
+    rank = np.zeros(n_arcs, dtype=np.int64)
+    rank[choice_arc] = net.choice_rank
+    points = np.where(rank > 0, k - rank + 1, 0)
+    places = max(net.places, 1)
+    levels: list[_Level] = []
+    for tier in sorted({p.tier for p in instance.participants}, reverse=True):
+        mine = np.zeros(n_arcs, dtype=bool)
+        mine[choice_arc[choice_tier == tier]] = True
+        # At most one place per (participant, slot) of the tier still in the network.
+        pairs = {(pos, slot) for pos, slot, t in zip(net.choice_pos, net.choice_slot, choice_tier.tolist()) if t == tier}
+        bound = max(min(places, len(pairs)), 1)
+        if objective is Objective.FAIR:
+            served = np.zeros(n_arcs, dtype=np.int64)
+            served[first_arc[first_tier == tier]] = -1
+            levels.append(_Level(served, max(int((first_tier == tier).sum()), 1)))
+        if objective is Objective.RANK_MAXIMAL:
+            levels += [_Level(-((rank == r) & mine).astype(np.int64), bound) for r in range(1, k + 1)]
+        else:
+            levels.append(_Level(-np.where(mine, points, 0), bound * k))
+    # The tie-break exactly as without tiers (its steps fit under the last level).
+    levels.append(_levels(instance, net, objective)[-1])
     return levels
 
 

@@ -42,13 +42,18 @@ class Workshop:
 
 @dataclass(frozen=True)
 class Participant:
-    """A participant with ranked workshop choices per slot."""
+    """A participant with ranked workshop choices per slot.
+
+    ``tier`` is a priority class: every objective is optimised for the highest
+    tier first, then the next, … (0 is the usual tier; negative tiers come last).
+    """
 
     id: str
     category: str
     city: str | None = None
     sector: str | None = None
     prefs: Mapping[int, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    tier: int = 0
 
     def ranked(self, slot: int) -> tuple[str, ...]:
         """Return the workshops ranked for a slot, best first."""

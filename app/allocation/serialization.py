@@ -64,6 +64,7 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
                 "city": p.city,
                 "sector": p.sector,
                 "prefs": {str(s): list(ws) for s, ws in p.prefs.items()},
+                **({"tier": p.tier} if p.tier else {}),
             }
             for p in instance.participants
         ],
@@ -159,6 +160,10 @@ def _participant(raw: Any, index: int, problems: Problems) -> Participant | None
         if raw.get(key) is not None and not isinstance(raw.get(key), str):
             problems.add("bad_type", f"participant {pid}.{key}", f"participant {pid}: {key} must be a string or null")
             ok = False
+    tier = raw.get("tier", 0)
+    if not _is_int(tier):
+        problems.add("bad_type", f"participant {pid}.tier", f"participant {pid}: tier must be an integer")
+        ok = False
     raw_prefs = raw.get("prefs", {})
     prefs: dict[int, tuple[str, ...]] = {}
     if not isinstance(raw_prefs, dict):
@@ -185,7 +190,7 @@ def _participant(raw: Any, index: int, problems: Problems) -> Participant | None
     if not ok:
         return None
     return Participant(
-        id=pid, category=raw["category"], city=raw.get("city"), sector=raw.get("sector"), prefs=prefs
+        id=pid, category=raw["category"], city=raw.get("city"), sector=raw.get("sector"), prefs=prefs, tier=tier
     )
 
 

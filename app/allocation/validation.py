@@ -47,6 +47,8 @@ def validate(instance: Instance) -> None:
             problems.add("duplicate_id", f"participant {pid}", f"participant {pid}: id used {count} times")
     by_id = instance.workshop_by_id
     for p in instance.participants:
+        if not isinstance(p.tier, int) or isinstance(p.tier, bool):
+            problems.add("bad_type", f"participant {p.id}.tier", f"participant {p.id}: tier must be an integer")
         for slot, ranked in p.prefs.items():
             where = f"participant {p.id}.prefs.{slot}"
             if slot not in slots:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, utcnow
@@ -113,6 +113,9 @@ class Event(db.Model):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     # How many workshops a participant may rank in a ranked block.
     max_ranked_choices: Mapped[int] = mapped_column(Integer, default=3)
+    # Ranked allocation favours those left without a workshop place at an earlier
+    # meeting of the series, and puts last those who did not attend one (app.ranking.history).
+    series_priority: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Ranked choices may change until then; None means until registration closes.
     preference_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

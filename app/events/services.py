@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import format_datetime, format_time, gettext, ngettext
+from flask_babel import format_time, gettext, ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -429,6 +429,8 @@ def _cached_programme(event_id: int, session_ids: Iterable[int], group_ids: Iter
 
 def _build_programme(event_id: int) -> _CachedProgramme:
     """Read the static fields of the event's sessions and groups in two queries."""
+    from ..templating import format_when  # templating imports the models of this package
+
     from ..labels import SESSION_KIND_LABELS, eligible_label
 
     language = current_language()
@@ -455,7 +457,7 @@ def _build_programme(event_id: int) -> _CachedProgramme:
             "eligible_categories": list(row.eligible_categories or []),
             "capacity": row.capacity,
             "taken": row.taken,
-            "schedule": f"{format_datetime(row.starts_at, 'short')}–{format_time(row.ends_at, 'short')}",
+            "schedule": f"{format_when(row.starts_at, 'short')}–{format_time(row.ends_at, 'short')}",
             "times": f"{format_time(row.starts_at, 'short')}–{format_time(row.ends_at, 'short')}",
             "kind_label": str(SESSION_KIND_LABELS[row.kind]),
             "only_for": (

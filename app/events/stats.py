@@ -60,6 +60,68 @@ def session_fill(event: Event) -> list[tuple[Session, FillRow, list[FillRow]]]:
     return result
 
 
+@dataclass
+class Attendance:
+    """Who is present: at the event, and per session and group (live check-ins only)."""
+
+    present: int
+    registered: int
+    sessions: dict[int, int]
+    groups: dict[int, int]
+    # Sessions where nobody was scanned at the door: their counts are the booked people who arrived.
+    by_arrival: set[int]
+
+
+def attendance(event: Event) -> Attendance:
+    """Count present people of the event, its sessions and groups.
+
+    A session counts the people checked in at its door; when nobody was (only
+    arrivals were scanned), the people with a confirmed place there who
+    checked in for the event. Groups follow their session's rule.
+    """
+    from ..checkin.models import CheckIn
+    from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
+
+    live = (CheckIn.event_id == event.id, CheckIn.undone_at.is_(None))
+    arrived = select(CheckIn.registration_id).where(*live, CheckIn.session_id.is_(None))
+    present = db.session.execute(
+        select(func.count(func.distinct(CheckIn.registration_id))).where(*live, CheckIn.session_id.is_(None))
+    ).scalar_one()
+    registered = db.session.execute(
+        select(func.count()).where(Registration.event_id == event.id, Registration.status == RegistrationStatus.ACTIVE)
+    ).scalar_one()
+    door = db.session.execute(
+        select(CheckIn.session_id, Booking.group_id, func.count(func.distinct(CheckIn.registration_id)))
+        .outerjoin(Booking, (Booking.registration_id == CheckIn.registration_id)
+                   & (Booking.session_id == CheckIn.session_id) & (Booking.status == BookingStatus.CONFIRMED))
+        .where(*live, CheckIn.session_id.is_not(None))
+        .group_by(CheckIn.session_id, Booking.group_id)
+    ).all()
+    by_arrival = db.session.execute(
+        select(Booking.session_id, Booking.group_id, func.count(func.distinct(Booking.registration_id)))
+        .join(Session, Session.id == Booking.session_id)
+        .where(Session.event_id == event.id, Booking.status == BookingStatus.CONFIRMED,
+               Booking.registration_id.in_(arrived))
+        .group_by(Booking.session_id, Booking.group_id)
+    ).all()
+    sessions: dict[int, int] = {}
+    groups: dict[int, int] = {}
+    for session_id, group_id, n in door:
+        sessions[session_id] = sessions.get(session_id, 0) + n
+        if group_id is not None:
+            groups[group_id] = n
+    door_sessions = set(sessions)
+    fallback: set[int] = set()
+    for session_id, group_id, n in by_arrival:
+        if session_id in door_sessions:
+            continue
+        fallback.add(session_id)
+        sessions[session_id] = sessions.get(session_id, 0) + n
+        if group_id is not None:
+            groups[group_id] = n
+    return Attendance(present, registered, sessions, groups, fallback)
+
+
 def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     """Return the number of registrations made each day (Warsaw time), with empty days filled in."""
     from ..registration.models import Registration
@@ -130,6 +192,51 @@ def series_overview(series: Series) -> list[SeriesRow]:
         select(Event).where(Event.series_id == series.id).order_by(Event.starts_at)
     ).scalars()
     return [SeriesRow(e, participants.get(e.id, 0), places.get(e.id, 0)) for e in events]
+
+
+@dataclass
+class SeriesReturns:
+    """People across the meetings of a series, recognised by normalised email."""
+
+    returning: int  # registered (live) at two or more of the meetings
+    missed_out: int  # left without a ranked workshop place at one of them (published allocation)
+    placed_later: int  # of those, with a confirmed ranked workshop place at a later meeting
+
+
+def series_returns(events: list[Event]) -> SeriesReturns:
+    """Count returning participants, and how many who missed out at a meeting got a place at a later one."""
+    from ..ranking.history import missed_out
+    from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
+    from .models import BookingMode
+
+    ids = [e.id for e in events]
+    if not ids:
+        return SeriesReturns(0, 0, 0)
+    returning = db.session.execute(
+        select(func.count()).select_from(
+            select(Registration.email_normalized)
+            .where(Registration.event_id.in_(ids), Registration.status == RegistrationStatus.ACTIVE)
+            .group_by(Registration.email_normalized)
+            .having(func.count(func.distinct(Registration.event_id)) >= 2)
+            .subquery()
+        )
+    ).scalar_one()
+    first_miss = {email: min(e.starts_at for e in missed) for email, missed in missed_out(events).items()}
+    placed = db.session.execute(
+        select(Registration.email_normalized, Event.starts_at)
+        .join(Booking, Booking.registration_id == Registration.id)
+        .join(Session, Session.id == Booking.session_id)
+        .join(Event, Event.id == Registration.event_id)
+        .where(
+            Registration.event_id.in_(ids),
+            Registration.status == RegistrationStatus.ACTIVE,
+            Booking.status == BookingStatus.CONFIRMED,
+            Session.booking_mode == BookingMode.RANKED,
+        )
+        .distinct()
+    ).all() if first_miss else []
+    later = {email for email, starts_at in placed if email in first_miss and starts_at > first_miss[email]}
+    return SeriesReturns(returning, len(first_miss), len(later))
 
 
 def bar_chart_svg(points: list[tuple[str, int]], width: int = 640, height: int = 180, title: str = "") -> str:

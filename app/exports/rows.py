@@ -59,14 +59,17 @@ def local_time(moment: datetime) -> datetime:
 def person_headers(t: Translate) -> list[str]:
     """Return the header of an event export."""
     return [t(N_("Last name")), t(N_("First name")), t(N_("Organisation")), t(N_("Position")), t(N_("City")), t(N_("Category")),
-            t(N_("Email")), t(N_("Phone")), t(N_("Language")), t(N_("Status")), t(N_("Bookings")), t(N_("Registered at"))]
+            t(N_("Email")), t(N_("Phone")), t(N_("Language")), t(N_("Status")), t(N_("Bookings")), t(N_("Attended")),
+            t(N_("Registered at"))]
 
 
 def person_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]) -> Iterator[list[Cell]]:
     """Yield one row per participant with their bookings summarised in one cell.
 
     ``label(kind, value)`` turns a category or status value into readable text.
+    "Attended" is the person's check-in for the event (``checked_in``).
     """
+    yes = t(N_("Yes"))
     for r in records:
         bookings = "; ".join(
             f"{b.session_title}"
@@ -77,20 +80,25 @@ def person_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[
             for b in r.bookings
         )
         yield [r.last_name, r.first_name, r.organisation, r.position, r.city, label("category", r.category),
-               r.email, r.phone, r.language, label("registration", r.status), bookings, local_time(r.created_at)]
+               r.email, r.phone, r.language, label("registration", r.status), bookings, yes if r.checked_in else "",
+               local_time(r.created_at)]
 
 
 def booking_headers(t: Translate) -> list[str]:
     """Return the header of a session or group export."""
     return [t(N_("Last name")), t(N_("First name")), t(N_("Organisation")), t(N_("Position")), t(N_("City")), t(N_("Category")),
             t(N_("Email")), t(N_("Phone")), t(N_("Language")), t(N_("Status")), t(N_("Session")), t(N_("Group")),
-            t(N_("Waiting-list position")), t(N_("Registered at"))]
+            t(N_("Waiting-list position")), t(N_("Attended")), t(N_("Registered at"))]
 
 
 def booking_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]) -> Iterator[list[Cell]]:
-    """Yield one row per booking (records carry the bookings of one list only)."""
+    """Yield one row per booking (records carry the bookings of one list only).
+
+    "Attended" is the booking's ``attended`` (see exports.services.iter_people for its rule).
+    """
+    yes = t(N_("Yes"))
     for r in records:
         for b in r.bookings:
             yield [r.last_name, r.first_name, r.organisation, r.position, r.city, label("category", r.category),
                    r.email, r.phone, r.language, label("status", b.status), b.session_title, b.group_name,
-                   b.waitlist_position, local_time(r.created_at)]
+                   b.waitlist_position, yes if b.attended else "", local_time(r.created_at)]

@@ -15,6 +15,7 @@ import xlsxwriter
 from sqlalchemy import func, select
 
 from ..audit.services import record
+from ..checkin.services import attended_ids
 from ..db import write_transaction
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
@@ -144,6 +145,10 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
 
     Plain column rows, not ORM objects: nothing accumulates in the session,
     so memory stays flat however long the list is.
+
+    Attendance: an event list marks people checked in for the event; a session
+    (or group) list marks people checked in at that session's door or, when
+    nobody was checked in there, people checked in for the event.
     """
     columns = (
         Registration.id, Registration.last_name, Registration.first_name, Registration.organisation,
@@ -158,6 +163,7 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
     )
     for chunk in db.session.execute(query).partitions(CHUNK):
         ids = [row[0] for row in chunk]
+        attended = attended_ids(request.event_id, request.session_id, ids)
         bookings: dict[int, list[BookingRecord]] = {}
         booking_query = (
             select(Booking.registration_id, Booking.id, Booking.session_id, Session.title_pl, Group.name, Booking.status)
@@ -176,7 +182,8 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                 booking_query = booking_query.where(Booking.status != BookingStatus.CANCELLED)
         for registration_id, booking_id, session_id, title, group, status in db.session.execute(booking_query):
             bookings.setdefault(registration_id, []).append(
-                BookingRecord(session_id, title, group or "", status.value, positions.get(booking_id))
+                BookingRecord(session_id, title, group or "", status.value, positions.get(booking_id),
+                              attended=request.is_booking_list and registration_id in attended)
             )
         for (registration_id, last_name, first_name, organisation, position, city, category, email, phone,
              language, status, created_at) in chunk:
@@ -184,7 +191,7 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                 registration_id=registration_id, last_name=last_name, first_name=first_name,
                 organisation=organisation, position=position, city=city, category=category.value, email=email,
                 phone=phone, language=language, status=status.value, created_at=created_at,
-                bookings=bookings.get(registration_id, []),
+                bookings=bookings.get(registration_id, []), checked_in=registration_id in attended,
             )
 
 
@@ -266,11 +273,11 @@ def write_xlsx(request: ExportRequest, event: Event) -> str:
     for session in sessions:
         sub = ExportRequest(event.id, session.id, request.group_id, request.status)
         sheet = _sheet(workbook, styles, _sheet_name(f"{session.id} {session.title_pl}", names), booking_headers(gettext),
-                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 18])
+                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 9, 18])
         _write_rows(sheet, styles, booking_rows(iter_people(sub, positions), gettext, label))
     if not request.is_booking_list:
         sheet = _sheet(workbook, styles, _sheet_name(gettext("Participants"), names), person_headers(gettext),
-                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 18])
+                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 9, 18])
         _write_rows(sheet, styles, person_rows(iter_people(request, positions), gettext, label))
     workbook.close()
     return handle.name

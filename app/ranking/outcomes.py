@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from ..events.models import Group, Session
+from ..i18n import localized
+from .history import MISSED_OUT, NO_SHOW
+
+PRIORITY_CODES = (MISSED_OUT, NO_SHOW)
 
 ORDINALS = {1: _l("1st"), 2: _l("2nd"), 3: _l("3rd")}
 ATTRIBUTE_LABELS = {"city": _l("city"), "category": _l("participant category"), "sector": _l("sector")}
@@ -40,6 +47,8 @@ def describe_reasons(reasons: list[Mapping[str, Any]]) -> str:
     """Return one line explaining why better-ranked workshops were not given (current language)."""
     by_code: dict[str, list[Mapping[str, Any]]] = {}
     for reason in reasons:
+        if reason["code"] in PRIORITY_CODES:
+            continue
         by_code.setdefault(reason["code"], []).append(reason)
     sentences = []
     for code, items in by_code.items():
@@ -77,6 +86,21 @@ def describe_reasons(reasons: list[Mapping[str, Any]]) -> str:
     return " ".join(sentences)
 
 
+def describe_priority(reasons: list[Mapping[str, Any]]) -> str:
+    """Return one line saying why the series priority raised or lowered someone (current language), or ""."""
+    for reason in reasons:
+        params = reason.get("params") or {}
+        title = localized(SimpleNamespace(title_pl=params.get("title_pl", ""), title_en=params.get("title_en", "")), "title")
+        starts_at = params.get("starts_at")
+        when = format_date(datetime.fromisoformat(starts_at), "long") if starts_at else ""
+        meeting = _("%(title)s (%(city)s, %(date)s)", title=title, city=params.get("city", ""), date=when)
+        if reason["code"] == MISSED_OUT:
+            return _("You had priority because you missed out on a workshop place at %(meeting)s.", meeting=meeting)
+        if reason["code"] == NO_SHOW:
+            return _("You had lower priority because you did not attend %(meeting)s.", meeting=meeting)
+    return ""
+
+
 @dataclass
 class SlotOutcome:
     """What a participant got in one ranked time slot (for pages and emails)."""
@@ -97,6 +121,11 @@ class SlotOutcome:
     @property
     def reason(self) -> str:
         """Return the one-line reason, empty for a 1st choice."""
-        if self.rank == 1 or not self.reasons:
+        if self.rank == 1 or not any(r["code"] not in PRIORITY_CODES for r in self.reasons):
             return ""
         return describe_reasons(self.reasons)
+
+    @property
+    def priority(self) -> str:
+        """Return the one-line series priority note (the same for each slot of a person), or ""."""
+        return describe_priority(self.reasons)

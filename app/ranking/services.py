@@ -47,6 +47,7 @@ from ..registration.models import (
     RegistrationStatus,
 )
 from .errors import AlreadyPublished, InvalidInstance, NoRankedSessions, NotPublished, TooLateToReopen
+from .history import SeriesHistory, series_history
 from .models import AllocationOutcome, AllocationRun, RunStatus
 from .outcomes import SlotOutcome
 from .rules import published_run
@@ -80,14 +81,18 @@ class Problem:
     sessions: dict[int, Session]
     registrations: dict[int, Registration]
     order: list[str] = field(default_factory=list)  # participant ids by registration time
+    # Series history that set a participant's tier (only with the event's series priority), by participant id
+    history: dict[str, SeriesHistory] = field(default_factory=dict)
 
 
-def build_problem(event: Event, options: Options) -> Problem:
+def build_problem(event: Event, options: Options, now: datetime | None = None) -> Problem:
     """Build the allocation instance of an event's ranked workshops from the database.
 
     Participants are the active registrations with preferences; a slot where a
     registration already holds a live booking of a ranked workshop is left out
-    for it. Capacities are what is still free (capacity minus taken).
+    for it. Capacities are what is still free (capacity minus taken). With the
+    event's series priority on, each participant's tier comes from their history
+    at earlier meetings of the series (``history.series_history``).
 
     :raises NoRankedSessions: when the event has no ranked session.
     :raises InvalidInstance: when the data does not validate.
@@ -106,6 +111,8 @@ def build_problem(event: Event, options: Options) -> Problem:
         ).scalars()
     )
     k = event.max_ranked_choices
+    past = series_history(event, {r.email_normalized for r in registrations}, now) if event.series_priority else {}
+    histories: dict[str, SeriesHistory] = {}
     participants = []
     for registration in registrations:
         held = {slot_of[b.session_id] for b in registration.live_bookings if b.session_id in slot_of}
@@ -117,12 +124,16 @@ def build_problem(event: Event, options: Options) -> Problem:
             prefs[slot].append(str(preference.session_id))
         if not prefs:
             continue
+        history = past.get(registration.email_normalized)
+        if history is not None and history.tier:
+            histories[str(registration.id)] = history
         participants.append(
             Participant(
                 id=str(registration.id),
                 category=registration.category.value,
                 city=registration.city.strip().casefold() or None,
                 prefs={slot: tuple(ids) for slot, ids in prefs.items()},
+                tier=history.tier if history is not None else 0,
             )
         )
     workshops = [_workshop(session, slot_of[session.id], len(participants)) for session in sessions.values()]
@@ -143,6 +154,7 @@ def build_problem(event: Event, options: Options) -> Problem:
         sessions=sessions,
         registrations={r.id: r for r in registrations},
         order=[p.id for p in participants],
+        history=histories,
     )
 
 
@@ -203,7 +215,7 @@ def preview(event: Event, options: Options, actor: Any = None, now: datetime | N
     with write_transaction():
         if published_run(event.id) is not None:
             raise AlreadyPublished()
-        problem = build_problem(event, options)
+        problem = build_problem(event, options, now)
         _result, stats = _run_all(problem, options, seed)
         run = _new_run(event, options, seed, RunStatus.PREVIEW, stats, actor, now)
     return run
@@ -228,7 +240,7 @@ def publish(event: Event, options: Options, actor: Any = None, now: datetime | N
         blocks = ranked_blocks(list(event.sessions))
         for session_id in sorted(s.id for b in blocks for s in b.sessions):
             capacity.lock_session(session_id)
-        problem = build_problem(event, options)
+        problem = build_problem(event, options, now)
         result, stats = _run_all(problem, options, seed)
         run = _new_run(event, options, seed, RunStatus.PUBLISHED, stats, actor, now)
         run.published_at = now
@@ -245,6 +257,9 @@ def publish(event: Event, options: Options, actor: Any = None, now: datetime | N
             mix_max_per_group=run.mix_max_per_group,
             places=placed,
             waitlisted=waiting,
+            series_priority=event.series_priority,
+            tiers_raised=sum(h.tier > 0 for h in problem.history.values()),
+            tiers_lowered=sum(h.tier < 0 for h in problem.history.values()),
         )
         db.session.flush()
     return run
@@ -304,6 +319,7 @@ def _write_outcomes_and_emails(problem: Problem, result: Result, run: Allocation
         if item.reasons and item.reasons[0].code == "not_ranked":
             continue
         a = given.get((item.participant, item.slot))
+        history = problem.history.get(item.participant)
         outcome = AllocationOutcome(
             run_id=run.id,
             registration_id=int(item.participant),
@@ -315,7 +331,7 @@ def _write_outcomes_and_emails(problem: Problem, result: Result, run: Allocation
                 {"code": r.code, "session_id": int(r.workshop) if r.workshop else None, "rank": r.rank,
                  "params": dict(r.params)}
                 for r in item.reasons
-            ],
+            ] + (history.reasons() if history is not None else []),
             waitlist=[int(w) for w in item.waitlist],
         )
         db.session.add(outcome)
@@ -327,6 +343,15 @@ def _write_outcomes_and_emails(problem: Problem, result: Result, run: Allocation
             MessageKind.RANKED_RESULT, registration, now,
             outcomes=_views(problem.blocks, by_person[participant_id]),
         )
+
+
+def set_series_priority(event: Event, enabled: bool, actor: Any = None) -> None:
+    """Turn the event's "priority for those who missed out before" on or off (applies to later runs)."""
+    with write_transaction():
+        if event.series_priority != enabled:
+            event.series_priority = enabled
+            record("series_priority_changed", event_id=event.id, actor=actor, enabled=enabled)
+        db.session.flush()
 
 
 def reopen(event: Event, actor: Any = None, now: datetime | None = None) -> AllocationRun:

@@ -1,0 +1,1 @@
+"""Check-in at the venue: scanning badges, marking people present, attendance counts."""
