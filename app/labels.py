@@ -90,3 +90,17 @@ def category_label(value: str | ParticipantCategory) -> str:
 def eligible_label(categories: list[str]) -> str:
     """Return a short phrase naming who may book a restricted session."""
     return ", ".join(str(CATEGORY_SHORT_LABELS[ParticipantCategory(c)]) for c in categories)
+
+
+# Back-office labels of allocation runs and objectives (the event statuses are in
+# app/admin/forms_events.EVENT_STATUS_LABELS).
+RUN_STATUS_LABELS = {
+    "preview": _l("preview"),
+    "published": _l("published"),
+    "reopened": _l("reopened"),
+}
+OBJECTIVE_LABELS = {
+    "fair": _l("fair (most people first, then best ranks)"),
+    "linear": _l("linear (total score)"),
+    "rank-maximal": _l("rank-maximal (most 1st choices, then 2nd…)"),
+}

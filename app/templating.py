@@ -13,6 +13,8 @@ from .labels import (
     BOOKING_STATUS_LABELS,
     CATEGORY_LABELS,
     LANGUAGE_LABELS,
+    OBJECTIVE_LABELS,
+    RUN_STATUS_LABELS,
     SESSION_KIND_LABELS,
     TranslatedLabels,
     eligible_label,
@@ -73,12 +75,22 @@ def init_templating(app: Flask) -> None:
         language_labels=LANGUAGE_LABELS,
         eligible_label=eligible_label,
         current_path=_current_path,
+        run_status_labels=TranslatedLabels(RUN_STATUS_LABELS),
+        objective_labels=TranslatedLabels(OBJECTIVE_LABELS),
+        event_status_labels=TranslatedLabels(_event_status_labels()),
     )
     app.jinja_env.filters.update(
         datetime=lambda value, fmt="medium": _datetime(value, fmt),
         date=lambda value, fmt="long": _date(value, fmt),
         time=lambda value, fmt="short": _time(value, fmt),
     )
+
+
+def _event_status_labels():  # type: ignore[no-untyped-def]
+    """Return the event status labels keyed by value."""
+    from .admin.forms_events import EVENT_STATUS_LABELS
+
+    return {status.value: label for status, label in EVENT_STATUS_LABELS.items()}
 
 
 def _current_path() -> str:

@@ -609,4 +609,10 @@ PL = {
     ('%(num)d returning participant (registered at two or more meetings)', '%(num)d returning participants (registered at two or more meetings)'): ('%(num)d powracający uczestnik (zapisany na co najmniej dwa spotkania)', '%(num)d powracających uczestników (zapisanych na co najmniej dwa spotkania)', '%(num)d powracających uczestników (zapisanych na co najmniej dwa spotkania)'),
     ('%(num)d person left without a workshop place at a meeting', '%(num)d people left without a workshop place at a meeting'): ('%(num)d osoba bez miejsca na warsztatach na którymś spotkaniu', '%(num)d osoby bez miejsca na warsztatach na którymś spotkaniu', '%(num)d osób bez miejsca na warsztatach na którymś spotkaniu'),
     ('of whom %(num)d got a place at a later meeting', 'of whom %(num)d got a place at a later meeting'): ('z czego %(num)d osoba dostała miejsce na późniejszym spotkaniu', 'z czego %(num)d osoby dostały miejsce na późniejszym spotkaniu', 'z czego %(num)d osób dostało miejsce na późniejszym spotkaniu'),
+    "preview": "podgląd",
+    "published": "opublikowany",
+    "reopened": "ponownie otwarty",
+    "fair (most people first, then best ranks)": "sprawiedliwy (najpierw jak najwięcej osób, potem najlepsze miejsca w rankingu)",
+    "linear (total score)": "liniowy (suma punktów)",
+    "rank-maximal (most 1st choices, then 2nd…)": "maksymalizacja rang (najwięcej 1. wyborów, potem 2.…)",
 }
