@@ -1,7 +1,7 @@
 """Calendar files (RFC 5545) of an event and a registration's booked sessions."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from functools import lru_cache
@@ -103,11 +103,15 @@ def registration_calendar(
         calendar.add_component(item)
     # Every time is in Europe/Warsaw: its VTIMEZONE is built once per process
     # (building it walks decades of transitions and cost more than the rest).
-    calendar.subcomponents.insert(0, warsaw_vtimezone())
+    calendar.subcomponents.insert(0, warsaw_vtimezone(event.starts_at.year))
     return calendar.to_ical()
 
 
-@lru_cache(maxsize=1)
-def warsaw_vtimezone() -> Timezone:
-    """Return the VTIMEZONE component of Europe/Warsaw (shared, never modified)."""
-    return Timezone.from_tzid("Europe/Warsaw")
+@lru_cache(maxsize=8)
+def warsaw_vtimezone(year: int) -> Timezone:
+    """Return Europe/Warsaw's VTIMEZONE for the event's year and the next (shared, never modified).
+
+    Only the transitions a calendar needs: the default range (1970-2038) makes
+    the component, and every email that carries it, several times larger.
+    """
+    return Timezone.from_tzid("Europe/Warsaw", first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
