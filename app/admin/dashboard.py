@@ -1,10 +1,11 @@
 """Dashboards of events and series, and bulk email."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
-from flask_babel import gettext as _
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 from markupsafe import Markup
+from wtforms.fields.choices import SelectChoice
 
 from ..audit.services import entries
 from ..auth.models import Role
@@ -12,7 +13,10 @@ from ..events import stats
 from ..events.models import Series
 from ..extensions import db
 from ..labels import category_label
+from ..notifications.bulk import Audience, BulkError, Letter, check_audience, failed_messages, recipients, render, retry_failed, send_bulk
+from ..notifications.delivery import deliver_after_response
 from .access import event_or_404, protect
+from .forms_bulk import BulkEmailForm
 
 bp = protect(Blueprint("admin_dashboard", __name__, url_prefix="/admin"))
 
@@ -34,7 +38,49 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
         by_category=[(category_label(value), n) for value, n in stats.counts_by(event, "category")],
         by_city=stats.counts_by(event, "city"),
         audit=entries(event_id=event.id, limit=30),
+        failed=failed_messages(event.id),
     )
+
+
+@bp.route("/events/<int:event_id>/outbox/<int:message_id>/retry", methods=["POST"])
+def retry_email(event_id: int, message_id: int):  # type: ignore[no-untyped-def]
+    """Put a failed email back in the queue."""
+    event = event_or_404(event_id, manage=True)
+    if retry_failed(event.id, message_id):
+        flash(_("The email is queued again."), "success")
+    else:
+        flash(_("This email is not waiting for a retry."), "info")
+    return deliver_after_response(redirect(url_for(".event_dashboard", event_id=event.id), code=303))
+
+
+@bp.route("/events/<int:event_id>/bulk-email", methods=["GET", "POST"])
+def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
+    """Write to the confirmed or waiting participants of the event, a session or a group: preview, then send."""
+    event = event_or_404(event_id, manage=True)
+    form = BulkEmailForm()
+    form.session_id.choices = [SelectChoice("", _("Whole event"))] + [SelectChoice(s.id, s.title) for s in event.sessions]
+    form.group_id.choices = [SelectChoice("", _("All groups"))] + [
+        SelectChoice(g.id, f"{s.title} — {g.name}") for s in event.sessions for g in s.groups
+    ]
+    preview = None
+    if form.validate_on_submit():
+        audience = Audience(event.id, form.status.data, form.session_id.data, form.group_id.data)
+        letter = Letter(form.subject_pl.data, form.body_pl.data, form.subject_en.data or "", form.body_en.data or "")
+        try:
+            audience = check_audience(event, audience)
+            if form.send.data:
+                count = send_bulk(event, audience, letter)
+                flash(ngettext("The message is queued for %(num)d participant.",
+                               "The message is queued for %(num)d participants.", count), "success")
+                return deliver_after_response(redirect(url_for(".event_dashboard", event_id=event.id), code=303))
+            people = recipients(audience)
+            samples = {}
+            for person in people:
+                samples.setdefault(person.language, render(event, person, letter))
+            preview = {"count": len(people), "samples": samples}
+        except BulkError as error:
+            form.form_errors.append(error.message)
+    return render_template("admin/dashboard/bulk_email.html", event=event, form=form, preview=preview)
 
 
 @bp.route("/series/<int:series_id>/overview")

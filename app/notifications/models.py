@@ -26,6 +26,8 @@ class MessageKind(str, enum.Enum):
     MANAGE_LINK = "manage_link"
     RANKED_RESULT = "ranked_result"
     RANKED_OFFER = "ranked_offer"
+    INVITATION = "invitation"  # an organiser's invitation code for a restricted session
+    BULK = "bulk"  # an organiser's message to many participants
 
 
 class MessageStatus(str, enum.Enum):

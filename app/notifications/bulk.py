@@ -1,0 +1,167 @@
+"""Bulk email: an organiser's message to the confirmed or waiting participants of an event, session or group."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+
+from flask import render_template
+from flask_babel import force_locale, lazy_gettext as _l
+from sqlalchemy import select, update
+
+from ..audit.services import record
+from ..db import utcnow, write_transaction
+from ..events.models import Event, Group, Session
+from ..extensions import db
+from ..i18n import localized
+from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
+from .links import absolute_url, mail_domain
+from .models import MessageKind, MessageStatus, OutboxMessage
+from .services import header_text, is_plain_address
+
+AUDIENCE_STATUSES = ("confirmed", "waitlisted")
+
+
+class BulkError(Exception):
+    """A refused bulk email, with a translatable message."""
+
+    def __init__(self, message: object) -> None:
+        self.message = message
+        super().__init__(str(message))
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who gets a bulk email: the people with a booking of ``status`` in the event, session or group."""
+
+    event_id: int
+    status: str = "confirmed"
+    session_id: int | None = None
+    group_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Letter:
+    """The organiser's text in both languages (English falls back to Polish)."""
+
+    subject_pl: str
+    body_pl: str
+    subject_en: str = ""
+    body_en: str = ""
+
+    def for_language(self, language: str) -> tuple[str, str]:
+        """Return (subject, body) in ``language``."""
+        if language == "en" and self.subject_en.strip() and self.body_en.strip():
+            return self.subject_en, self.body_en
+        return self.subject_pl, self.body_pl
+
+
+def check_audience(event: Event, audience: Audience) -> Audience:
+    """Refuse a session or group of another event, or an unknown status.
+
+    :raises BulkError:
+    """
+    if audience.status not in AUDIENCE_STATUSES:
+        raise BulkError(_l("Choose confirmed or waiting participants."))
+    session_id = audience.session_id
+    if audience.group_id is not None:
+        group = db.session.get(Group, audience.group_id)
+        if group is None or group.session.event_id != event.id:
+            raise BulkError(_l("Group %(id)s is not part of this event.", id=audience.group_id))
+        session_id = group.session_id
+    if session_id is not None:
+        session = db.session.get(Session, session_id)
+        if session is None or session.event_id != event.id:
+            raise BulkError(_l("Session %(id)s is not part of this event.", id=session_id))
+    return Audience(event.id, audience.status, session_id, audience.group_id)
+
+
+def recipients(audience: Audience) -> list[Registration]:
+    """Return the live registrations of the audience, each once."""
+    bookings = select(Booking.registration_id).join(Session, Session.id == Booking.session_id).where(
+        Session.event_id == audience.event_id, Booking.status == BookingStatus(audience.status)
+    )
+    if audience.session_id is not None:
+        bookings = bookings.where(Booking.session_id == audience.session_id)
+    if audience.group_id is not None:
+        bookings = bookings.where(Booking.group_id == audience.group_id)
+    return list(
+        db.session.execute(
+            select(Registration)
+            .where(Registration.id.in_(bookings), Registration.status == RegistrationStatus.ACTIVE)
+            .order_by(Registration.id)
+        ).scalars()
+    )
+
+
+def render(event: Event, registration: Registration, letter: Letter) -> tuple[str, str, str]:
+    """Return (subject, text body, HTML body) of the letter to one participant, in their language."""
+    language = registration.language if registration.language in ("pl", "en") else "pl"
+    subject, body = letter.for_language(language)
+    with force_locale(language):
+        values = {
+            "registration": registration,
+            "event": event,
+            "event_title": localized(event, "title", language),
+            "body": body,
+            "resend_url": absolute_url("notifications.resend_link", slug=event.slug),
+            "event_url": absolute_url("events.event", slug=event.slug),
+        }
+        text = render_template("email/bulk.txt", **values)
+        html = render_template("email/bulk.html", **values)
+    return header_text(subject, 300), text, html
+
+
+def send_bulk(event: Event, audience: Audience, letter: Letter, now: datetime | None = None) -> int:
+    """Queue the letter to every participant of the audience, in one transaction; return how many."""
+    now = now or utcnow()
+    audience = check_audience(event, audience)
+    if not letter.subject_pl.strip() or not letter.body_pl.strip():
+        raise BulkError(_l("The Polish subject and text are required."))
+    with write_transaction():
+        people = recipients(audience)
+        for registration in people:
+            subject, text, html = render(event, registration, letter)
+            recipient = registration.email.strip()
+            message = OutboxMessage(
+                kind=MessageKind.BULK, event_id=event.id, registration_id=registration.id,
+                recipient_email=recipient[:254], recipient_name=header_text(registration.full_name, 200),
+                sender_name=header_text(event.series.organiser_name if event.series else "", 200),
+                reply_to=event.contact_email if is_plain_address(event.contact_email or "") else "",
+                language=registration.language, subject=subject, body_text=text, body_html=html, attachments=[],
+                message_id=make_msgid(domain=mail_domain()), next_attempt_at=now, created_at=now,
+            )
+            if not is_plain_address(recipient):
+                message.status = MessageStatus.FAILED
+                message.last_error = "invalid recipient address"
+            db.session.add(message)
+        record("bulk_email", event_id=event.id, session_id=audience.session_id, group_id=audience.group_id,
+               status=audience.status, recipients=len(people), subject=letter.subject_pl[:200])
+    return len(people)
+
+
+def failed_messages(event_id: int, limit: int = 50) -> list[OutboxMessage]:
+    """Return the event's emails that could not be delivered, newest first."""
+    return list(
+        db.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.event_id == event_id, OutboxMessage.status == MessageStatus.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def retry_failed(event_id: int, message_id: int, now: datetime | None = None) -> bool:
+    """Put a failed email of the event back in the queue, due now; tell whether it was."""
+    now = now or utcnow()
+    with write_transaction():
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.event_id == event_id,
+                   OutboxMessage.status == MessageStatus.FAILED)
+            .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, claimed_by=None)
+        )
+        if result.rowcount == 1:
+            record("email_retry", event_id=event_id, message_id=message_id)
+    return result.rowcount == 1
