@@ -1,0 +1,77 @@
+"""Every back-office route, found by walking app.url_map, refuses anonymous users and other events' organisers."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import csrf_token
+
+
+def _admin_rules(app):  # type: ignore[no-untyped-def]
+    """Return (rule, methods) of every /admin route but the login page."""
+    rules = []
+    for rule in app.url_map.iter_rules():
+        # Logging in and out needs no account (logging out clears the session).
+        if not rule.rule.startswith("/admin") or rule.endpoint in {"auth.login", "auth.logout"}:
+            continue
+        methods = sorted(m for m in rule.methods if m in {"GET", "POST"})
+        rules.append((rule, methods))
+    assert len(rules) > 30, "the walk found too few admin routes"
+    return rules
+
+
+def _url(rule, event_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Fill a rule's placeholders: the given event, and existing-looking ids for the rest."""
+    def value(name: str, converter: str) -> str:
+        if name == "event_id":
+            return str(event_id)
+        if converter.startswith("any("):
+            return converter[4:-1].split(",")[0].strip().strip("'\"")
+        return "1"
+
+    return re.sub(r"<(?:(\w+(?:\([^)]*\))?):)?(\w+)>", lambda m: value(m.group(2), m.group(1) or ""), rule.rule)
+
+
+def test_every_admin_route_sends_anonymous_users_to_login(app, client, make_event, make_session):
+    event = make_event()
+    make_session(event, groups=[2])
+    token = csrf_token(client.get("/admin/login").text)  # a valid token of this anonymous session
+    for rule, methods in _admin_rules(app):
+        url = _url(rule, event.id)
+        for method in methods:
+            response = client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert "/admin/login" in response.headers["Location"], (method, url)
+
+
+@pytest.mark.parametrize("role", ["organiser", "staff"])
+def test_every_event_route_refuses_an_account_of_another_event(app, client, make_event, make_session, register,
+                                                                 as_organiser, role):
+    mine, theirs = make_event(), make_event()
+    session = make_session(theirs, groups=[2])
+    register(theirs, session)
+    as_organiser(role, events=[mine])
+    token = csrf_token(client.get("/admin/").text)
+    checked = 0
+    for rule, methods in _admin_rules(app):
+        if "event_id" not in rule.arguments:
+            continue
+        url = _url(rule, theirs.id)
+        for method in methods:
+            data = {"csrf_token": token} if method == "POST" else None
+            response = client.open(url, method=method, data=data)
+            assert response.status_code in (403, 404), (method, url, response.status_code)
+            checked += 1
+    assert checked > 20
+
+
+def test_admin_only_routes_refuse_organisers(app, client, make_event, as_organiser):
+    event = make_event()
+    as_organiser("organiser", events=[event])
+    token = csrf_token(client.get("/admin/").text)
+    for path in ("/admin/accounts", "/admin/accounts/new", "/admin/series", "/admin/series/new"):
+        if not any(rule.rule == path for rule in app.url_map.iter_rules()):
+            continue
+        assert client.get(path).status_code == 403, path
+        assert client.post(path, data={"csrf_token": token}).status_code in (403, 405), path
