@@ -37,6 +37,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(gdpr_cli)
     app.cli.add_command(allocate_command)
     app.cli.add_command(offers_cli)
+    app.cli.add_command(holds_cli)
 
 
 @click.group("organiser")
@@ -203,3 +204,16 @@ def expire_offers_command() -> None:
     from .ranking.offers import expire_offers
 
     click.echo(f"Expired {expire_offers()} offers.")
+
+
+@click.group("holds")
+def holds_cli() -> None:
+    """Places held for registrations awaiting email confirmation."""
+
+
+@holds_cli.command("expire")
+def expire_holds_command() -> None:
+    """Cancel every registration not confirmed by email in time, releasing its places."""
+    from .registration.holds import expire_holds
+
+    click.echo(f"Expired {expire_holds()} unconfirmed registrations.")

@@ -12,6 +12,8 @@ from ..auth.models import Organiser, Role
 from ..events import admin_services as manage
 from ..events.models import Event, Group, Series, Session
 from ..extensions import db
+from ..notifications.delivery import deliver_after_response
+from ..registration import invitations as invitation_services
 from ..registration.forms import ConfirmForm
 from .access import event_or_404, protect, roles_required
 from .forms_events import (
@@ -23,6 +25,7 @@ from .forms_events import (
     CloneForm,
     EventForm,
     GroupForm,
+    InvitationForm,
     SeriesForm,
     SessionForm,
 )
@@ -311,6 +314,54 @@ def delete_session(event_id: int, session_id: int):  # type: ignore[no-untyped-d
         else:
             flash(_("The session has been deleted."), "success")
     return redirect(url_for(".sessions", event_id=event.id), code=303)
+
+
+@bp.route("/events/<int:event_id>/sessions/<int:session_id>/invitations", methods=["GET", "POST"])
+def invitations(event_id: int, session_id: int):  # type: ignore[no-untyped-def]
+    """List a session's invitation codes and generate new ones (emailed through the outbox)."""
+    event = event_or_404(event_id, manage=True)
+    session = _session_or_404(event, session_id)
+    form = InvitationForm()
+    if not form.is_submitted():
+        form.language.data = "pl"
+    created: list = []
+    if form.validate_on_submit():
+        try:
+            created = invitation_services.create_codes(session.id, form.invitation_request())
+        except invitation_services.InvitationError as error:
+            _attach(form, error)  # type: ignore[arg-type]
+        else:
+            emailed = sum(1 for code in created if code.recipient_email)
+            flash(ngettext("%(num)d code has been generated.", "%(num)d codes have been generated.", len(created)), "success")
+            if emailed:
+                flash(ngettext("%(num)d invitation email is on its way.", "%(num)d invitation emails are on their way.", emailed), "info")
+            return deliver_after_response(
+                redirect(url_for(".invitations", event_id=event.id, session_id=session.id), code=303)
+            )
+    page = render_template(
+        "admin/events/invitations.html",
+        event=event,
+        session=session,
+        form=form,
+        codes=invitation_services.codes_for(session.id),
+        action_form=ConfirmForm(),
+    )
+    return page, 422 if form.is_submitted() else 200
+
+
+@bp.route("/events/<int:event_id>/sessions/<int:session_id>/invitations/<int:code_id>/revoke", methods=["POST"])
+def revoke_invitation(event_id: int, session_id: int, code_id: int):  # type: ignore[no-untyped-def]
+    """Revoke an invitation code (audited)."""
+    event = event_or_404(event_id, manage=True)
+    session = _session_or_404(event, session_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            invitation_services.revoke_code(session.id, code_id)
+        except invitation_services.InvitationError as error:
+            flash(str(error.message), "danger")
+        else:
+            flash(_("The invitation code has been revoked."), "success")
+    return redirect(url_for(".invitations", event_id=event.id, session_id=session.id), code=303)
 
 
 @bp.route("/events/<int:event_id>/sessions/<int:session_id>/groups/new", methods=["GET", "POST"])

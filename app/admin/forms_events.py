@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     EmailField,
@@ -22,10 +24,12 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from ..auth.models import Role
 from ..auth.services import MIN_PASSWORD_LENGTH
-from ..events.admin_services import CloneData, EventData, GroupData, SeriesData, SessionData
+from ..events.admin_services import DOMAIN_PATTERN, CloneData, EventData, GroupData, SeriesData, SessionData
 from ..events.models import BookingMode, EventStatus, ParticipantCategory, SessionKind
 from ..events.services import WARSAW
-from ..labels import CATEGORY_LABELS, SESSION_KIND_LABELS
+from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS, SESSION_KIND_LABELS
+from ..notifications.services import is_plain_address
+from ..registration.invitations import InvitationRequest
 from ..registration.forms import MultiCheckboxField
 from ..validators import PlainText, normalize_text
 
@@ -87,6 +91,25 @@ def _enum_value(value: object) -> str:
 def _not_negative(required: bool) -> list:
     """Return the validators of a capacity."""
     return [InputRequired() if required else Optional(), NumberRange(min=0, max=100000, message=_l("Enter a whole number from 0 to 100000."))]
+
+
+class DomainListField(TextAreaField):
+    """Email domains, one per line or separated by commas; the data is a list of lower-case names."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        """Split the text into domains, dropping a leading @ and duplicates."""
+        text = valuelist[0] if valuelist else ""
+        names = (part.strip().lower().lstrip("@") for part in re.split(r"[\s,;]+", text or ""))
+        self.data = list(dict.fromkeys(name for name in names if name))
+
+    def _value(self) -> str:
+        return "\n".join(self.data or [])
+
+    def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
+        """Refuse anything that is not a domain name or ``*.`` and a domain name."""
+        for name in self.data or []:
+            if not DOMAIN_PATTERN.match(name):
+                raise ValidationError(_l("“%(name)s” is not an email domain, e.g. um.lodz.pl or *.gov.pl.", name=name))
 
 
 class WarsawDateTimeField(DateTimeLocalField):
@@ -177,6 +200,16 @@ class EventForm(FlaskForm):
         validators=[Optional(), Length(max=254), Email(check_deliverability=False, granular_message=False)],
         filters=[normalize_text],
     )
+    requires_email_confirmation = BooleanField(
+        _l("Participants confirm by email"),
+        description=_l("New registrations only hold their places until the participant confirms by the emailed link."),
+    )
+    confirmation_hold_hours = IntegerField(
+        _l("Hours to confirm"),
+        default=24,
+        validators=[Optional(), NumberRange(min=1, max=720, message=_l("Enter a number from 1 to 720."))],
+        description=_l("Unconfirmed registrations are cancelled after this time and their places released."),
+    )
 
     layout = [
         ("series_id", "slug"),
@@ -186,6 +219,7 @@ class EventForm(FlaskForm):
         ("starts_at", "ends_at"),
         ("registration_opens_at", "registration_closes_at"),
         ("max_ranked_choices", "preference_deadline", "contact_email"),
+        ("requires_email_confirmation", "confirmation_hold_hours"),
     ]
 
     def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
@@ -218,6 +252,8 @@ class EventForm(FlaskForm):
             max_ranked_choices=self.max_ranked_choices.data,
             contact_email=self.contact_email.data or "",
             preference_deadline=self.preference_deadline.data,
+            requires_email_confirmation=bool(self.requires_email_confirmation.data),
+            confirmation_hold_hours=self.confirmation_hold_hours.data or 24,
         )
 
 
@@ -270,6 +306,14 @@ class SessionForm(FlaskForm):
         choices=[SelectChoice(category.value, label) for category, label in CATEGORY_LABELS.items()],
         description=_l("Tick none to open the session to every participant category."),
     )
+    eligible_domains = DomainListField(
+        _l("Official email domains"),
+        description=_l(
+            "With categories ticked, addresses at these domains also book directly, one per line: "
+            "um.lodz.pl, or *.gov.pl for every subdomain of gov.pl."
+        ),
+        render_kw={"rows": 3},
+    )
 
     layout = [
         ("kind", "booking_mode"),
@@ -278,6 +322,7 @@ class SessionForm(FlaskForm):
         ("starts_at", "ends_at"),
         ("room", "capacity"),
         ("eligible_categories",),
+        ("eligible_domains",),
     ]
 
     def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
@@ -300,7 +345,60 @@ class SessionForm(FlaskForm):
             room=self.room.data or "",
             capacity=self.capacity.data,
             eligible_categories=[c.value for c in ParticipantCategory if c.value in picked],
+            eligible_domains=list(self.eligible_domains.data or []),
             booking_mode=BookingMode(self.booking_mode.data),
+        )
+
+
+class InvitationForm(FlaskForm):
+    """Generate invitation codes for a session, optionally emailed one per address."""
+
+    count = IntegerField(
+        _l("Number of codes"),
+        default=1,
+        validators=[Optional(), NumberRange(min=1, max=200, message=_l("Enter a whole number from 1 to 200."))],
+        description=_l("Ignored when you enter addresses: each address gets its own code."),
+    )
+    max_uses = IntegerField(
+        _l("Uses per code"),
+        default=1,
+        validators=[InputRequired(), NumberRange(min=1, max=10000, message=_l("Enter a whole number from 1 to 10000."))],
+        description=_l("1: single use. More: the code admits that many registrations."),
+    )
+    emails = TextAreaField(
+        _l("Send to (optional)"),
+        validators=[Optional(), Length(max=20000)],
+        description=_l("One email address per line; each gets a code and the registration link."),
+        render_kw={"rows": 4},
+    )
+    language = SelectField(
+        _l("Language of the email"), choices=[SelectChoice(code, label) for code, label in LANGUAGE_LABELS.items()]
+    )
+    note = _text(_l("Note (for organisers)"), 200, required=False)
+
+    layout = [("count", "max_uses"), ("emails",), ("language", "note")]
+
+    def validate_emails(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse a line that is not one email address."""
+        for address in self.addresses():
+            if not is_plain_address(address):
+                raise ValidationError(_l("“%(address)s” is not an email address.", address=address))
+        if len(self.addresses()) > 200:
+            raise ValidationError(_l("Enter at most 200 addresses at once."))
+
+    def addresses(self) -> list[str]:
+        """Return the addresses typed, one per line, each once."""
+        lines = (line.strip() for line in re.split(r"[\n,;]+", self.emails.data or ""))
+        return list(dict.fromkeys(line for line in lines if line))
+
+    def invitation_request(self) -> InvitationRequest:
+        """Return the fields as service input."""
+        return InvitationRequest(
+            count=self.count.data or 1,
+            max_uses=self.max_uses.data,
+            emails=self.addresses(),
+            note=self.note.data or "",
+            language=self.language.data,
         )
 
 

@@ -39,6 +39,9 @@ from .services import WARSAW
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
+# An email domain of a session's eligibility; "*." in front admits its subdomains.
+DOMAIN_PATTERN = re.compile(r"^(\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_DOMAINS = 50
 
 session_table = Session.__table__
 group_table = Group.__table__
@@ -140,6 +143,8 @@ class EventData:
     max_ranked_choices: int = 3
     contact_email: str = ""
     preference_deadline: datetime | None = None
+    requires_email_confirmation: bool = False
+    confirmation_hold_hours: int = 24
 
 
 @dataclass
@@ -157,6 +162,7 @@ class SessionData:
     capacity: int | None = None
     eligible_categories: list[str] = field(default_factory=list)
     booking_mode: BookingMode = BookingMode.INSTANT
+    eligible_domains: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -331,6 +337,8 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
                 status=EventStatus.DRAFT,
                 contact_email=source.contact_email,
                 max_ranked_choices=source.max_ranked_choices,
+                requires_email_confirmation=source.requires_email_confirmation,
+                confirmation_hold_hours=source.confirmation_hold_hours,
             )
             clone.partners = [
                 Partner(name=p.name, url=p.url, role=p.role, position=p.position) for p in source.partners
@@ -577,6 +585,7 @@ def _copy_session(source: Session, days: int) -> Session:
         capacity=source.capacity,
         taken=0,
         eligible_categories=list(source.eligible_categories or []),
+        eligible_domains=list(source.eligible_domains or []),
         booking_mode=source.booking_mode,
     )
     copy.groups = [
@@ -707,6 +716,8 @@ def _check_event_data(data: EventData) -> None:
         raise ManagementError(_l("Registration must close after it opens."), field="registration_closes_at")
     if not 1 <= data.max_ranked_choices <= 10:
         raise ManagementError(_l("Enter a number from 1 to 10."), field="max_ranked_choices")
+    if not 1 <= data.confirmation_hold_hours <= 720:
+        raise ManagementError(_l("Enter a number from 1 to 720."), field="confirmation_hold_hours")
 
 
 def _check_session_data(data: SessionData) -> None:
@@ -718,6 +729,10 @@ def _check_session_data(data: SessionData) -> None:
     known = {c.value for c in ParticipantCategory}
     if any(category not in known for category in data.eligible_categories):
         raise ManagementError(_l("This choice is not available."), field="eligible_categories")
+    if len(data.eligible_domains) > MAX_DOMAINS or any(
+        not DOMAIN_PATTERN.match(domain) for domain in data.eligible_domains
+    ):
+        raise ManagementError(_l("Enter email domains such as um.lodz.pl or *.gov.pl."), field="eligible_domains")
 
 
 def _check_capacity(capacity: int) -> None:

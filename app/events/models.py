@@ -116,6 +116,10 @@ class Event(db.Model):
     # Ranked allocation favours those left without a workshop place at an earlier
     # meeting of the series, and puts last those who did not attend one (app.ranking.history).
     series_priority: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Double opt-in: a new registration holds its places until the participant confirms
+    # by the emailed link; unconfirmed holds are cancelled after confirmation_hold_hours.
+    requires_email_confirmation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    confirmation_hold_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # Ranked choices may change until then; None means until registration closes.
     preference_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -203,6 +207,8 @@ class Session(db.Model):
     taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Categories that may book directly; empty list means everyone.
     eligible_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Email domains whose addresses may also book directly ("um.lodz.pl"; "*.gov.pl" for its subdomains).
+    eligible_domains: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     booking_mode: Mapped[BookingMode] = mapped_column(
         _enum(BookingMode, "booking_mode"), default=BookingMode.INSTANT
     )
@@ -245,6 +251,23 @@ class Session(db.Model):
     def is_eligible(self, category: str) -> bool:
         """Tell whether a participant of ``category`` may book directly."""
         return not self.eligible_categories or category in self.eligible_categories
+
+    def admits_email(self, email: str) -> bool:
+        """Tell whether ``email`` is at one of the session's official domains.
+
+        ``*.gov.pl`` matches any subdomain of gov.pl, not gov.pl itself.
+        """
+        domain = (email or "").rpartition("@")[2].strip().lower().rstrip(".")
+        if not domain:
+            return False
+        for pattern in self.eligible_domains or []:
+            pattern = pattern.strip().lower()
+            if pattern.startswith("*."):
+                if domain.endswith(pattern[1:]):
+                    return True
+            elif domain == pattern:
+                return True
+        return False
 
     def overlaps(self, other: Session) -> bool:
         """Tell whether the two sessions overlap in time."""

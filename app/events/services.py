@@ -152,7 +152,11 @@ def instant_sessions(sessions: list[Session]) -> list[Session]:
 
 def event_availability(event: Event) -> dict:
     """Return public availability of the event's sessions and groups (no personal data)."""
+    # Imported here: the registration package imports this module.
+    from ..registration.holds import held_counts
+
     waiting = waitlist_counts(event.id)
+    held_by_session, held_by_group = held_counts(event.id)
     sessions = []
     for session in event.sessions:
         sessions.append(
@@ -166,7 +170,10 @@ def event_availability(event: Event) -> dict:
                 "booking_mode": session.booking_mode.value,
                 "eligible_categories": list(session.eligible_categories or []),
                 "capacity": session.capacity,
-                "confirmed": session.taken,
+                # Places held for registrations awaiting email confirmation count in
+                # "places_left" like confirmed ones, but are shown apart.
+                "confirmed": session.taken - held_by_session.get(session.id, 0),
+                "held": held_by_session.get(session.id, 0),
                 "waitlisted": waiting.get(session.id, 0),
                 "places_left": session.places_left,
                 "groups": [
@@ -175,7 +182,8 @@ def event_availability(event: Event) -> dict:
                         "name": group.name,
                         "room": group.room,
                         "capacity": group.capacity,
-                        "confirmed": group.taken,
+                        "confirmed": group.taken - held_by_group.get(group.id, 0),
+                        "held": held_by_group.get(group.id, 0),
                         "places_left": group.places_left,
                     }
                     for group in session.groups

@@ -65,11 +65,13 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
 
 
 def _expire_holds() -> None:
-    """Pass on offered places whose time ran out (the worker loop is the scheduler)."""
+    """Pass on offered places and release unconfirmed holds whose time ran out (the worker loop is the scheduler)."""
     from ..db import utcnow
     from ..ranking.offers import expire_offers
+    from ..registration.holds import expire_holds
 
     expire_offers(utcnow())
+    expire_holds(utcnow())
 
 
 @outbox_cli.command("status")

@@ -20,12 +20,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..db import utcnow, write_transaction
-from ..events.models import Event
+from ..events.models import Event, Session
 from ..extensions import db
 from ..i18n import localized
 from ..registration import services as registration_services
 from ..registration.calendar import registration_ics
-from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
+from ..registration.models import Booking, BookingStatus, InvitationCode, Registration, RegistrationStatus
 from .links import absolute_url, mail_domain
 from .models import MessageKind, MessageStatus, OutboxMessage
 
@@ -67,6 +67,9 @@ def queue_registration_received(registration: Registration, token: str, now: dat
         registration,
         now,
         manage_url=absolute_url("registration.manage", token=token),
+        confirm_url=(
+            absolute_url("registration.confirm_email", token=token) if registration.is_awaiting_confirmation else None
+        ),
     )
 
 
@@ -84,9 +87,12 @@ def queue_booking_cancelled(registration: Registration, booking: Booking, now: d
     return queue_message(MessageKind.BOOKING_CANCELLED, registration, now, booking=booking)
 
 
-def queue_registration_cancelled(registration: Registration, now: datetime) -> OutboxMessage:
-    """Queue the confirmation that the whole registration was cancelled (flushes only)."""
-    return queue_message(MessageKind.REGISTRATION_CANCELLED, registration, now)
+def queue_registration_cancelled(registration: Registration, now: datetime, unconfirmed: bool = False) -> OutboxMessage:
+    """Queue the confirmation that the whole registration was cancelled (flushes only).
+
+    ``unconfirmed``: cancelled because the email address was not confirmed in time.
+    """
+    return queue_message(MessageKind.REGISTRATION_CANCELLED, registration, now, unconfirmed=unconfirmed)
 
 
 def queue_promoted(bookings: Iterable[Booking], now: datetime) -> list[OutboxMessage]:
@@ -214,6 +220,57 @@ def queue_message(kind: MessageKind, registration: Registration, now: datetime, 
     )
     if not is_plain_address(recipient):
         # Kept, so that organisers see who could not be told.
+        message.status = MessageStatus.FAILED
+        message.last_error = "invalid recipient address"
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+INVITATION_SUBJECT = _l("Your invitation: %(event)s")
+
+
+def queue_invitation(code: InvitationCode, session: Session, language: str, now: datetime) -> OutboxMessage:
+    """Email an invitation code to ``code.recipient_email``, with the registration link (flushes only)."""
+    event = session.event
+    language = language if language in current_app.config["LANGUAGES"] else "pl"
+    organiser_name = event.series.organiser_name if event.series else ""
+    values: dict[str, Any] = {
+        "event": event,
+        "session": session,
+        "code": code,
+        "register_url": absolute_url("registration.register", slug=event.slug, code=code.code),
+        "event_url": absolute_url("events.event", slug=event.slug),
+        "organiser_name": organiser_name,
+        "contact_email": event.contact_email,
+        "language": language,
+    }
+    with force_locale(language):
+        subject = header_text(str(INVITATION_SUBJECT) % {"event": localized(event, "title", language)}, 300)
+        values["subject"] = subject
+        values["session_title"] = localized(session, "title", language)
+        body_text = render_template("email/invitation.txt", **values)
+        body_html = render_template("email/invitation.html", **values)
+    recipient = code.recipient_email.strip()
+    contact = (event.contact_email or "").strip()
+    message = OutboxMessage(
+        kind=MessageKind.INVITATION,
+        event_id=event.id,
+        registration_id=None,
+        recipient_email=recipient[:254],
+        recipient_name="",
+        sender_name=header_text(organiser_name or "", 200),
+        reply_to=contact if is_plain_address(contact) else "",
+        language=language,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=[],
+        message_id=make_msgid(domain=mail_domain()),
+        next_attempt_at=now,
+        created_at=now,
+    )
+    if not is_plain_address(recipient):
         message.status = MessageStatus.FAILED
         message.last_error = "invalid recipient address"
     db.session.add(message)

@@ -114,3 +114,9 @@ class WrongBookingState(ActionRefused):
 
     def __init__(self, status: str) -> None:
         super().__init__(self.MESSAGES.get(status, ActionRefused.message))
+
+
+class ConfirmationExpired(RegistrationError):
+    """The time to confirm the registration by email is over (or it was cancelled)."""
+
+    message = _l("The time to confirm this registration is over: its places have been released.")

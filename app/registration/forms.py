@@ -50,6 +50,12 @@ class ChoicesForm(FlaskForm):
     """Session checkboxes; ranked-choice selects are added per event."""
 
     sessions = MultiCheckboxField(_l("Sessions"), coerce=int, validate_choice=False)
+    invitation_code = StringField(
+        _l("Invitation code (optional)"),
+        validators=[Optional(), Length(max=40)],
+        filters=[normalize_text],
+        description=_l("If an organiser invited you to a session open only to some participants, enter the code here."),
+    )
 
     rank_field_names: list[tuple[RankedBlock, list[str]]] = []
 
@@ -61,7 +67,11 @@ class ChoicesForm(FlaskForm):
                 continue  # not on the page (e.g. ranking closed): leave the stored ranks alone
             picked = [getattr(self, name).data for name in names]
             rankings[block.key] = [value for value in picked if value]
-        return Choices(session_ids=list(self.sessions.data or []), rankings=rankings)
+        return Choices(
+            session_ids=list(self.sessions.data or []),
+            rankings=rankings,
+            invitation_code=self.invitation_code.data or "",
+        )
 
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
         """Also check that a ranked block has no gaps and no workshop twice."""

@@ -10,10 +10,10 @@ from sqlalchemy import delete, select, update
 
 from ..audit.models import AuditEntry
 from ..db import utcnow, write_transaction
-from ..events.models import Event
+from ..events.models import Event, Session
 from ..extensions import db
-from ..notifications.models import MessageStatus, OutboxMessage
-from .models import LIVE_BOOKING_STATUSES, Registration, RegistrationStatus
+from ..notifications.models import MessageKind, MessageStatus, OutboxMessage
+from .models import LIVE_BOOKING_STATUSES, InvitationCode, Registration, RegistrationStatus
 from .services import _cancel, _reload, hash_token
 
 ERASED = "—"
@@ -152,6 +152,31 @@ def purge_before(before: datetime, dry_run: bool = False, now: datetime | None =
             # The event is over: its history stays as it was, only the person is gone.
             registration.status = RegistrationStatus.ACTIVE if was_active else RegistrationStatus.CANCELLED
             count += 1
+        _forget_invitations(before)
         db.session.add(AuditEntry(at=now, actor_label="cli", action="gdpr_purge",
                                   details={"before": before.isoformat(), "registrations": count}))
     return PurgeResult(len(events), count)
+
+
+def _forget_invitations(before: datetime) -> None:
+    """Erase the addresses that invitations of events ended before ``before`` went to (flushes only).
+
+    Invited people may never have registered, so the registrations' purge does not reach them.
+    """
+    ended = select(Event.id).where(Event.ends_at < before)
+    db.session.execute(
+        update(InvitationCode)
+        .where(InvitationCode.session_id.in_(select(Session.id).where(Session.event_id.in_(ended))))
+        .values(recipient_email="")
+    )
+    invitations = (OutboxMessage.kind == MessageKind.INVITATION) & OutboxMessage.event_id.in_(ended)
+    db.session.execute(
+        delete(OutboxMessage).where(
+            invitations, OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING])
+        )
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(invitations)
+        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="")
+    )

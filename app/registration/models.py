@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, utcnow
@@ -85,6 +85,10 @@ class Registration(db.Model):
     search_text: Mapped[str] = mapped_column(String(800), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Double opt-in (Event.requires_email_confirmation): until confirmed_email_at is set, the
+    # confirmed places are holds, cancelled at confirmation_expires_at (registration.holds).
+    confirmation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the personal data was erased (on request, or by the purge of old events).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -121,6 +125,15 @@ class Registration(db.Model):
         return f"{self.first_name} {self.last_name}"
 
     @property
+    def is_awaiting_confirmation(self) -> bool:
+        """Tell whether the participant still has to confirm by email (places only held)."""
+        return (
+            self.status == RegistrationStatus.ACTIVE
+            and self.confirmation_expires_at is not None
+            and self.confirmed_email_at is None
+        )
+
+    @property
     def live_bookings(self) -> list[Booking]:
         """Bookings that are not cancelled."""
         return [b for b in self.bookings if b.status in LIVE_BOOKING_STATUSES]
@@ -150,6 +163,10 @@ class Booking(db.Model):
     is_approved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # While OFFERED: the participant may accept the held place until then (ranking.offers).
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The invitation code that let this place be booked outside the session's categories.
+    invitation_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitation_code.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -196,3 +213,51 @@ class Preference(db.Model):
 
     def __repr__(self) -> str:
         return f"<Preference reg={self.registration_id} session={self.session_id} rank={self.rank}>"
+
+
+# Base32 without 0/O, 1/I/L: codes are copied from emails and sometimes typed.
+INVITATION_ALPHABET = CHECKIN_ALPHABET
+INVITATION_CODE_LENGTH = 12  # 31**12, about 2**59: not guessable at any request rate
+
+
+def new_invitation_code() -> str:
+    """Return a fresh random invitation code."""
+    return "".join(secrets.choice(INVITATION_ALPHABET) for _ in range(INVITATION_CODE_LENGTH))
+
+
+class InvitationCode(db.Model):
+    """A code an organiser sends so that its holder may book a restricted session directly."""
+
+    __tablename__ = "invitation_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, default=new_invitation_code)
+    # 1 means single use. ``uses`` changes only by an atomic conditional UPDATE (registration.invitations).
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    recipient_email: Mapped[str] = mapped_column(String(254), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("organiser.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[Session] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("max_uses >= 1", name="max_uses_positive"),
+        CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_within_max"),
+    )
+
+    @property
+    def is_revoked(self) -> bool:
+        """Tell whether an organiser revoked the code."""
+        return self.revoked_at is not None
+
+    @property
+    def uses_left(self) -> int:
+        """How many more registrations the code admits."""
+        return max(self.max_uses - self.uses, 0)
+
+    def __repr__(self) -> str:
+        return f"<InvitationCode {self.id} session={self.session_id} {self.uses}/{self.max_uses}>"

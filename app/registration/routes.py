@@ -11,6 +11,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
@@ -29,7 +30,7 @@ from ..events.services import (
 )
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
-from . import services
+from . import holds, services
 from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
@@ -71,6 +72,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
     if not form.is_submitted():
         form.language.data = current_language()
+        form.invitation_code.data = request.args.get("code", "")[:40]
     now = utcnow()
     is_open = event.is_registration_open(now)
     if is_open and form.validate_on_submit():
@@ -196,6 +198,24 @@ def manage(token: str):  # type: ignore[no-untyped-def]
             ranked_results=ranking_services.results_for(registration),
         ),
         422 if form.is_submitted() else 200,
+    )
+
+
+@bp.route("/r/<token>/confirm", methods=["GET", "POST"])
+def confirm_email(token: str):  # type: ignore[no-untyped-def]
+    """Show a confirmation button (GET: mail scanners follow links) and confirm the registration (POST)."""
+    registration = _registration_or_404(token)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            holds.confirm_registration(registration)
+        except RegistrationError as error:
+            flash(str(error.message), "danger")
+        else:
+            flash(_("Thank you: your registration is confirmed."), "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registration/confirm_email.html", registration=registration, event=registration.event, form=form, token=token,
     )
 
 

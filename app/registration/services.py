@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -23,7 +23,7 @@ from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
 from ..notifications import services as notifications
-from . import capacity
+from . import capacity, invitations
 from .search import search_text
 from .errors import (
     AlreadyRegistered,
@@ -40,6 +40,7 @@ from .models import (
     PLACE_HOLDING_STATUSES,
     Booking,
     BookingStatus,
+    InvitationCode,
     Preference,
     Registration,
     RegistrationStatus,
@@ -70,6 +71,8 @@ class Choices:
 
     session_ids: list[int] = field(default_factory=list)
     rankings: dict[str, list[int]] = field(default_factory=dict)
+    # Typed by a participant invited to a session outside their category.
+    invitation_code: str = ""
 
 
 @dataclass
@@ -145,6 +148,7 @@ def register(
     check_registration_window(event, now)
     sessions = _sessions_by_id(event)
     chosen = validate_choices(event, sessions, choices, participant.category)
+    invitation = invitations.check_code(choices.invitation_code, chosen)
     token = new_token()
     email_normalized = normalize_email(participant.email)
     try:
@@ -169,13 +173,19 @@ def register(
                 has_marketing_consent=participant.has_marketing_consent,
                 search_text=search_text(participant),
                 manage_token_hash=hash_token(token),
+                confirmation_expires_at=(
+                    now + timedelta(hours=event.confirmation_hold_hours) if event.requires_email_confirmation else None
+                ),
                 created_at=now,
                 updated_at=now,
+            )
+            redeemed = _redeem_invitation(
+                invitation, chosen, ParticipantCategory(participant.category).value, participant.email
             )
             db.session.add(registration)
             db.session.flush()
             for session in sorted(chosen, key=lambda s: s.id):
-                _book(registration, session, now)
+                _book(registration, session, now, _code_for(redeemed, session))
             _check_rankings_open(event, registration, choices.rankings, now)
             _save_preferences(registration, choices.rankings)
             notifications.queue_registration_received(registration, token, now)
@@ -206,6 +216,7 @@ def change_choices(
         raise RegistrationClosed()
     sessions = _sessions_by_id(event)
     wanted = {s.id: s for s in validate_choices(event, sessions, choices, registration.category)}
+    invitation = invitations.check_code(choices.invitation_code, list(wanted.values()))
     result = ChangeResult()
     with write_transaction():
         registration = _reload(registration.id)
@@ -214,12 +225,16 @@ def change_choices(
             for b in registration.bookings
             if b.status in LIVE_BOOKING_STATUSES and sessions[b.session_id].booking_mode == BookingMode.INSTANT
         }
+        added = [wanted[sid] for sid in wanted if sid not in current]
+        redeemed = _redeem_invitation(invitation, added, registration.category.value, registration.email)
         for session_id in sorted(set(current) | set(wanted)):
             if session_id in current and session_id not in wanted:
                 result.promoted += _cancel(current[session_id], now)
                 result.cancelled.append(current[session_id])
             elif session_id in wanted and session_id not in current:
-                result.added.append(_book(registration, wanted[session_id], now))
+                result.added.append(
+                    _book(registration, wanted[session_id], now, _code_for(redeemed, wanted[session_id]))
+                )
         _check_rankings_open(event, registration, choices.rankings, now)
         _save_preferences(registration, choices.rankings)
         registration.updated_at = now
@@ -365,10 +380,16 @@ def _check_no_clash(chosen: list[Session], ranked_slots: list[RankedBlock]) -> N
                 )
 
 
-def _book(registration: Registration, session: Session, now: datetime) -> Booking:
-    """Add a booking: a confirmed place, a waiting-list place or a request."""
+def _book(
+    registration: Registration, session: Session, now: datetime, invitation_code_id: int | None = None
+) -> Booking:
+    """Add a booking: a confirmed place, a waiting-list place or a request.
+
+    ``invitation_code_id`` names a code for this session already redeemed in the
+    transaction (``_redeem_invitation``): it books directly like an eligible category.
+    """
     group_id = None
-    if not session.is_eligible(registration.category.value):
+    if not (invitation_code_id is not None or _books_directly(registration.category.value, registration.email, session)):
         status = BookingStatus.REQUESTED
     else:
         try:
@@ -382,12 +403,42 @@ def _book(registration: Registration, session: Session, now: datetime) -> Bookin
         session_id=session.id,
         group_id=group_id,
         status=status,
+        invitation_code_id=invitation_code_id,
         created_at=now,
         updated_at=now,
     )
     db.session.add(booking)
     db.session.flush()
     return booking
+
+
+def _code_for(redeemed: tuple[int, int] | None, session: Session) -> int | None:
+    """Return the id of the redeemed code if it was for ``session``."""
+    return redeemed[1] if redeemed and redeemed[0] == session.id else None
+
+
+def _books_directly(category: str, email: str, session: Session) -> bool:
+    """Tell whether a participant may book the session without an organiser's approval."""
+    return session.is_eligible(category) or session.admits_email(email)
+
+
+def _redeem_invitation(
+    invitation: InvitationCode | None, sessions: Iterable[Session], category: str, email: str
+) -> tuple[int, int] | None:
+    """Use the code if one of ``sessions`` (to be booked) needs it; return (session id, code id).
+
+    Called first in the transaction, so that the code's row is always locked
+    before any session's (one lock order for everyone).
+
+    :raises InvalidInvitationCode: when the code was revoked or used up meanwhile.
+    """
+    if invitation is None:
+        return None
+    for session in sessions:
+        if session.id == invitation.session_id and not _books_directly(category, email, session):
+            invitations.redeem(invitation.id)
+            return session.id, invitation.id
+    return None
 
 
 def _cancel(booking: Booking, now: datetime) -> list[Booking]:
@@ -434,7 +485,11 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
         .all()
     )
     for booking in waiting:
-        eligible = booking.is_approved or session.is_eligible(booking.registration.category.value)
+        eligible = (
+            booking.is_approved
+            or booking.invitation_code_id is not None
+            or _books_directly(booking.registration.category.value, booking.registration.email, session)
+        )
         if not eligible or _clashes(booking, session):
             continue
         try:
