@@ -706,4 +706,5 @@ PL = {
     'Hours to confirm': 'Czas na potwierdzenie (godziny)',
     'Enter a number from 1 to 720.': 'Wpisz liczbę od 1 do 720.',
     'Unconfirmed registrations are cancelled after this time and their places released.': 'Po tym czasie niepotwierdzone zgłoszenia są anulowane, a ich miejsca zwalniane.',
+    "QR code of your check-in code %(code)s": "Kod QR Twojego kodu rejestracji obecności %(code)s",
 }

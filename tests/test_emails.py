@@ -22,8 +22,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 def _calendar(row) -> Calendar:  # type: ignore[no-untyped-def]
     """Parse the .ics attachment of an outbox row."""
-    [attachment] = row.attachments
-    assert attachment["content_type"] == "text/calendar"
+    [attachment] = [a for a in row.attachments if a["content_type"] == "text/calendar"]
     return Calendar.from_ical(attachment["content"])
 
 
@@ -130,7 +129,9 @@ def test_hostile_names_add_no_header_and_no_live_html(app, db, make_event, make_
     headers = received.raw.split(b"\r\n\r\n", 1)[0]
     assert b"\nBcc:" not in headers and not headers.startswith(b"Bcc:")
     html = message.get_body(preferencelist=("html",)).get_content()
-    assert "<img" not in html and "<script>" not in html and "<b>miast" not in html
+    # The only image is ours: the check-in QR code, an inline part referenced by its Content-ID.
+    assert re.findall(r"<img\b[^>]*>", html) and all('src="cid:checkin-qr"' in tag for tag in re.findall(r"<img\b[^>]*>", html))
+    assert "<script>" not in html and "<b>miast" not in html
     assert "&lt;img" in html and "&lt;script&gt;" in html
 
 
@@ -213,3 +214,16 @@ def test_the_already_registered_message_links_to_the_resend_page(app, db, client
     assert response.status_code == 422
     assert f'href="/events/{event.slug}/resend-link"' in response.text
     assert client.get(f"/events/{event.slug}/resend-link").status_code == 200
+
+
+def test_confirmation_carries_the_check_in_qr_code_inline(app, db, make_event, make_session, participant, smtp_server, outbox):
+    event = make_event()
+    registration = services.register(event, participant(email="qr@example.com"), services.Choices()).registration
+    outbox.deliver()
+    [received] = smtp_server.handler.received
+    images = [part for part in received.message.walk() if part.get_content_type() == "image/png"]
+    assert len(images) == 1 and images[0]["Content-ID"] == "<checkin-qr>"
+    assert images[0].get_content_disposition() == "inline"
+    assert images[0].get_content().startswith(b"\x89PNG")
+    html = received.message.get_body(preferencelist=("html",)).get_content()
+    assert 'src="cid:checkin-qr"' in html and registration.checkin_code in html

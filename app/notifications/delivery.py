@@ -9,6 +9,8 @@ handed over, so that a crash re-sends at most the message in flight.
 """
 from __future__ import annotations
 
+import base64
+
 import logging
 import os
 import smtplib
@@ -284,19 +286,25 @@ def build_message(claim: ClaimedMessage) -> OutboxMail:
         reply_to=claim.reply_to or None,
         date=claim.created_at.timestamp(),
         extra_headers={"Auto-Submitted": "auto-generated"},
-        attachments=[
-            flask_mail.Attachment(
-                filename=item["filename"],
-                content_type=item["content_type"],
-                data=item["content"].encode("utf-8"),
-            )
-            for item in claim.attachments
-        ],
+        attachments=[_attachment(item) for item in claim.attachments],
     )
     message.msgId = claim.message_id
     if message.has_bad_headers() or _has_line_break(claim.recipient_name, claim.sender_name, claim.subject):
         raise PermanentFailure("a header value contains a line break")
     return message
+
+
+def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
+    """Return a Flask-Mail attachment from an outbox row's description (text, or base64 for images)."""
+    if item.get("encoding") == "base64":
+        data = base64.b64decode(item["content"])
+    else:
+        data = item["content"].encode("utf-8")
+    headers = {"Content-ID": f"<{item['content_id']}>"} if item.get("content_id") else None
+    return flask_mail.Attachment(
+        filename=item["filename"], content_type=item["content_type"], data=data,
+        disposition=item.get("disposition", "attachment"), headers=headers,
+    )
 
 
 def get_transport() -> Transport:

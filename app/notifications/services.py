@@ -60,6 +60,28 @@ def is_plain_address(value: str) -> bool:
     return len(value) <= 254 and bool(ADDRESS_PATTERN.match(value))
 
 
+CHECKIN_QR_CID = "checkin-qr"
+
+
+def checkin_qr_attachment(code: str) -> dict[str, Any]:
+    """Return the inline PNG of the check-in code's QR code, shown in the HTML email by its Content-ID.
+
+    An inline part rather than a data: URI, which most mail clients block.
+    """
+    import base64
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=6, border=2)
+    return {
+        "filename": "check-in.png", "content_type": "image/png", "encoding": "base64",
+        "content": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "content_id": CHECKIN_QR_CID, "disposition": "inline",
+    }
+
+
 def queue_registration_received(registration: Registration, token: str, now: datetime) -> OutboxMessage:
     """Queue the confirmation of a new registration, with its private link (flushes only)."""
     return queue_message(
@@ -199,6 +221,8 @@ def queue_message(kind: MessageKind, registration: Registration, now: datetime, 
     if kind in WITH_CALENDAR:
         ics = registration_ics(registration, language, mail_domain(), now)
         attachments.append({"filename": f"{event.slug}.ics", "content_type": "text/calendar", "content": ics.decode("utf-8")})
+    if kind == MessageKind.REGISTRATION_RECEIVED and registration.checkin_code:
+        attachments.append(checkin_qr_attachment(registration.checkin_code))
     recipient = registration.email.strip()
     contact = (event.contact_email or "").strip()
     message = OutboxMessage(
