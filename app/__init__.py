@@ -97,30 +97,30 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.user_loader(load_organiser)
     # Import the models so that metadata (and Alembic) knows every table.
-    from .events import models as _events  # noqa: F401
-    from .registration import models as _registration  # noqa: F401
-    from .auth import models as _auth  # noqa: F401
     from .audit import models as _audit  # noqa: F401
-    from .ranking import models as _ranking  # noqa: F401
-    from .notifications import models as _notifications  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
     from .checkin import models as _checkin  # noqa: F401
+    from .events import models as _events  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
+    from .ranking import models as _ranking  # noqa: F401
+    from .registration import models as _registration  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
-    from .events.routes import bp as events_bp
-    from .registration.routes import bp as registration_bp
-    from .registration.gdpr_routes import bp as gdpr_bp
-    from .notifications.routes import bp as notifications_bp
-    from .api import bp as api_bp
-    from .auth.routes import bp as auth_bp
-    from .admin.routes import bp as admin_bp
-    from .admin.events import bp as admin_events_bp
-    from .admin.registrations import bp as admin_registrations_bp
-    from .admin.dashboard import bp as admin_dashboard_bp
-    from .admin.exports import bp as admin_exports_bp
     from .admin.allocation import bp as admin_allocation_bp
     from .admin.checkin import bp as admin_checkin_bp
+    from .admin.dashboard import bp as admin_dashboard_bp
+    from .admin.events import bp as admin_events_bp
+    from .admin.exports import bp as admin_exports_bp
+    from .admin.registrations import bp as admin_registrations_bp
+    from .admin.routes import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth.routes import bp as auth_bp
+    from .events.routes import bp as events_bp
+    from .notifications.routes import bp as notifications_bp
+    from .registration.gdpr_routes import bp as gdpr_bp
+    from .registration.routes import bp as registration_bp
 
     app.register_blueprint(events_bp)
     app.register_blueprint(registration_bp)

@@ -100,7 +100,15 @@ def export_command(event_slug: str, kind: str, session_id: int | None, group_id:
     from sqlalchemy import select
 
     from .events.models import Event
-    from .exports.services import ExportError, audit_export, begin_snapshot, build_request, csv_chunks, end_snapshot, write_xlsx
+    from .exports.services import (
+        ExportError,
+        audit_export,
+        begin_snapshot,
+        build_request,
+        csv_chunks,
+        end_snapshot,
+        write_xlsx,
+    )
     from .extensions import db
 
     event = db.session.execute(select(Event).where(Event.slug == event_slug)).scalar_one_or_none()

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ IMMEDIATE = "zapisy_begin_immediate"
 
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,7 +36,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an aware one is required")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         # SQLite has no time zone type: store naive UTC so comparisons sort correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -44,8 +44,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 @event.listens_for(Engine, "connect")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from app.registration import services
 from config import TestingConfig
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _postgres_skip_reason() -> str | None:
@@ -256,8 +256,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_organiser(db):  # type: ignore[no-untyped-def]
     """Return a factory of back-office accounts: ``make_organiser("staff", events=[event])``."""
-    from app.auth.models import Organiser, Role
     from werkzeug.security import generate_password_hash
+
+    from app.auth.models import Organiser, Role
 
     counter = {"n": 0}
     # One hash for every account: scrypt is slow on purpose.

@@ -1,7 +1,7 @@
 """Back office: series, events, sessions, groups and accounts."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -119,8 +119,8 @@ def test_organiser_creates_a_draft_event_in_warsaw_time_and_gets_access(client, 
     year = NOW.year + 1
     assert event.status == EventStatus.DRAFT
     # March is winter time (UTC+1), June summer time (UTC+2).
-    assert event.starts_at == datetime(year, 3, 20, 8, 0, tzinfo=timezone.utc)
-    assert event.registration_closes_at == datetime(year, 6, 15, 21, 59, tzinfo=timezone.utc)
+    assert event.starts_at == datetime(year, 3, 20, 8, 0, tzinfo=UTC)
+    assert event.registration_closes_at == datetime(year, 6, 15, 21, 59, tzinfo=UTC)
     assert event.description_pl == "Opis\nw dwóch liniach" and event.contact_email == "biuro@example.com"
     db.session.refresh(organiser)
     assert event in organiser.events

@@ -9,9 +9,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.notifications.models import OutboxMessage
 from app.events.models import Event, Group, Session
 from app.extensions import db as _db
+from app.notifications.models import OutboxMessage
 from app.registration import admin_services, capacity, services
 from app.registration.admin_services import RegistrationFilters, list_registrations
 from app.registration.models import Booking, BookingStatus, Registration, RegistrationStatus

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -54,7 +54,7 @@ class LoadTarget:
 def _create_event(database_url: str) -> tuple[str, int, int, int]:
     """Create a published event open for registration; return its slug and ids."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     starts = (now + timedelta(days=30)).replace(hour=8, minute=0, second=0)
     with app.app_context():
         event = Event(

@@ -265,8 +265,9 @@ def test_without_the_claim_guard_two_workers_send_messages_twice(app, db, backen
     """The twin of the test above: claiming by a plain SELECT then UPDATE lets workers take the same rows."""
     if backend != "postgresql":
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: the race needs PostgreSQL")
-    from app.notifications import delivery
     from sqlalchemy import select
+
+    from app.notifications import delivery
 
     def unguarded_claim(limit, worker, now=None):  # type: ignore[no-untyped-def]
         now = now or utcnow()

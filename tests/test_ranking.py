@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from app.allocation import Objective
 from app.events.models import BookingMode, Session
 from app.events.services import ranked_blocks
-from app.notifications.models import OutboxMessage
-from app.ranking import offers, services as ranking
+from app.ranking import offers
+from app.ranking import services as ranking
 from app.ranking.errors import AlreadyPublished, RankingClosed
 from app.ranking.models import AllocationRun, RunStatus
 from app.registration import services

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.allocation import Objective, allocate, lottery_key, objective_value
 from app.checkin.models import CheckIn, day_scope
 from app.events.models import BookingMode, Event
-from app.ranking import history, services as ranking
+from app.ranking import history
+from app.ranking import services as ranking
 from app.ranking.models import AllocationOutcome
 from app.registration import services
 from app.registration.models import Booking, BookingStatus, Registration

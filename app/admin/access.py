@@ -12,8 +12,8 @@ from flask_login import current_user, logout_user
 
 from ..auth.models import Role
 from ..auth.services import can_manage_event, can_see_event
-from ..events.models import Event
 from ..db import utcnow
+from ..events.models import Event
 from ..extensions import db
 
 

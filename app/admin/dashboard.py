@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
@@ -13,7 +14,17 @@ from ..events import stats
 from ..events.models import Series
 from ..extensions import db
 from ..labels import category_label
-from ..notifications.bulk import Audience, BulkError, Letter, check_audience, failed_messages, recipients, render, retry_failed, send_bulk
+from ..notifications.bulk import (
+    Audience,
+    BulkError,
+    Letter,
+    check_audience,
+    failed_messages,
+    recipients,
+    render,
+    retry_failed,
+    send_bulk,
+)
 from ..notifications.delivery import deliver_after_response
 from .access import event_or_404, protect
 from .forms_bulk import BulkEmailForm

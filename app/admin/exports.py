@@ -3,7 +3,18 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
 from ..events.models import Group, Session

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -29,8 +29,8 @@ from ..events.models import BookingMode, EventStatus, ParticipantCategory, Sessi
 from ..events.services import WARSAW
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS, SESSION_KIND_LABELS
 from ..notifications.services import is_plain_address
-from ..registration.invitations import InvitationRequest
 from ..registration.forms import MultiCheckboxField
+from ..registration.invitations import InvitationRequest
 from ..validators import PlainText, normalize_text
 
 SLUG_HELP = _l("Part of the web address: lower-case letters, digits and hyphens, e.g. dialogue-lodz-2026.")
@@ -127,17 +127,17 @@ class WarsawDateTimeField(DateTimeLocalField):
         if not isinstance(naive, datetime):
             return
         local = naive.replace(tzinfo=WARSAW)
-        if local.astimezone(timezone.utc).astimezone(WARSAW).replace(tzinfo=None) != naive:
+        if local.astimezone(UTC).astimezone(WARSAW).replace(tzinfo=None) != naive:
             self.data = None
             raise ValueError(_l("This time does not exist in Warsaw: the clocks move forward then."))
-        self.data = local.astimezone(timezone.utc)
+        self.data = local.astimezone(UTC)
 
     def _value(self) -> str:
         """Show the stored time in Warsaw time."""
         if self.raw_data:
             return " ".join(self.raw_data)
         if isinstance(self.data, datetime):
-            value = self.data if self.data.tzinfo else self.data.replace(tzinfo=timezone.utc)
+            value = self.data if self.data.tzinfo else self.data.replace(tzinfo=UTC)
             return value.astimezone(WARSAW).strftime("%Y-%m-%dT%H:%M")
         return ""
 

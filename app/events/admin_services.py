@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
@@ -382,7 +382,7 @@ def shift_days(value: datetime | None, days: int) -> datetime | None:
     if value is None:
         return None
     local = value.astimezone(WARSAW).replace(tzinfo=None) + timedelta(days=days)
-    return local.replace(tzinfo=WARSAW).astimezone(timezone.utc)
+    return local.replace(tzinfo=WARSAW).astimezone(UTC)
 
 
 # --- sessions -------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 """Public pages of the programme: the list of events and an event's page."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import time
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 

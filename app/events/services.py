@@ -437,9 +437,8 @@ def _cached_programme(event_id: int, session_ids: Iterable[int], group_ids: Iter
 
 def _build_programme(event_id: int) -> _CachedProgramme:
     """Read the static fields of the event's sessions and groups in two queries."""
-    from ..templating import format_when  # templating imports the models of this package
-
     from ..labels import SESSION_KIND_LABELS, eligible_label
+    from ..templating import format_when  # templating imports the models of this package
 
     language = current_language()
     s = _session_table.c

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext, lazy_gettext as _l
 import xlsxwriter
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..audit.services import record
@@ -22,7 +23,7 @@ from ..extensions import db
 from ..labels import BOOKING_STATUS_LABELS, category_label
 from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
 from .cells import Cell, neutralise_for_csv, strip_control
-from .rows import BookingRecord, PersonRecord, local_time, booking_headers, booking_rows, person_headers, person_rows
+from .rows import BookingRecord, PersonRecord, booking_headers, booking_rows, local_time, person_headers, person_rows
 
 STATUSES = ("all", "confirmed", "waitlisted", "requested", "cancelled")
 CHUNK = 1000

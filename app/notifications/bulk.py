@@ -6,7 +6,8 @@ from datetime import datetime
 from email.utils import make_msgid
 
 from flask import render_template
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ..audit.services import record

@@ -10,7 +10,6 @@ handed over, so that a crash re-sends at most the message in flight.
 from __future__ import annotations
 
 import base64
-
 import logging
 import os
 import smtplib
@@ -20,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.charset import QP, Charset
 from email.headerregistry import Address
-from email.mime.text import MIMEText
 from email.mime.base import MIMEBase
+from email.mime.text import MIMEText
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol

@@ -11,10 +11,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from ..events.models import Group, Session
 from ..i18n import localized

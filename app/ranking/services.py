@@ -15,6 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from ..allocation import (
     Group as AGroup,
+)
+from ..allocation import (
     Instance,
     InstanceError,
     MixRule,

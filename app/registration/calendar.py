@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent

@@ -30,14 +30,14 @@ from ..events.services import (
 )
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
+from ..ranking import offers as ranking_offers
+from ..ranking import services as ranking_services
+from ..ranking.rules import ranking_closed_reason
 from . import holds, services
 from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import RegistrationStatus
-from ..ranking import offers as ranking_offers
-from ..ranking import services as ranking_services
-from ..ranking.rules import ranking_closed_reason
 
 bp = Blueprint("registration", __name__)
 

@@ -23,8 +23,9 @@ from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
 from ..notifications import services as notifications
+from ..ranking.errors import RankingClosed
+from ..ranking.rules import ranking_closed_reason
 from . import capacity, invitations
-from .search import search_text
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
@@ -33,8 +34,6 @@ from .errors import (
     RegistrationNotOpenYet,
     TimeClash,
 )
-from ..ranking.errors import RankingClosed
-from ..ranking.rules import ranking_closed_reason
 from .models import (
     LIVE_BOOKING_STATUSES,
     PLACE_HOLDING_STATUSES,
@@ -45,6 +44,7 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
+from .search import search_text
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
@@ -553,7 +553,7 @@ def _save_preferences(registration: Registration, rankings: dict[str, list[int]]
         if preference.session_id in block_session_ids:
             registration.preferences.remove(preference)
     db.session.flush()
-    for key, ranked_ids in rankings.items():
+    for ranked_ids in rankings.values():
         for rank, session_id in enumerate(ranked_ids, start=1):
             registration.preferences.append(Preference(session_id=session_id, rank=rank))
     db.session.flush()

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.allocation import Assignment, Instance, Objective, allocate, objective_value, violations
-from app.allocation import algorithm
+from app.allocation import Assignment, Instance, Objective, algorithm, allocate, objective_value, violations
 from app.allocation.model import units
 
 

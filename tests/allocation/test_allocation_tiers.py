@@ -11,13 +11,13 @@ from app.allocation import (
     Instance,
     InstanceError,
     Objective,
+    algorithm,
     allocate,
     instance_from_dict,
     instance_to_dict,
     objective_value,
     violations,
 )
-from app.allocation import algorithm
 from tests.allocation.test_allocation_bruteforce import brute_force_best
 
 
