@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select, update
 from sqlalchemy.engine import CursorResult
@@ -49,6 +48,7 @@ from .services import (
     _save_preferences,
     _sessions_by_id,
     hash_token,
+    new_registration,
     new_token,
     normalize_email,
     promote_waiting,
@@ -391,27 +391,7 @@ def add_registration(
         with write_transaction():
             if _live_registration_exists(event.id, email_normalized):
                 raise AlreadyRegistered()
-            registration = Registration(
-                event_id=event.id,
-                first_name=participant.first_name,
-                last_name=participant.last_name,
-                email=participant.email,
-                email_normalized=email_normalized,
-                phone=participant.phone,
-                organisation=participant.organisation,
-                position=participant.position,
-                city=participant.city,
-                category=participant.category,
-                language=participant.language,
-                consent_version=current_app.config["CONSENT_VERSION"],
-                consent_at=now,
-                consent_source="organiser",
-                has_marketing_consent=participant.has_marketing_consent,
-                search_text=search_text(participant),
-                manage_token_hash=hash_token(token),
-                created_at=now,
-                updated_at=now,
-            )
+            registration = new_registration(event, participant, token, now, "organiser")
             db.session.add(registration)
             db.session.flush()
             bookings = []

@@ -155,29 +155,11 @@ def register(
         with write_transaction():
             if _live_registration_exists(event.id, email_normalized):
                 raise AlreadyRegistered()
-            registration = Registration(
-                event_id=event.id,
-                first_name=participant.first_name,
-                last_name=participant.last_name,
-                email=participant.email,
-                email_normalized=email_normalized,
-                phone=participant.phone,
-                organisation=participant.organisation,
-                position=participant.position,
-                city=participant.city,
-                category=participant.category,
-                language=participant.language,
-                consent_version=current_app.config["CONSENT_VERSION"],
-                consent_at=now,
-                consent_source="form",
-                has_marketing_consent=participant.has_marketing_consent,
-                search_text=search_text(participant),
-                manage_token_hash=hash_token(token),
+            registration = new_registration(
+                event, participant, token, now, "form",
                 confirmation_expires_at=(
                     now + timedelta(hours=event.confirmation_hold_hours) if event.requires_email_confirmation else None
                 ),
-                created_at=now,
-                updated_at=now,
             )
             redeemed = _redeem_invitation(
                 invitation, chosen, ParticipantCategory(participant.category).value, participant.email
@@ -196,6 +178,34 @@ def register(
             raise AlreadyRegistered() from error
         raise
     return RegistrationResult(registration=registration, token=token)
+
+
+def new_registration(
+    event: Event, participant: ParticipantData, token: str, now: datetime, source: str, **extra: object
+) -> Registration:
+    """Return a new registration of ``participant`` (not yet added); ``source`` is "form" or "organiser"."""
+    return Registration(
+        event_id=event.id,
+        first_name=participant.first_name,
+        last_name=participant.last_name,
+        email=participant.email,
+        email_normalized=normalize_email(participant.email),
+        phone=participant.phone,
+        organisation=participant.organisation,
+        position=participant.position,
+        city=participant.city,
+        category=participant.category,
+        language=participant.language,
+        consent_version=current_app.config["CONSENT_VERSION"],
+        consent_at=now,
+        consent_source=source,
+        has_marketing_consent=participant.has_marketing_consent,
+        search_text=search_text(participant),
+        manage_token_hash=hash_token(token),
+        created_at=now,
+        updated_at=now,
+        **extra,
+    )
 
 
 @retry_on_contention()
