@@ -94,6 +94,9 @@ class Config:
     CONSENT_VERSION = "2026-11"
     # Seconds the public event page (and the programme behind the public pages) may lag edits and counters.
     EVENT_PAGE_CACHE_SECONDS = float(os.environ.get("EVENT_PAGE_CACHE_SECONDS", "2"))
+    # Seconds a blank registration form (places left included) may lag; each visitor still gets
+    # a CSRF token of their own. 0 renders every form afresh.
+    FORM_PAGE_CACHE_SECONDS = float(os.environ.get("FORM_PAGE_CACHE_SECONDS", "2"))
 
 
 class DevelopmentConfig(Config):
@@ -114,6 +117,7 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False  # the tests of the limits switch it on
     MAIL_TIMEOUT = 2.0
     EVENT_PAGE_CACHE_SECONDS = 0.0  # every request reads the programme afresh
+    FORM_PAGE_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

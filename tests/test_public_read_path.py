@@ -1,6 +1,7 @@
 """The public read path (issue 8): constant queries per page, the programme and page caches."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -10,7 +11,7 @@ from sqlalchemy import event as sa_event
 
 from app.events.models import BookingMode, Session
 from app.extensions import db as _db
-from tests.conftest import FORM_DEFAULTS, submit
+from tests.conftest import FORM_DEFAULTS, csrf_token, submit
 
 CACHED = pytest.mark.app_config(EVENT_PAGE_CACHE_SECONDS=60)
 
@@ -100,8 +101,9 @@ def test_event_page_with_another_query_is_not_kept(app, client, make_event):
     event = make_event()
     client.get(f"/events/{event.slug}/?utm_source=x")
     client.get(f"/events/{event.slug}/?lang=xx")
-    kept = app.extensions.get("zapisy_event_pages", {})
-    assert all(query in ("", "lang=pl", "lang=en") for _slug, _language, query in kept)
+    client.get(f"/events/{event.slug}/?lang=en")
+    kept = app.extensions.get("zapisy_page_cache", {})
+    assert kept and all(query in ("", "lang=pl", "lang=en") for _name, _slug, _language, query in kept)
 
 
 @CACHED
@@ -127,3 +129,38 @@ def test_refused_registration_re_renders_the_programme(client, make_event, make_
     page = submit(client, f"/events/{event.slug}/register", data)
     assert page.status_code == 422
     assert "Jedyna" in page.text and f'value="{session.id}" id="sessions-{session.id}" checked' in page.text
+
+
+FORM_CACHED = pytest.mark.app_config(FORM_PAGE_CACHE_SECONDS=60)
+
+
+@FORM_CACHED
+def test_kept_registration_form_gives_each_visitor_a_token_of_their_own(app, make_event, make_session):
+    event = make_event()
+    session = make_session(event, title_pl="Warsztat", capacity=5)
+    path = f"/events/{event.slug}/register"
+    first, second = app.test_client(), app.test_client()
+    first.get(path)  # rendered and kept
+    with counted_statements() as statements:
+        pages = [client.get(path) for client in (first, second)]
+    assert statements == []  # both served from the kept page
+    tokens = [csrf_token(page.text) for page in pages]
+    assert tokens[0] != tokens[1] and "csrf-placeholder" not in pages[1].text
+    assert "Warsztat" in pages[1].text and re.search(r'<option selected value="pl">', pages[1].text)
+    # Each token works for its own visitor only.
+    data = {**FORM_DEFAULTS, "sessions": [str(session.id)]}
+    crossed = first.post(path, data={**data, "csrf_token": tokens[1]})
+    assert crossed.status_code == 400
+    for n, (client, token) in enumerate(zip((first, second), tokens)):
+        answer = client.post(path, data={**data, "email": f"kept{n}@example.com", "csrf_token": token})
+        assert answer.status_code == 303, answer.text[:500]
+
+
+@FORM_CACHED
+def test_registration_form_with_an_invitation_code_is_not_kept(app, client, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    assert 'value="CODE-1"' in client.get(f"/events/{event.slug}/register?code=CODE-1").text
+    assert 'value="CODE-2"' in client.get(f"/events/{event.slug}/register?code=CODE-2").text
+    assert "CODE-1" not in client.get(f"/events/{event.slug}/register").text
+    assert all(name != "register" or query == "" for name, _slug, _lang, query in app.extensions["zapisy_page_cache"])

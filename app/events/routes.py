@@ -1,13 +1,12 @@
 """Public pages of the programme: the list of events and an event's page."""
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 
 from ..db import utcnow
-from ..i18n import current_language
+from ..pagecache import cached_page
 from .services import EventNotFound, get_public_event_row, list_public_events, public_programme
 
 bp = Blueprint("events", __name__)
@@ -22,39 +21,23 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.route("/events/<slug>/")
 def event(slug: str):  # type: ignore[no-untyped-def]
-    """Show an event's programme by day, with places left."""
-    # The most read page: its HTML is kept for EVENT_PAGE_CACHE_SECONDS per event and
-    # language (places left may lag that long). Only pages that carry nothing of the
-    # visitor are kept (no flashed messages), and only for the few possible queries,
-    # so that made-up query strings cannot fill the memory.
-    ttl = float(current_app.config.get("EVENT_PAGE_CACHE_SECONDS", 0))
-    query = request.query_string.decode("latin-1")
-    cacheable = (
-        ttl > 0
-        and (not query or query in {f"lang={code}" for code in current_app.config["LANGUAGES"]})
-        and not session.get("_flashes")
-    )
-    key = (slug, current_language(), query)
-    pages: dict[tuple[str, str, str], tuple[float, str]] = current_app.extensions.setdefault("zapisy_event_pages", {})
-    if cacheable:
-        kept = pages.get(key)
-        if kept is not None and kept[0] > time.monotonic():
-            return kept[1]
-    try:
-        event = get_public_event_row(slug)
-    except EventNotFound:
-        abort(404)
-    programme = public_programme(event)
-    html = render_template(
-        "events/event.html",
-        event=event,
-        days=programme.days,
-        waiting=programme.waiting,
-        is_open=event.is_registration_open(utcnow()),
-    )
-    if cacheable:
-        pages[key] = (time.monotonic() + ttl, html)
-    return html
+    """Show an event's programme by day, with places left (kept for EVENT_PAGE_CACHE_SECONDS)."""
+
+    def render() -> str:
+        try:
+            event = get_public_event_row(slug)
+        except EventNotFound:
+            abort(404)
+        programme = public_programme(event)
+        return render_template(
+            "events/event.html",
+            event=event,
+            days=programme.days,
+            waiting=programme.waiting,
+            is_open=event.is_registration_open(utcnow()),
+        )
+
+    return cached_page("event", slug, float(current_app.config.get("EVENT_PAGE_CACHE_SECONDS", 0)), render)
 
 
 @bp.route("/privacy")

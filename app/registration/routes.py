@@ -30,6 +30,7 @@ from ..events.services import (
 )
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
+from ..pagecache import cached_page
 from ..ranking import offers as ranking_offers
 from ..ranking import services as ranking_services
 from ..ranking.rules import ranking_closed_reason
@@ -67,12 +68,14 @@ def _attach_error(form, error: RegistrationError) -> None:  # type: ignore[no-un
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
 def register(slug: str):  # type: ignore[no-untyped-def]
     """Show the registration form and register on a valid POST."""
+    if request.method != "POST":
+        return cached_page(
+            "register", slug, float(current_app.config.get("FORM_PAGE_CACHE_SECONDS", 0)),
+            lambda: _blank_form(slug), with_csrf=True,
+        )
     event = _event_or_404(slug)
     programme = public_programme(event, with_groups=False)
     form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
-    if not form.is_submitted():
-        form.language.data = current_language()
-        form.invitation_code.data = request.args.get("code", "")[:40]
     now = utcnow()
     is_open = event.is_registration_open(now)
     if is_open and form.validate_on_submit():
@@ -92,6 +95,18 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
     return _render_form(event, programme, form, is_open, now)
+
+
+def _blank_form(slug: str) -> str:
+    """Render the registration form as a first visit sees it (language preset, code from the link)."""
+    event = _event_or_404(slug)
+    programme = public_programme(event, with_groups=False)
+    form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
+    form.language.data = current_language()
+    form.invitation_code.data = request.args.get("code", "")[:40]
+    now = utcnow()
+    html, _status = _render_form(event, programme, form, event.is_registration_open(now), now)
+    return html
 
 
 def _render_form(event, programme, form, is_open: bool, now):  # type: ignore[no-untyped-def]
