@@ -39,9 +39,10 @@ def take_place(session_id: int) -> int | None:
     )
     if result.rowcount != 1:
         raise Full(session_id)
-    if not _has_groups(session_id):
+    groups = _groups_emptiest_first(session_id)
+    if not groups:
         return None
-    return take_group_place(session_id)
+    return _take_first_group(session_id, [group_id for group_id, has_room in groups if has_room])
 
 
 def take_group_place(session_id: int, exclude_group_id: int | None = None) -> int:
@@ -51,14 +52,28 @@ def take_group_place(session_id: int, exclude_group_id: int | None = None) -> in
 
     :raises CapacityInconsistent: when no group has room.
     """
+    groups = _groups_emptiest_first(session_id, exclude_group_id)
+    return _take_first_group(session_id, [group_id for group_id, has_room in groups if has_room])
+
+
+def _groups_emptiest_first(session_id: int, exclude_group_id: int | None = None) -> list[tuple[int, bool]]:
+    """Return the session's groups, most free places first, each with whether it has room (one query)."""
     query = (
-        select(group_table.c.id)
-        .where(group_table.c.session_id == session_id, group_table.c.taken < group_table.c.capacity)
+        select(group_table.c.id, (group_table.c.taken < group_table.c.capacity).label("has_room"))
+        .where(group_table.c.session_id == session_id)
         .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
     )
     if exclude_group_id is not None:
         query = query.where(group_table.c.id != exclude_group_id)
-    for group_id in db.session.execute(query).scalars().all():
+    return [(row.id, bool(row.has_room)) for row in db.session.execute(query)]
+
+
+def _take_first_group(session_id: int, group_ids: list[int]) -> int:
+    """Take a place in the first of ``group_ids`` that still has room when asked (atomically).
+
+    :raises CapacityInconsistent: when none has.
+    """
+    for group_id in group_ids:
         if take_specific_group_place(group_id):
             return group_id
     raise CapacityInconsistent(session_id)
@@ -104,12 +119,3 @@ def lock_session(session_id: int) -> None:
         select(session_table.c.id).where(session_table.c.id == session_id).with_for_update()
     )
 
-
-def _has_groups(session_id: int) -> bool:
-    """Tell whether the session has any group."""
-    return (
-        db.session.execute(
-            select(group_table.c.id).where(group_table.c.session_id == session_id).limit(1)
-        ).first()
-        is not None
-    )
