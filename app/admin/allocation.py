@@ -5,11 +5,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from ..events.services import ranked_blocks
 from ..extensions import db
+from ..forms import Form
 from ..labels import category_label
 from ..notifications.delivery import deliver_after_response
 from ..ranking import services
@@ -23,7 +23,7 @@ from .access import event_or_404, protect
 bp = protect(Blueprint("admin_allocation", __name__, url_prefix="/admin"))
 
 
-class SeriesPriorityForm(FlaskForm):
+class SeriesPriorityForm(Form):
     """The event's option "priority for those who missed out before"."""
 
     enabled = BooleanField(_l("Priority for those who missed out before"))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..forms import Form
 from ..validators import PlainText, normalize_text
 
 
@@ -18,7 +18,7 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
-class BulkEmailForm(FlaskForm):
+class BulkEmailForm(Form):
     """Who gets the message and what it says, in Polish and English."""
 
     status = SelectField(

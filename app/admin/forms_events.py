@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -27,6 +26,7 @@ from ..auth.services import MIN_PASSWORD_LENGTH
 from ..events.admin_services import DOMAIN_PATTERN, CloneData, EventData, GroupData, SeriesData, SessionData
 from ..events.models import BookingMode, EventStatus, ParticipantCategory, SessionKind
 from ..events.services import WARSAW
+from ..forms import Form
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS, SESSION_KIND_LABELS
 from ..notifications.services import is_plain_address
 from ..registration.forms import MultiCheckboxField
@@ -142,7 +142,7 @@ class WarsawDateTimeField(DateTimeLocalField):
         return ""
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(Form):
     """A series of events."""
 
     slug = _slug(80)
@@ -166,7 +166,7 @@ class SeriesForm(FlaskForm):
         )
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     """An event: bilingual texts, place, times and registration settings."""
 
     series_id = SelectField(_l("Series"), coerce=int, validators=[InputRequired()])
@@ -257,7 +257,7 @@ class EventForm(FlaskForm):
         )
 
 
-class CloneForm(FlaskForm):
+class CloneForm(Form):
     """Where and when the next meeting of a tour takes place."""
 
     slug = _slug(120)
@@ -276,7 +276,7 @@ class CloneForm(FlaskForm):
         return CloneData(slug=self.slug.data, city=self.city.data, venue=self.venue.data or "", starts_on=self.starts_on.data)
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     """A session of the programme."""
 
     kind = SelectField(
@@ -350,7 +350,7 @@ class SessionForm(FlaskForm):
         )
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(Form):
     """Generate invitation codes for a session, optionally emailed one per address."""
 
     count = IntegerField(
@@ -402,7 +402,7 @@ class InvitationForm(FlaskForm):
         )
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     """A small group of a workshop or a table of a round table."""
 
     name = _text(_l("Name"), 120)
@@ -419,7 +419,7 @@ class GroupForm(FlaskForm):
         )
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     """A new back-office account."""
 
     email = EmailField(
@@ -446,7 +446,7 @@ class AccountForm(FlaskForm):
     layout = [("email", "name"), ("role", "password")]
 
 
-class AssignEventForm(FlaskForm):
+class AssignEventForm(Form):
     """Pick an event to give an account access to."""
 
     event_id = SelectField(_l("Event"), coerce=int, validators=[InputRequired()])

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..events.models import Event
+from ..forms import Form
 from ..labels import BOOKING_STATUS_LABELS, CATEGORY_LABELS
 from ..registration.admin_services import DEFAULT_SORT, PER_PAGE, RegistrationFilters
 from ..registration.forms import RegistrationForm
@@ -22,7 +22,7 @@ SORT_LABELS = {
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
 
-class RegistrationFilterForm(FlaskForm):
+class RegistrationFilterForm(Form):
     """The list's search, filters and order, read from the query string (no CSRF: it only reads)."""
 
     class Meta:
@@ -92,7 +92,7 @@ class RegistrationFilterForm(FlaskForm):
         return int(self._allowed(self.per_page, str(PER_PAGE)))
 
 
-class MoveGroupForm(FlaskForm):
+class MoveGroupForm(Form):
     """Move a confirmed place to another group of the same session."""
 
     group_id = StringField(
@@ -102,7 +102,7 @@ class MoveGroupForm(FlaskForm):
     override = BooleanField(_l("Add a place if the group is full"))
 
 
-class PromoteForm(FlaskForm):
+class PromoteForm(Form):
     """Promote one waiting booking by hand."""
 
     override = BooleanField(_l("Add a place if the session is full"))

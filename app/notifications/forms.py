@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
+from ..forms import Form
 from ..validators import normalize_text
 
 
-class ResendLinkForm(FlaskForm):
+class ResendLinkForm(Form):
     """The email address a registration was made with."""
 
     email = EmailField(

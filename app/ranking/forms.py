@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from ..allocation import Objective
+from ..forms import Form
 from .services import SEED_LIMIT, Options
 
 OBJECTIVE_LABELS = {
@@ -17,7 +17,7 @@ OBJECTIVE_LABELS = {
 }
 
 
-class AllocationForm(FlaskForm):
+class AllocationForm(Form):
     """Objective, lottery seed and optional mix rule of a run."""
 
     objective = SelectField(

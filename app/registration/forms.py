@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
@@ -10,6 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..events.models import Event, ParticipantCategory, Session
 from ..events.services import RankedBlock
+from ..forms import Form
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from ..validators import PlainText, normalize_text
 from .services import Choices, ParticipantData
@@ -33,7 +33,12 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
-        """Refuse values that are not among the choices, with a readable message."""
+        """Refuse values that are not among the choices, with a readable message.
+
+        Without choices (None) the values are left to the service, which checks them against the programme.
+        """
+        if self.choices is None:
+            return
         allowed = {choice.value for choice in self.choices}  # type: ignore[union-attr]
         for value in self.data or []:
             if value not in allowed:
@@ -46,7 +51,7 @@ def _text(label: object, max_length: int, required: bool = True) -> StringField:
     return StringField(label, validators=validators, filters=[normalize_text])
 
 
-class ChoicesForm(FlaskForm):
+class ChoicesForm(Form):
     """Session checkboxes; ranked-choice selects are added per event."""
 
     sessions = MultiCheckboxField(_l("Sessions"), coerce=int, validate_choice=False)
@@ -151,19 +156,21 @@ class RegistrationForm(ChoicesForm):
         )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An empty form: a button whose POST confirms an action (CSRF-protected)."""
 
 
 def build_choices_form(
     base: type[ChoicesForm],
     event: Event,
-    instant: list[Session],
+    instant: list[Session] | None,
     blocks: list[RankedBlock],
     category: str | None = None,
     **kwargs,
 ) -> ChoicesForm:
     """Build a form of ``base`` with this event's sessions and ranked blocks.
+
+    ``instant`` None leaves the picked sessions unchecked here (the service checks them).
 
     With ``category``, ranked selects offer only the workshops open to it.
     """
@@ -183,7 +190,7 @@ def build_choices_form(
     fields["rank_field_names"] = rank_field_names
     form_class = type(base.__name__, (base,), fields)
     form = form_class(**kwargs)
-    form.sessions.choices = [SelectChoice(s.id, s.title) for s in instant]
+    form.sessions.choices = None if instant is None else [SelectChoice(s.id, s.title) for s in instant]
     return form
 
 

@@ -1,0 +1,30 @@
+"""The base of every form: Flask-WTF's, with WTForms' own messages translated once per process."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from babel import support
+from flask import has_request_context
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
+
+
+@lru_cache(maxsize=8)
+def _wtforms_translations(locale: str) -> support.Translations:
+    """Return WTForms' catalog for ``locale`` (read from disk once)."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class Form(FlaskForm):
+    """A CSRF-protected form whose built-in messages ("Not a valid integer value" …) follow the page's language.
+
+    Flask-WTF reads WTForms' catalog from disk on every request; here it is read
+    once per language and process.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):  # type: ignore[no-untyped-def]
+            """Return the cached catalog of the request's language (none outside a request)."""
+            locale = get_locale() if has_request_context() else None
+            return _wtforms_translations(str(locale)) if locale is not None else None
