@@ -10,6 +10,7 @@ handed over, so that a crash re-sends at most the message in flight.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import os
 import smtplib
@@ -294,8 +295,10 @@ def build_message(claim: ClaimedMessage) -> OutboxMail:
 
 
 def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
-    """Return a Flask-Mail attachment from an outbox row's description (text, or base64 for images)."""
-    if item.get("encoding") == "base64":
+    """Return a Flask-Mail attachment from an outbox row's description (text, base64, or a QR code to draw)."""
+    if "qr_code" in item:
+        data = checkin_qr_png(item["qr_code"])
+    elif item.get("encoding") == "base64":
         data = base64.b64decode(item["content"])
     else:
         data = item["content"].encode("utf-8")
@@ -304,6 +307,15 @@ def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
         filename=item["filename"], content_type=item["content_type"], data=data,
         disposition=item.get("disposition", "attachment"), headers=headers,
     )
+
+
+def checkin_qr_png(code: str) -> bytes:
+    """Return the QR code of ``code`` as a PNG image (for the check-in desk's scanner)."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
 
 
 def get_transport() -> Transport:

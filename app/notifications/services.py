@@ -64,20 +64,14 @@ CHECKIN_QR_CID = "checkin-qr"
 
 
 def checkin_qr_attachment(code: str) -> dict[str, Any]:
-    """Return the inline PNG of the check-in code's QR code, shown in the HTML email by its Content-ID.
+    """Describe the inline PNG of the check-in code's QR code, shown in the HTML email by its Content-ID.
 
-    An inline part rather than a data: URI, which most mail clients block.
+    An inline part rather than a data: URI, which most mail clients block. The
+    row keeps only the code: the image is drawn when the email is sent
+    (``delivery.checkin_qr_png``), outside the registration's transaction.
     """
-    import base64
-    import io
-
-    import segno
-
-    buffer = io.BytesIO()
-    segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=6, border=2)
     return {
-        "filename": "check-in.png", "content_type": "image/png", "encoding": "base64",
-        "content": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "filename": "check-in.png", "content_type": "image/png", "qr_code": code,
         "content_id": CHECKIN_QR_CID, "disposition": "inline",
     }
 

@@ -100,17 +100,19 @@ def registration_calendar(
         else:
             item.add("status", "TENTATIVE")
         calendar.add_component(item)
-    # Every time is in Europe/Warsaw: its VTIMEZONE is built once per process
-    # (building it walks decades of transitions and cost more than the rest).
-    calendar.subcomponents.insert(0, warsaw_vtimezone(event.starts_at.year))
-    return calendar.to_ical()
+    # Every time is in Europe/Warsaw: its VTIMEZONE is built and written once per
+    # process (building it walks decades of transitions and cost more than the
+    # rest) and goes first among the components, before the first VEVENT.
+    head, first_event, rest = calendar.to_ical().partition(b"BEGIN:VEVENT\r\n")
+    return head + warsaw_vtimezone(event.starts_at.year) + first_event + rest
 
 
 @lru_cache(maxsize=8)
-def warsaw_vtimezone(year: int) -> Timezone:
-    """Return Europe/Warsaw's VTIMEZONE for the event's year and the next (shared, never modified).
+def warsaw_vtimezone(year: int) -> bytes:
+    """Return Europe/Warsaw's VTIMEZONE for the event's year and the next, as iCalendar text.
 
     Only the transitions a calendar needs: the default range (1970-2038) makes
     the component, and every email that carries it, several times larger.
     """
-    return Timezone.from_tzid("Europe/Warsaw", first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    timezone = Timezone.from_tzid("Europe/Warsaw", first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    return timezone.to_ical()
