@@ -46,7 +46,7 @@ from .services import (
     _clashes,
     _live_registration_exists,
     _save_preferences,
-    _sessions_by_id,
+    choosable_sessions,
     hash_token,
     new_registration,
     new_token,
@@ -383,7 +383,7 @@ def add_registration(
     :raises TimeClash, InvalidChoice: for choices that cannot be booked together.
     """
     now = now or utcnow()
-    sessions = _sessions_by_id(event)
+    sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
     token = new_token()
     email_normalized = normalize_email(participant.email)
@@ -400,7 +400,8 @@ def add_registration(
                     bookings.append(_book_approved(registration, session, now))
                 else:
                     bookings.append(_book(registration, session, now))
-            _save_preferences(registration, choices.rankings)
+            db.session.flush()
+            _save_preferences(registration, sessions, choices.rankings)
             record(
                 "registration.added", event_id=event.id, registration_id=registration.id,
                 book_directly=book_directly or None,

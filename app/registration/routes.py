@@ -74,8 +74,8 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             lambda: _blank_form(slug), with_csrf=True,
         )
     event = _event_or_404(slug)
-    programme = public_programme(event, with_groups=False)
-    form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
+    # The ranked blocks make the form's fields; the whole programme is read only to show the form again.
+    form = build_choices_form(RegistrationForm, event, None, services.ranked_workshop_blocks(event))
     now = utcnow()
     is_open = event.is_registration_open(now)
     if is_open and form.validate_on_submit():
@@ -94,7 +94,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             return deliver_after_response(redirect(url_for(".registered", slug=event.slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
-    return _render_form(event, programme, form, is_open, now)
+    return _render_form(event, public_programme(event, with_groups=False), form, is_open, now)
 
 
 def _blank_form(slug: str) -> str:

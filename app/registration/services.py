@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -146,7 +146,7 @@ def register(
     """
     now = now or utcnow()
     check_registration_window(event, now)
-    sessions = _sessions_by_id(event)
+    sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
     invitation = invitations.check_code(choices.invitation_code, chosen)
     token = new_token()
@@ -166,10 +166,12 @@ def register(
             )
             db.session.add(registration)
             db.session.flush()
-            for session in sorted(chosen, key=lambda s: s.id):
-                _book(registration, session, now, _code_for(redeemed, session))
-            _check_rankings_open(event, registration, choices.rankings, now)
-            _save_preferences(registration, choices.rankings)
+            with db.session.no_autoflush:  # the bookings go in together, in one INSERT
+                for session in sorted(chosen, key=lambda s: s.id):
+                    _book(registration, session, now, _code_for(redeemed, session))
+            db.session.flush()
+            _check_rankings_open(registration, sessions, choices.rankings, now)
+            _save_preferences(registration, sessions, choices.rankings)
             notifications.queue_registration_received(registration, token, now)
     except IntegrityError as error:
         # Two submissions for one email raced past the check above: the
@@ -204,6 +206,9 @@ def new_registration(
         manage_token_hash=hash_token(token),
         created_at=now,
         updated_at=now,
+        # Empty, not unloaded: a new registration's lists need no query.
+        bookings=[],
+        preferences=[],
         **extra,
     )
 
@@ -245,8 +250,9 @@ def change_choices(
                 result.added.append(
                     _book(registration, wanted[session_id], now, _code_for(redeemed, wanted[session_id]))
                 )
-        _check_rankings_open(event, registration, choices.rankings, now)
-        _save_preferences(registration, choices.rankings)
+        db.session.flush()
+        _check_rankings_open(registration, sessions, choices.rankings, now)
+        _save_preferences(registration, sessions, choices.rankings)
         registration.updated_at = now
         notifications.queue_changes_confirmed(registration, result.added, result.cancelled, now)
     return result
@@ -393,7 +399,7 @@ def _check_no_clash(chosen: list[Session], ranked_slots: list[RankedBlock]) -> N
 def _book(
     registration: Registration, session: Session, now: datetime, invitation_code_id: int | None = None
 ) -> Booking:
-    """Add a booking: a confirmed place, a waiting-list place or a request.
+    """Add a booking (not flushed yet): a confirmed place, a waiting-list place or a request.
 
     ``invitation_code_id`` names a code for this session already redeemed in the
     transaction (``_redeem_invitation``): it books directly like an eligible category.
@@ -418,7 +424,6 @@ def _book(
         updated_at=now,
     )
     db.session.add(booking)
-    db.session.flush()
     return booking
 
 
@@ -532,31 +537,36 @@ def _clashes(booking: Booking, session: Session) -> bool:
 
 
 def _check_rankings_open(
-    event: Event, registration: Registration, rankings: dict[str, list[int]], now: datetime
+    registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]], now: datetime
 ) -> None:
     """Refuse a change of ranked choices after the preference deadline or the publication.
 
+    ``sessions`` holds at least the event's ranked workshops (see :func:`choosable_sessions`).
+
     :raises RankingClosed:
     """
+    if not rankings:
+        return
     current: dict[int, int] = {p.session_id: p.rank for p in registration.preferences}
-    blocks = {b.key: b for b in ranked_blocks(list(event.sessions))}
+    blocks = {b.key: b for b in ranked_blocks(list(sessions.values()))}
     for key, ranked_ids in rankings.items():
         block_ids = {s.id for s in blocks[key].sessions} if key in blocks else set()
         before = sorted((sid for sid in current if sid in block_ids), key=current.__getitem__)
         if list(ranked_ids) == before:
             continue
-        reason = ranking_closed_reason(event, now)
+        reason = ranking_closed_reason(registration.event, now)
         if reason is not None:
             raise RankingClosed(reason, field=f"rank_{key}_1")
 
 
-def _save_preferences(registration: Registration, rankings: dict[str, list[int]]) -> None:
-    """Replace the registration's ranked choices of the given blocks."""
+def _save_preferences(
+    registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]]
+) -> None:
+    """Replace the registration's ranked choices of the given blocks (``sessions`` as for the check above)."""
     if not rankings:
         return
     block_session_ids = set()
-    event_sessions = _sessions_by_id(registration.event)
-    blocks = {b.key: b for b in ranked_blocks(list(event_sessions.values()))}
+    blocks = {b.key: b for b in ranked_blocks(list(sessions.values()))}
     for key in rankings:
         block_session_ids |= {s.id for s in blocks[key].sessions}
     for preference in list(registration.preferences):
@@ -572,6 +582,26 @@ def _save_preferences(registration: Registration, rankings: dict[str, list[int]]
 def _sessions_by_id(event: Event) -> dict[int, Session]:
     """Return the event's sessions by id."""
     return {s.id: s for s in event.sessions}
+
+
+def ranked_workshop_blocks(event: Event) -> list[RankedBlock]:
+    """Return the event's ranked blocks (workshops shared out by preference), read afresh."""
+    return ranked_blocks(list(choosable_sessions(event, ()).values()))
+
+
+def choosable_sessions(event: Event, session_ids: Iterable[int]) -> dict[int, Session]:
+    """Return by id the sessions a registration may name: ``session_ids`` of the event and every ranked workshop.
+
+    One query (and one for their groups) instead of the whole programme: what
+    :func:`validate_choices` needs to check a choice, and unknown ids stay unknown.
+    """
+    wanted = {session_id for session_id in session_ids if isinstance(session_id, int)}
+    rows = db.session.execute(
+        select(Session)
+        .where(Session.event_id == event.id, or_(Session.id.in_(wanted), Session.booking_mode == BookingMode.RANKED))
+        .options(selectinload(Session.groups))
+    ).scalars()
+    return {session.id: session for session in rows}
 
 
 def _live_registration_exists(event_id: int, email_normalized: str) -> bool:
