@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import format_time, gettext, ngettext
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -78,14 +78,18 @@ def get_public_event_row(slug: str) -> Event:
 
     :raises EventNotFound: for unknown slugs and drafts.
     """
-    event = db.session.execute(
-        select(Event)
-        .where(Event.slug == slug, Event.status.in_(PUBLIC_STATUSES))
-        .options(joinedload(Event.series))
-    ).scalar_one_or_none()
+    event = db.session.execute(_PUBLIC_EVENT_ROW, {"slug": slug}).scalar_one_or_none()
     if event is None:
         raise EventNotFound(slug)
     return event
+
+
+# Built once: every public request runs it.
+_PUBLIC_EVENT_ROW = (
+    select(Event)
+    .where(Event.slug == bindparam("slug"), Event.status.in_(PUBLIC_STATUSES))
+    .options(joinedload(Event.series))
+)
 
 
 def list_public_events(now: datetime | None = None) -> tuple[list[Event], dict[Series, list[Event]]]:

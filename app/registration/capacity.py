@@ -5,13 +5,33 @@ transactions can never both take the last place, on SQLite or PostgreSQL.
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from ..events.models import Group, Session
 from ..extensions import db
 
 session_table = Session.__table__
 group_table = Group.__table__
+
+# The statements of a registration's hot path, built once (building them cost more than running them).
+_TAKE_SESSION_PLACE = (
+    update(session_table)
+    .where(
+        session_table.c.id == bindparam("session_id"),
+        or_(session_table.c.capacity.is_(None), session_table.c.taken < session_table.c.capacity),
+    )
+    .values(taken=session_table.c.taken + 1)
+)
+_GROUPS_EMPTIEST_FIRST = (
+    select(group_table.c.id, (group_table.c.taken < group_table.c.capacity).label("has_room"))
+    .where(group_table.c.session_id == bindparam("session_id"))
+    .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
+)
+_TAKE_GROUP_PLACE = (
+    update(group_table)
+    .where(group_table.c.id == bindparam("group_id"), group_table.c.taken < group_table.c.capacity)
+    .values(taken=group_table.c.taken + 1)
+)
 
 
 class Full(Exception):
@@ -29,14 +49,7 @@ def take_place(session_id: int) -> int | None:
 
     :raises Full: when the session has no free place.
     """
-    result = db.session.execute(
-        update(session_table)
-        .where(
-            session_table.c.id == session_id,
-            or_(session_table.c.capacity.is_(None), session_table.c.taken < session_table.c.capacity),
-        )
-        .values(taken=session_table.c.taken + 1)
-    )
+    result = db.session.execute(_TAKE_SESSION_PLACE, {"session_id": session_id})
     if result.rowcount != 1:
         raise Full(session_id)
     groups = _groups_emptiest_first(session_id)
@@ -58,14 +71,8 @@ def take_group_place(session_id: int, exclude_group_id: int | None = None) -> in
 
 def _groups_emptiest_first(session_id: int, exclude_group_id: int | None = None) -> list[tuple[int, bool]]:
     """Return the session's groups, most free places first, each with whether it has room (one query)."""
-    query = (
-        select(group_table.c.id, (group_table.c.taken < group_table.c.capacity).label("has_room"))
-        .where(group_table.c.session_id == session_id)
-        .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
-    )
-    if exclude_group_id is not None:
-        query = query.where(group_table.c.id != exclude_group_id)
-    return [(row.id, bool(row.has_room)) for row in db.session.execute(query)]
+    rows = db.session.execute(_GROUPS_EMPTIEST_FIRST, {"session_id": session_id})
+    return [(row.id, bool(row.has_room)) for row in rows if row.id != exclude_group_id]
 
 
 def _take_first_group(session_id: int, group_ids: list[int]) -> int:
@@ -81,12 +88,7 @@ def _take_first_group(session_id: int, group_ids: list[int]) -> int:
 
 def take_specific_group_place(group_id: int) -> bool:
     """Take a place in one given group if it has room; tell whether it did."""
-    result = db.session.execute(
-        update(group_table)
-        .where(group_table.c.id == group_id, group_table.c.taken < group_table.c.capacity)
-        .values(taken=group_table.c.taken + 1)
-    )
-    return result.rowcount == 1
+    return db.session.execute(_TAKE_GROUP_PLACE, {"group_id": group_id}).rowcount == 1
 
 
 def release_place(session_id: int, group_id: int | None) -> None:

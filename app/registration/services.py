@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -102,16 +102,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+_REGISTRATION_BY_TOKEN = (
+    select(Registration)
+    .where(Registration.manage_token_hash == bindparam("digest"))
+    .options(selectinload(Registration.bookings), selectinload(Registration.preferences))
+)
+
+
 def find_registration_by_token(token: str) -> Registration | None:
     """Return the registration whose manage token is ``token``, or None."""
     if not TOKEN_PATTERN.match(token or ""):
         return None
     digest = hash_token(token)
-    registration = db.session.execute(
-        select(Registration)
-        .where(Registration.manage_token_hash == digest)
-        .options(selectinload(Registration.bookings), selectinload(Registration.preferences))
-    ).scalar_one_or_none()
+    registration = db.session.execute(_REGISTRATION_BY_TOKEN, {"digest": digest}).scalar_one_or_none()
     if registration is None or not hmac.compare_digest(registration.manage_token_hash, digest):
         return None
     return registration
@@ -595,27 +598,32 @@ def choosable_sessions(event: Event, session_ids: Iterable[int]) -> dict[int, Se
     One query (and one for their groups) instead of the whole programme: what
     :func:`validate_choices` needs to check a choice, and unknown ids stay unknown.
     """
-    wanted = {session_id for session_id in session_ids if isinstance(session_id, int)}
-    rows = db.session.execute(
-        select(Session)
-        .where(Session.event_id == event.id, or_(Session.id.in_(wanted), Session.booking_mode == BookingMode.RANKED))
-        .options(selectinload(Session.groups))
-    ).scalars()
+    wanted = sorted({session_id for session_id in session_ids if isinstance(session_id, int)})
+    rows = db.session.execute(_CHOOSABLE_SESSIONS, {"event_id": event.id, "ids": wanted}).scalars()
     return {session.id: session for session in rows}
+
+
+_CHOOSABLE_SESSIONS = (
+    select(Session)
+    .where(
+        Session.event_id == bindparam("event_id"),
+        or_(Session.id.in_(bindparam("ids", expanding=True)), Session.booking_mode == BookingMode.RANKED),
+    )
+    .options(selectinload(Session.groups))
+)
 
 
 def _live_registration_exists(event_id: int, email_normalized: str) -> bool:
     """Tell whether a live registration with this email exists at the event."""
-    return (
-        db.session.execute(
-            select(Registration.id).where(
-                Registration.event_id == event_id,
-                Registration.email_normalized == email_normalized,
-                Registration.status == RegistrationStatus.ACTIVE,
-            )
-        ).first()
-        is not None
-    )
+    found = db.session.execute(_LIVE_REGISTRATION, {"event_id": event_id, "email": email_normalized}).first()
+    return found is not None
+
+
+_LIVE_REGISTRATION = select(Registration.id).where(
+    Registration.event_id == bindparam("event_id"),
+    Registration.email_normalized == bindparam("email"),
+    Registration.status == RegistrationStatus.ACTIVE,
+)
 
 
 def _reload(registration_id: int) -> Registration:
