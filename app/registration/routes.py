@@ -90,8 +90,9 @@ def register(slug: str):  # type: ignore[no-untyped-def]
                     )
                 )
         else:
-            session["last_registration"] = {"event": event.slug, "token": result.token}
-            return deliver_after_response(redirect(url_for(".registered", slug=event.slug), code=303))
+            # ``slug`` is the event's (it was found by it): reading event.slug would reload the committed row.
+            session["last_registration"] = {"event": slug, "token": result.token}
+            return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
     return _render_form(event, public_programme(event, with_groups=False), form, is_open, now)
