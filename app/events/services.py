@@ -13,7 +13,6 @@ from flask import current_app
 from flask_babel import format_time, gettext, ngettext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import utcnow
 from ..extensions import db
@@ -502,18 +501,3 @@ def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:
     return sorted(days.items())
 
 
-def attach_sessions(bookings: Iterable[Any], preferences: Iterable[Any] = ()) -> None:
-    """Load the sessions (and groups) of these bookings and preferences in two queries.
-
-    Sets each one's ``session`` and ``group`` so that a page listing them makes no
-    query per row.
-    """
-    bookings, preferences = list(bookings), list(preferences)
-    session_ids = sorted({item.session_id for item in bookings + preferences})
-    group_ids = sorted({b.group_id for b in bookings if b.group_id is not None})
-    sessions = {s.id: s for s in db.session.execute(select(Session).where(Session.id.in_(session_ids))).scalars()} if session_ids else {}
-    groups = {g.id: g for g in db.session.execute(select(Group).where(Group.id.in_(group_ids))).scalars()} if group_ids else {}
-    for item in bookings + preferences:
-        set_committed_value(item, "session", sessions.get(item.session_id))
-    for booking in bookings:
-        set_committed_value(booking, "group", groups.get(booking.group_id) if booking.group_id is not None else None)

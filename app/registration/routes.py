@@ -21,7 +21,6 @@ from markupsafe import Markup
 from ..db import utcnow
 from ..events.services import (
     EventNotFound,
-    attach_sessions,
     get_public_event_row,
     instant_sessions,
     public_programme,
@@ -148,7 +147,6 @@ def registered(slug: str):  # type: ignore[no-untyped-def]
         registration = services.find_registration_by_token(last.get("token", ""))
     if registration is None:
         return redirect(url_for("events.event", slug=event.slug))
-    attach_sessions(registration.bookings, registration.preferences)
     return render_template(
         "registration/registered.html",
         event=event,

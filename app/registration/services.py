@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import BookingMode, Event, ParticipantCategory, Session
@@ -102,10 +102,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# With the sessions (and groups) of its bookings and ranked choices, which every page of it shows.
 _REGISTRATION_BY_TOKEN = (
     select(Registration)
     .where(Registration.manage_token_hash == bindparam("digest"))
-    .options(selectinload(Registration.bookings), selectinload(Registration.preferences))
+    .options(
+        selectinload(Registration.bookings).options(joinedload(Booking.session), joinedload(Booking.group)),
+        selectinload(Registration.preferences).joinedload(Preference.session),
+    )
 )
 
 
