@@ -50,6 +50,35 @@ def test_groups_fill_emptiest_first_and_session_capacity_is_their_sum(db, make_e
     assert bookings[5].status == BookingStatus.WAITLISTED and bookings[5].group_id is None
 
 
+def test_session_with_room_but_full_groups_is_reported_and_nothing_is_taken(db, make_event, make_session):
+    from app.db import write_transaction
+    from app.registration import capacity
+
+    event = make_event()
+    session = make_session(event, groups=[1, 1])
+    db.session.execute(update(Group).where(Group.session_id == session.id).values(taken=1))
+    db.session.commit()  # the groups are full, the session's counter still says 0 of 2
+    with pytest.raises(capacity.CapacityInconsistent), write_transaction():
+        capacity.take_place(session.id)
+    db.session.expire_all()
+    assert db.session.get(Session, session.id).taken == 0
+    assert [g.taken for g in db.session.execute(select(Group).order_by(Group.id)).scalars()] == [1, 1]
+
+
+def test_session_without_groups_takes_a_place_without_a_group(db, make_event, make_session):
+    from app.db import write_transaction
+    from app.registration import capacity
+
+    event = make_event()
+    session = make_session(event, capacity=1)
+    with write_transaction():
+        assert capacity.take_place(session.id) is None
+    with pytest.raises(capacity.Full), write_transaction():
+        capacity.take_place(session.id)
+    db.session.expire_all()
+    assert db.session.get(Session, session.id).taken == 1
+
+
 def test_database_refuses_taken_above_capacity(db, make_event, make_session):
     event = make_event()
     session = make_session(event, capacity=1)

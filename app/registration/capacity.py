@@ -27,6 +27,21 @@ _GROUPS_EMPTIEST_FIRST = (
     .where(group_table.c.session_id == bindparam("session_id"))
     .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
 )
+# The emptiest group with room, taken in one statement; the outer WHERE re-checks the room
+# on the row as it is when locked (PostgreSQL re-reads a row another transaction changed).
+_emptiest_with_room = (
+    select(group_table.c.id)
+    .where(group_table.c.session_id == bindparam("of_session"), group_table.c.taken < group_table.c.capacity)
+    .order_by((group_table.c.capacity - group_table.c.taken).desc(), group_table.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_TAKE_EMPTIEST_GROUP_PLACE = (
+    update(group_table)
+    .where(group_table.c.id == _emptiest_with_room, group_table.c.taken < group_table.c.capacity)
+    .values(taken=group_table.c.taken + 1)
+    .returning(group_table.c.id)
+)
 _TAKE_GROUP_PLACE = (
     update(group_table)
     .where(group_table.c.id == bindparam("group_id"), group_table.c.taken < group_table.c.capacity)
@@ -52,6 +67,10 @@ def take_place(session_id: int) -> int | None:
     result = db.session.execute(_TAKE_SESSION_PLACE, {"session_id": session_id})
     if result.rowcount != 1:
         raise Full(session_id)
+    taken = db.session.execute(_TAKE_EMPTIEST_GROUP_PLACE, {"of_session": session_id}).scalar_one_or_none()
+    if taken is not None:
+        return taken
+    # No group had room, or there are no groups, or another writer took that group's last place.
     groups = _groups_emptiest_first(session_id)
     if not groups:
         return None
