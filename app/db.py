@@ -90,21 +90,25 @@ def _sqlite_on_begin(conn: Connection) -> None:
 def write_transaction() -> Iterator[None]:
     """Run the body in one write transaction: commit on success, roll back on error.
 
-    Any read transaction already open in the session is ended first, so the
-    write transaction starts fresh (and, on SQLite, with the write lock).
+    On SQLite, a read transaction already open in the session is ended first,
+    so that the write transaction starts with the write lock (BEGIN IMMEDIATE).
     """
     session = db.session()
-    if session.in_transaction():
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and session.in_transaction():
         # Ending the read transaction must not expire what it loaded: reloading
         # the programme row by row would then happen inside the write lock.
         # Nothing read there decides capacity (that is the atomic UPDATEs' job).
+        # (PostgreSQL simply goes on in the same transaction: at READ COMMITTED
+        # every statement sees what is committed when it runs.)
         expire, session.expire_on_commit = session.expire_on_commit, False
         try:
             session.commit()
         finally:
             session.expire_on_commit = expire
-    with _sqlite_writer_turn(session.get_bind()):
-        session.connection(execution_options={IMMEDIATE: True})
+    with _sqlite_writer_turn(bind):
+        if not session.in_transaction():
+            session.connection(execution_options={IMMEDIATE: True})
         try:
             yield
             session.commit()
