@@ -188,7 +188,9 @@ def build_choices_form(
             names.append(name)
         rank_field_names.append((block, names))
     fields["rank_field_names"] = rank_field_names
-    form_class = type(base.__name__, (base,), fields)
+    # A new class scans its fields again on first use: the usual event, without ranked
+    # workshops, uses ``base`` itself (no rank fields) instead of a new class per request.
+    form_class = type(base.__name__, (base,), fields) if blocks else base
     form = form_class(**kwargs)
     form.sessions.choices = None if instant is None else [SelectChoice(s.id, s.title) for s in instant]
     return form
