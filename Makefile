@@ -67,6 +67,7 @@ e2e: install translations $(AXE)
 # Every benchmark with small sizes (a few minutes); docs/benchmarks.md has the full runs.
 bench: install translations
 	$(BIN)/python bench/load.py --quick
+	$(BIN)/python bench/flow.py --registrations 200
 	$(BIN)/python bench/allocation.py --sizes 500 5000
 	$(BIN)/python bench/export.py --sizes 10000
 	$(BIN)/python bench/outbox.py --messages 500

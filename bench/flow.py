@@ -1,0 +1,117 @@
+"""Time one participant's registration in process, request by request (the figures "in process" of docs/benchmarks.md).
+
+Builds bench/load.py's event (200 sessions) in a fresh SQLite file, or in a
+fresh PostgreSQL database with ``--db``, and drives the production app with
+Flask's test client: GET the form, POST it, GET the success page. No server,
+no network, no client CPU in the way: what is left is the app's own time.
+``--profile FILE`` also writes cProfile statistics of the timed part (open them
+with ``python -m pstats FILE``).
+
+Run as: .venv/bin/python bench/flow.py [--registrations 300] [--db URL] [--profile /tmp/flow.prof]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench import load  # noqa: E402
+from tests.loadclient import CSRF_INPUT, registration_form  # noqa: E402
+
+BASE = "https://zapisy.example"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrations", type=int, default=300, help="timed registrations (after 20 warm-up ones)")
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--db", default=None, help="PostgreSQL URL on loopback (default: SQLite in a temporary file)")
+    parser.add_argument("--profile", type=Path, help="write cProfile statistics of the timed registrations here")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="zapisy-flow-"))
+    database, admin_url, name = f"sqlite:///{workdir / 'flow.sqlite'}", None, None
+    if args.db:
+        host = args.db.split("@")[-1].split("/")[0].split(":")[0]
+        if host not in {"127.0.0.1", "localhost", "::1", "[::1]"}:
+            raise SystemExit("--db must point to a PostgreSQL server on the loopback interface")
+        admin_url, name = args.db, f"zapisy_flow_{uuid.uuid4().hex[:8]}"
+        with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        database = args.db.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        return _run(database, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if admin_url:
+            with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _run(database: str, args: argparse.Namespace) -> int:
+    # Before anything imports config.py, which reads the environment once.
+    os.environ.update(
+        ZAPISY_ENV="production", SECRET_KEY="flow-benchmark-secret-key-0123456789", DATABASE_URL=database,
+        BASE_URL=BASE, RATELIMIT_ENABLED="0", OUTBOX_DELIVER_AFTER_REQUEST="0",
+    )
+    fixture = load.generate(database, args.sessions, 1000, 100)
+    from app import create_app
+
+    app = create_app()
+    path = f"/events/{fixture.slug}/register"
+    times: dict[str, list[float]] = {"form": [], "submit": [], "success": []}
+
+    def register(n: int) -> None:
+        client = app.test_client()
+        started = time.perf_counter()
+        page = client.get(path, base_url=BASE)
+        times["form"].append(time.perf_counter() - started)
+        choices = [fixture.slots[(n + k * 7) % load.SLOTS][n % len(fixture.slots[0])] for k in range(load.CHOICES)]
+        data = {**registration_form(f"flow{n}@example.com", choices, n), "csrf_token": CSRF_INPUT.search(page.text).group(1)}
+        started = time.perf_counter()
+        answer = client.post(path, base_url=BASE, data=data, headers={"Referer": BASE + "/"})
+        times["submit"].append(time.perf_counter() - started)
+        if answer.status_code != 303:
+            raise SystemExit(f"registration {n} answered {answer.status_code}")
+        started = time.perf_counter()
+        success = client.get(answer.headers["Location"].removeprefix(BASE), base_url=BASE)
+        times["success"].append(time.perf_counter() - started)
+        if "/r/" not in success.text:
+            raise SystemExit(f"registration {n}: no success page")
+
+    for n in range(20):
+        register(10**6 + n)
+    for kind in times:
+        times[kind].clear()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    for n in range(args.registrations):
+        register(n)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(args.profile))
+    backend = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+    print(f"{args.registrations} registrations in process ({backend}, {args.sessions} sessions):")
+    for kind, values in times.items():
+        print(f"  {kind:8s} mean {1000 * statistics.mean(values):6.2f} ms   median {1000 * statistics.median(values):6.2f} ms")
+    print(f"  one registration (three requests): {1000 * sum(statistics.mean(v) for v in times.values()):.2f} ms")
+    if args.profile:
+        print(f"  cProfile statistics: {args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
