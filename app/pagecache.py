@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from flask import current_app, g, request, session
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from .i18n import current_language
@@ -56,5 +57,10 @@ def cached_page(name: str, key: str, ttl: float, render: Callable[[], str], with
         pages[cache_key] = (time.monotonic() + ttl, template)
         return html
     template = kept[1]
-    return template.replace(_TOKEN_PLACEHOLDER, generate_csrf()) if with_csrf else template
+    html = template.replace(_TOKEN_PLACEHOLDER, generate_csrf()) if with_csrf else template
+    # A render reads current_user (the navigation does), and Flask-Login then marks the
+    # session as not fresh; a kept page must leave the same session behind, or the next
+    # rendered answer would change the cookie again (between a double click's answers, say).
+    _ = current_user.is_authenticated
+    return html
 

@@ -164,3 +164,21 @@ def test_registration_form_with_an_invitation_code_is_not_kept(app, client, make
     assert 'value="CODE-2"' in client.get(f"/events/{event.slug}/register?code=CODE-2").text
     assert "CODE-1" not in client.get(f"/events/{event.slug}/register").text
     assert all(name != "register" or query == "" for name, _slug, _lang, query in app.extensions["zapisy_page_cache"])
+
+
+@FORM_CACHED
+def test_kept_form_leaves_the_session_a_rendered_one_would(app, make_event, make_session):
+    # A double click sends the form's cookie twice: the refused second answer must not set
+    # a cookie of its own, or it could replace the first answer's (which names the registration).
+    event = make_event()
+    session = make_session(event)
+    path = f"/events/{event.slug}/register"
+    app.test_client().get(path)  # rendered and kept
+    browser = app.test_client(use_cookies=False)
+    page = browser.get(path)  # served from the kept page
+    cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+    data = {**FORM_DEFAULTS, "sessions": [str(session.id)], "csrf_token": csrf_token(page.text)}
+    first = browser.post(path, data=data, headers={"Cookie": cookie})
+    second = browser.post(path, data=data, headers={"Cookie": cookie})
+    assert first.status_code == 303 and "Set-Cookie" in first.headers
+    assert second.status_code == 422 and "Set-Cookie" not in second.headers
