@@ -75,6 +75,9 @@ class Config:
 
     # Abuse limits (Flask-Limiter), per client IP; storage in Redis when REDIS_URL is set.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    # Add "Server-Timing: app;dur=<ms>" to every response (the load benchmark reads it). Off by
+    # default: it tells any visitor how long the server worked on their request.
+    SERVER_TIMING = _bool("SERVER_TIMING", False)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI")  # default: REDIS_URL, else memory
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "20 per minute; 200 per hour")
     RATELIMIT_RESEND = os.environ.get("RATELIMIT_RESEND", "5 per minute; 30 per hour")

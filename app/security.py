@@ -121,11 +121,13 @@ def _security_headers(response: Response) -> Response:
     if request_id:
         headers["X-Request-ID"] = request_id
         started = g.get("started")
+        elapsed_ms = (time.perf_counter() - started) * 1000 if started else -1
         log.info(
             "request_id=%s method=%s path=%s status=%s ms=%.1f",
-            request_id, request.method, redact(path), response.status_code,
-            (time.perf_counter() - started) * 1000 if started else -1,
+            request_id, request.method, redact(path), response.status_code, elapsed_ms,
         )
+        if started and current_app.config.get("SERVER_TIMING"):
+            headers["Server-Timing"] = f"app;dur={elapsed_ms:.2f}"
     return response
 
 

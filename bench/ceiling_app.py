@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import time
 from datetime import datetime, timezone
 
-from flask import Flask, redirect, request
+from flask import Flask, g, redirect, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -94,6 +95,17 @@ def create_app() -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["CEILING_DATABASE_URL"]
     db = SQLAlchemy(app, metadata=metadata)
     form = _form_page(int(os.environ.get("CEILING_SESSIONS", "200")))
+
+    if os.environ.get("SERVER_TIMING") == "1":
+        # The same header as Zapisy's SERVER_TIMING: the server's own time per request.
+        @app.before_request
+        def start_timer() -> None:
+            g.started = time.perf_counter()
+
+        @app.after_request
+        def server_timing(response):  # type: ignore[no-untyped-def]
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.2f}"
+            return response
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

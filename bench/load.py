@@ -335,10 +335,14 @@ async def page_window(url: str, path: str, clients: int, seconds: float) -> tupl
 
 
 def latency_line(stats: Stats, kind: str) -> str:
-    """Format p50 / p95 / p99 of one request kind in milliseconds."""
+    """Format p50 / p95 / p99 of one request kind in milliseconds, and the server's own p50 / p99."""
     values = stats.latencies.get(kind, [])
-    return (f"{kind:<11} n={len(values):>6}  p50 {percentile(values, .50) * 1000:7.1f} ms  "
+    line = (f"{kind:<11} n={len(values):>6}  p50 {percentile(values, .50) * 1000:7.1f} ms  "
             f"p95 {percentile(values, .95) * 1000:7.1f} ms  p99 {percentile(values, .99) * 1000:7.1f} ms")
+    server = stats.server_times.get(kind, [])
+    if server:
+        line += f"   (server's own time p50 {percentile(server, .50) * 1000:5.1f} p99 {percentile(server, .99) * 1000:5.1f} ms)"
+    return line
 
 
 def count_race(url: str, session_id: int, group_id: int) -> dict[str, int]:
@@ -405,10 +409,11 @@ def main(argv: list[str] | None = None) -> int:
             create_schema(url, args.sessions)
             print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
 
-            zapisy = GunicornServer(production_env(url, "https://zapisy.example", OUTBOX_MAIL_DIR=str(workdir / "mail")),
+            zapisy = GunicornServer(production_env(url, "https://zapisy.example", OUTBOX_MAIL_DIR=str(workdir / "mail"),
+                                                   SERVER_TIMING="1"),
                                     log_path=workdir / "zapisy.log", workers=args.workers)
             ceiling = GunicornServer(production_env(url, "https://zapisy.example", CEILING_DATABASE_URL=url,
-                                                    CEILING_SESSIONS=str(args.sessions)),
+                                                    CEILING_SESSIONS=str(args.sessions), SERVER_TIMING="1"),
                                      log_path=workdir / "ceiling.log", workers=args.workers,
                                      wsgi_app="bench.ceiling_app:create_app()")
             stack.enter_context(zapisy)
@@ -463,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
                 latency_ms={kind: {q: round(percentile(zapisy_stats.latencies[kind], f) * 1000, 1)
                                    for q, f in (("p50", .5), ("p95", .95), ("p99", .99))}
                             for kind in ("form", "submit", "success")},
+                server_time_ms={kind: {q: round(percentile(zapisy_stats.server_times[kind], f) * 1000, 1)
+                                       for q, f in (("p50", .5), ("p99", .99))}
+                                for kind in ("form", "submit", "success") if zapisy_stats.server_times[kind]},
             )
 
             race_stats = asyncio.run(race(zapisy.url, fixture.slug, fixture.race_session_id, args.clients, numbers))

@@ -31,6 +31,7 @@ CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # The success page shows a waitlisted booking as: <badge text-bg-warning>…</span> position N
 WAITLIST_POSITION = re.compile(r'text-bg-warning">[^<]*</span>\s*\S+\s+(\d+)')
 CONFIRMED_BADGE = "text-bg-success"
+SERVER_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 SUCCESS_MARKER = "/r/"  # the private link, shown only on the success page
 
 
@@ -163,6 +164,8 @@ class Stats:
     """Latencies per request kind and errors, gathered over a run."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # The server's own time per request kind, from its Server-Timing header when it sends one.
+    server_times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
 
@@ -206,6 +209,9 @@ class Participant:
         started = time.perf_counter()
         response = await self.client.request(method, self.base_url + path, headers=headers, **kwargs)
         self.stats.record(kind, time.perf_counter() - started, response.status_code)
+        timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
+        if timing:
+            self.stats.server_times[kind].append(float(timing.group(1)) / 1000)
         # Kept whatever its Secure flag: this client stands behind a TLS proxy.
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")

@@ -50,6 +50,13 @@ def test_hsts_only_under_https(client):
     assert "Strict-Transport-Security" in client.get("/", base_url="https://zapisy.test").headers
 
 
+def test_server_timing_header_only_when_switched_on(app, client):
+    assert "Server-Timing" not in client.get("/").headers
+    app.config["SERVER_TIMING"] = True
+    timing = client.get("/").headers["Server-Timing"]
+    assert timing.startswith("app;dur=") and float(timing.removeprefix("app;dur=")) >= 0
+
+
 def test_request_id_is_kept_when_sane_and_replaced_when_not(client):
     assert client.get("/", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
     assert client.get("/", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"] != "bad id <script>"
