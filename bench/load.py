@@ -341,7 +341,8 @@ def latency_line(stats: Stats, kind: str) -> str:
             f"p95 {percentile(values, .95) * 1000:7.1f} ms  p99 {percentile(values, .99) * 1000:7.1f} ms")
     server = stats.server_times.get(kind, [])
     if server:
-        line += f"   (server's own time p50 {percentile(server, .50) * 1000:5.1f} p99 {percentile(server, .99) * 1000:5.1f} ms)"
+        line += (f"   (server's own time p50 {percentile(server, .50) * 1000:5.1f} "
+                 f"p99 {percentile(server, .99) * 1000:5.1f} ms)")
     return line
 
 
@@ -366,6 +367,30 @@ def count_race(url: str, session_id: int, group_id: int) -> dict[str, int]:
     }
 
 
+def print_beside(runs: list[dict[str, Any]]) -> None:
+    """Print the main figures of a SQLite run and a PostgreSQL run side by side."""
+    def row(name: str, *values: object) -> None:
+        print(f"  {name:<34}" + "".join(f"{str(v):>22}" for v in values))
+
+    def latency(figures: dict[str, Any], kind: str) -> str:
+        values = figures.get("latency_ms", {}).get(kind, {})
+        return f"{values.get('p50', '-')} / {values.get('p99', '-')} ms"
+
+    print("\nSide by side")
+    row("", "SQLite (WAL)", "PostgreSQL")
+    row("headline Zapisy ÷ ceiling", *(f.get("headline_ratio", "-") for f in runs))
+    row("Zapisy registrations/s", *(f.get("zapisy_rate", "-") for f in runs))
+    row("ceiling registrations/s", *(f.get("ceiling_rate", "-") for f in runs))
+    for kind in ("form", "submit", "success"):
+        row(f"{kind} p50 / p99", *(latency(f, kind) for f in runs))
+    row("server's own p99 form/submit/success", *(
+        " / ".join(str(f.get("server_time_ms", {}).get(kind, {}).get("p99", "-")) for kind in ("form", "submit", "success"))
+        + " ms" for f in runs))
+    row("errors", *(f.get("zapisy_errors", "-") for f in runs))
+    row("race overbooked", *(f.get("race", {}).get("overbooked", "-") for f in runs))
+    row("event page req/s", *(f.get("event_page", {}).get("rate", "-") for f in runs))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures; exit 1 when a correctness check fails."""
     global RACE_PLACES
@@ -383,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke run in about a minute")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, SQLite file)")
+    parser.add_argument("--beside", metavar="URL", default=None,
+                        help="run on SQLite, then on this PostgreSQL URL, and print the figures side by side")
     args = parser.parse_args(argv)
     if args.quick:
         args.existing = min(args.existing, 1000)
@@ -392,13 +419,30 @@ def main(argv: list[str] | None = None) -> int:
         args.page_seconds = min(args.page_seconds, 3)
     RACE_PLACES = max(1, min(args.race_places, RACE_GROUP_CAPACITY))
 
+    if args.beside:
+        if args.db:
+            raise SystemExit("--beside runs SQLite and then the PostgreSQL it names: give it instead of --db")
+        runs = []
+        for db_url in (None, args.beside):
+            print(f"\n=== {'PostgreSQL' if db_url else 'SQLite (WAL)'} ===", flush=True)
+            runs.append(_run(args, db_url, None))
+        print_beside([figures for figures, _failed in runs])
+        if args.json:
+            args.json.write_text(json.dumps({"sqlite": runs[0][0], "postgresql": runs[1][0]}, indent=2) + "\n")
+        return 1 if any(failed for _figures, failed in runs) else 0
+    _figures, failed = _run(args, args.db, args.json)
+    return 1 if failed else 0
+
+
+def _run(args: argparse.Namespace, db_url: str | None, json_path: Path | None) -> tuple[dict[str, Any], bool]:
+    """Run every phase once on SQLite (``db_url`` None) or PostgreSQL; return the figures and whether a check failed."""
     workdir = Path(tempfile.mkdtemp(prefix="zapisy-bench-"))
     figures: dict[str, Any] = {"workers": args.workers, "clients": args.clients,
-                               "database": "postgresql" if args.db else "sqlite"}
+                               "database": "postgresql" if db_url else "sqlite"}
     failed = False
     try:
         with ExitStack() as stack:
-            url = stack.enter_context(database(args.db, workdir))
+            url = stack.enter_context(database(db_url, workdir))
             print(f"Generating: {args.sessions} sessions, {args.existing} registrations; event page: "
                   f"{args.sessions} sessions, {args.page_registrations} registrations ({figures['database']}) …",
                   flush=True)
@@ -513,13 +557,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nCORRECTNESS CHECK FAILED; logs in {workdir}")
                 print(zapisy.log_tail(2000))
     finally:
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        if json_path:
+            json_path.write_text(json.dumps(figures, indent=2) + "\n")
         if args.keep or failed:
             print(f"Working directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if failed else 0
+    return figures, failed
 
 
 if __name__ == "__main__":
