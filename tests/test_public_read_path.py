@@ -11,6 +11,7 @@ from sqlalchemy import event as sa_event
 
 from app.events.models import BookingMode, Session
 from app.extensions import db as _db
+from app.registration.models import Registration
 from tests.conftest import FORM_DEFAULTS, csrf_token, submit
 
 CACHED = pytest.mark.app_config(EVENT_PAGE_CACHE_SECONDS=60)
@@ -129,6 +130,25 @@ def test_refused_registration_re_renders_the_programme(client, make_event, make_
     page = submit(client, f"/events/{event.slug}/register", data)
     assert page.status_code == 422
     assert "Jedyna" in page.text and f'value="{session.id}" id="sessions-{session.id}" checked' in page.text
+
+
+@pytest.mark.parametrize("bad_id", ["999999", "2147483648", "99999999999999999999999", "-1", "0"])
+def test_a_session_id_no_session_has_is_refused_with_a_message(client, db, make_event, make_session, bad_id):
+    event = make_event()
+    make_session(event)
+    data = {**FORM_DEFAULTS, "sessions": [bad_id]}
+    page = submit(client, f"/events/{event.slug}/register", data)
+    assert page.status_code == 422 and "Ten wybór jest niedostępny." in page.text
+    assert db.session.execute(db.select(db.func.count()).select_from(Registration)).scalar_one() == 0
+
+
+def test_a_wrong_session_shows_together_with_the_other_mistakes(client, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    data = {**FORM_DEFAULTS, "email": "not-an-address", "sessions": ["999999"]}
+    page = submit(client, f"/events/{event.slug}/register", data)
+    assert page.status_code == 422
+    assert "Ten wybór jest niedostępny." in page.text and 'id="email-error"' in page.text
 
 
 FORM_CACHED = pytest.mark.app_config(FORM_PAGE_CACHE_SECONDS=60)

@@ -64,6 +64,16 @@ class ChoicesForm(Form):
 
     rank_field_names: list[tuple[RankedBlock, list[str]]] = []
 
+    def check_sessions_offered(self, instant: list) -> None:
+        """Mark the sessions field when it names a session not among ``instant`` (after a failed validation)."""
+        if self.sessions.errors:
+            return
+        self.sessions.choices = [SelectChoice(s.id, s.title) for s in instant]
+        try:
+            self.sessions.pre_validate(self)
+        except ValidationError as error:
+            self.sessions.errors = [*self.sessions.errors, str(error)]
+
     def choices_data(self) -> Choices:
         """Return the picked sessions and rankings as service input."""
         rankings: dict[str, list[int]] = {}

@@ -77,7 +77,8 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     form = build_choices_form(RegistrationForm, event, None, services.ranked_workshop_blocks(event))
     now = utcnow()
     is_open = event.is_registration_open(now)
-    if is_open and form.validate_on_submit():
+    valid = is_open and form.validate_on_submit()
+    if valid:
         try:
             result = services.register(event, form.participant_data(), form.choices_data(), now=now)
         except RegistrationError as error:
@@ -94,7 +95,12 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
-    return _render_form(event, public_programme(event, with_groups=False), form, is_open, now)
+    programme = public_programme(event, with_groups=False)
+    if is_open and not valid:
+        # The service, which checks the sessions, was not reached: check them here, so
+        # that a wrong session shows together with the other fields' mistakes.
+        form.check_sessions_offered(programme.instant)
+    return _render_form(event, programme, form, is_open, now)
 
 
 def _blank_form(slug: str) -> str:

@@ -591,6 +591,9 @@ def _sessions_by_id(event: Event) -> dict[int, Session]:
     return {s.id: s for s in event.sessions}
 
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds on PostgreSQL
+
+
 def ranked_workshop_blocks(event: Event) -> list[RankedBlock]:
     """Return the event's ranked blocks (workshops shared out by preference), read afresh."""
     return ranked_blocks(list(choosable_sessions(event, ()).values()))
@@ -602,7 +605,8 @@ def choosable_sessions(event: Event, session_ids: Iterable[int]) -> dict[int, Se
     One query (their groups joined) instead of the whole programme: what
     :func:`validate_choices` needs to check a choice, and unknown ids stay unknown.
     """
-    wanted = sorted({session_id for session_id in session_ids if isinstance(session_id, int)})
+    # Ids no session can have (the databases' integer range) stay unknown instead of failing the query.
+    wanted = sorted({i for i in session_ids if isinstance(i, int) and 0 < i <= MAX_ID})
     rows = db.session.execute(_CHOOSABLE_SESSIONS, {"event_id": event.id, "ids": wanted}).unique().scalars()
     return {session.id: session for session in rows}
 
