@@ -173,9 +173,10 @@ def register(
             )
             db.session.add(registration)
             db.session.flush()
-            with db.session.no_autoflush:  # the bookings go in together, in one INSERT
-                for session in sorted(chosen, key=lambda s: s.id):
-                    _book(registration, session, now, _code_for(redeemed, session))
+            # Each booking is inserted (autoflush) before the next session's UPDATE, so that
+            # its foreign key locks the sessions in the same ascending order as everyone else.
+            for session in sorted(chosen, key=lambda s: s.id):
+                _book(registration, session, now, _code_for(redeemed, session))
             db.session.flush()
             _check_rankings_open(registration, sessions, choices.rankings, now)
             _save_preferences(registration, sessions, choices.rankings)
