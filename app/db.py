@@ -1,6 +1,7 @@
 """Database helpers: aware UTC timestamps, SQLite pragmas and write transactions."""
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sqlite3
@@ -25,6 +26,7 @@ except ImportError:  # not on POSIX: SQLite's own polling orders the writers
     fcntl = None  # type: ignore[assignment]
 
 IMMEDIATE = "zapisy_begin_immediate"
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -125,35 +127,48 @@ class _WriterQueue:
     idle that way. Waiting on a file lock (flock) instead wakes the next writer
     the moment the lock is released. The queue only orders writers: SQLite's
     own lock still guarantees one writer at a time, also for writes made
-    outside ``write_transaction``. Reentrant per thread.
+    outside ``write_transaction``, and a writer that cannot open the lock file
+    (another user's, a read-only directory) simply goes without the queue.
+    The file is opened for each turn and closed after it (closing releases the
+    lock, also when a process dies), so no descriptor is held between writes.
+    Reentrant per thread.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.thread_lock = threading.RLock()
         self.local = threading.local()
-        self.pid = -1
-        self.fd = -1
+        self.warned = False
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         with self.thread_lock:
             depth = getattr(self.local, "depth", 0)
-            if depth == 0:
-                self._lock_file()
+            fd = self._lock_file() if depth == 0 else None
             self.local.depth = depth + 1
             try:
                 yield
             finally:
                 self.local.depth = depth
-                if depth == 0:
-                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                if fd is not None:
+                    os.close(fd)
 
-    def _lock_file(self) -> None:
-        if self.pid != os.getpid():  # a forked worker opens its own file description
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self.pid = os.getpid()
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+    def _lock_file(self) -> int | None:
+        """Open the lock file and wait for its lock; None when it cannot be opened."""
+        try:
+            # Read-only is enough for flock; created readable by all (umask applies), empty.
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as error:
+            if not self.warned:
+                self.warned = True
+                log.warning("SQLite writers' queue off: cannot open %s (%s)", self.path, error)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
 
 _writer_queues: dict[str, _WriterQueue] = {}

@@ -117,3 +117,16 @@ def test_sqlite_writer_turn_is_reentrant_and_held_until_the_outer_one_ends(tmp_p
         assert locked_elsewhere()  # the inner turn did not let go of the outer one's lock
     assert not locked_elsewhere()
     os.close(probe)
+
+
+def test_sqlite_writer_turn_goes_without_the_queue_when_the_lock_file_cannot_be_opened(tmp_path, caplog):
+    from app.db import _WriterQueue
+
+    queue = _WriterQueue(str(tmp_path / "missing-directory" / "zapisy.sqlite.writers"))
+    ran = []
+    with caplog.at_level("WARNING"), queue.turn():
+        ran.append(True)
+    with queue.turn():  # warned once, still usable
+        ran.append(True)
+    assert ran == [True, True]
+    assert sum("writers' queue off" in record.getMessage() for record in caplog.records) == 1
