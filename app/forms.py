@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from babel import support
-from flask import has_request_context
+from flask import current_app, has_request_context
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
@@ -25,6 +25,8 @@ class Form(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form):  # type: ignore[no-untyped-def]
-            """Return the cached catalog of the request's language (none outside a request)."""
-            locale = get_locale() if has_request_context() else None
+            """Return the cached catalog of the request's language (none outside a request, or when switched off)."""
+            if not has_request_context() or not current_app.config.get("WTF_I18N_ENABLED", True):
+                return None
+            locale = get_locale()
             return _wtforms_translations(str(locale)) if locale is not None else None

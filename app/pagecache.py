@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .i18n import current_language
 
-# Stands for the CSRF token in a kept page: random per process, so no content can forge it.
+# Stands for the CSRF token in a kept page: random each time the app is loaded, so no content can forge it.
 _TOKEN_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
 
 

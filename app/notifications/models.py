@@ -62,7 +62,9 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    # [{"filename": ..., "content_type": ..., "content": <text>}]
+    # [{"filename": ..., "content_type": ..., "content": <text>}]; an image may instead carry
+    # "content" in base64 with "encoding": "base64", or "qr_code": <text> to be drawn when sent;
+    # "content_id" and "disposition": "inline" make it an inline part.
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Kept across retries so that a receiver can recognise a message sent twice.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)

@@ -77,21 +77,10 @@ def take_place(session_id: int) -> int | None:
     return _take_first_group(session_id, [group_id for group_id, has_room in groups if has_room])
 
 
-def take_group_place(session_id: int, exclude_group_id: int | None = None) -> int:
-    """Take a place in the emptiest group of the session with room; return its id.
-
-    Emptiest first keeps the small groups of a workshop balanced while it fills.
-
-    :raises CapacityInconsistent: when no group has room.
-    """
-    groups = _groups_emptiest_first(session_id, exclude_group_id)
-    return _take_first_group(session_id, [group_id for group_id, has_room in groups if has_room])
-
-
-def _groups_emptiest_first(session_id: int, exclude_group_id: int | None = None) -> list[tuple[int, bool]]:
+def _groups_emptiest_first(session_id: int) -> list[tuple[int, bool]]:
     """Return the session's groups, most free places first, each with whether it has room (one query)."""
     rows = db.session.execute(_GROUPS_EMPTIEST_FIRST, {"session_id": session_id})
-    return [(row.id, bool(row.has_room)) for row in rows if row.id != exclude_group_id]
+    return [(row.id, bool(row.has_room)) for row in rows]
 
 
 def _take_first_group(session_id: int, group_ids: list[int]) -> int:
