@@ -173,10 +173,9 @@ def register(
             )
             db.session.add(registration)
             db.session.flush()
-            # Each booking is inserted (autoflush) before the next session's UPDATE, so that
-            # its foreign key locks the sessions in the same ascending order as everyone else.
-            for session in sorted(chosen, key=lambda s: s.id):
-                _book(registration, session, now, _code_for(redeemed, session))
+            with db.session.no_autoflush:  # the bookings are written together (see _book for requests)
+                for session in sorted(chosen, key=lambda s: s.id):
+                    _book(registration, session, now, _code_for(redeemed, session))
             db.session.flush()
             _check_rankings_open(registration, sessions, choices.rankings, now)
             _save_preferences(registration, sessions, choices.rankings)
@@ -432,6 +431,12 @@ def _book(
         updated_at=now,
     )
     db.session.add(booking)
+    if status == BookingStatus.REQUESTED:
+        # A request locks nothing above, but its row's foreign key takes a share lock on the
+        # session: written now, that lock comes in the same ascending order as everyone's
+        # (later, it could wait for a lower session after a higher one was locked: a deadlock).
+        # Confirmed and waiting bookings' sessions are already locked by this transaction.
+        db.session.flush()
     return booking
 
 
