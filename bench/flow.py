@@ -19,13 +19,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench import load  # noqa: E402
 from tests.loadclient import CSRF_INPUT, registration_form  # noqa: E402
@@ -42,22 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="zapisy-flow-"))
-    database, admin_url, name = f"sqlite:///{workdir / 'flow.sqlite'}", None, None
-    if args.db:
-        host = args.db.split("@")[-1].split("/")[0].split(":")[0]
-        if host not in {"127.0.0.1", "localhost", "::1", "[::1]"}:
-            raise SystemExit("--db must point to a PostgreSQL server on the loopback interface")
-        admin_url, name = args.db, f"zapisy_flow_{uuid.uuid4().hex[:8]}"
-        with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        database = args.db.rsplit("/", 1)[0] + f"/{name}"
     try:
-        return _run(database, args)
+        # The load benchmark's database: a SQLite file in workdir, or a fresh PostgreSQL database, dropped after.
+        with load.database(args.db, workdir) as database:
+            return _run(database, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if admin_url:
-            with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _run(database: str, args: argparse.Namespace) -> int:
