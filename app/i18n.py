@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, has_request_context, request, session
-from flask_babel import get_locale
+from babel import Locale
+from babel.support import NullTranslations
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import get_locale, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 
 def select_locale() -> str:
@@ -31,3 +36,50 @@ def localized(obj: Any, field: str, language: str | None = None) -> str:
     language = language or current_language()
     value = getattr(obj, f"{field}_{language}", None)
     return value or getattr(obj, f"{field}_pl")
+
+
+# The compiled catalog of each locale, as Flask-Babel loaded it. Flask-Babel's
+# template gettext looks the request context up three times and spells the
+# locale's name out on every call, and Jinja wraps it in two more calls; a page
+# calls it dozens of times.
+_CATALOGS: dict[Locale, NullTranslations] = {}
+
+
+def page_catalog() -> NullTranslations:
+    """Return the current locale's catalog (force_locale included), loaded once per process."""
+    locale = get_locale()
+    if locale is None:  # no request or app context: Flask-Babel's untranslated catalog
+        return get_translations()
+    catalog = _CATALOGS.get(locale)
+    if catalog is None:
+        catalog = _CATALOGS[locale] = get_translations()
+    return catalog
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
+    """Jinja's "newstyle" gettext: translated, escaped when autoescaping, always %-formatted."""
+    text = page_catalog().ugettext(string)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+@pass_eval_context
+def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    """Jinja's "newstyle" ngettext, with ``%(num)s`` available."""
+    variables.setdefault("num", num)
+    text = page_catalog().ungettext(singular, plural, num)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+def install_template_gettext(app: Flask) -> None:
+    """Give templates ``_``, ``gettext`` and ``ngettext`` reading :func:`page_catalog`.
+
+    They behave as the ones Jinja's i18n extension makes from Flask-Babel's
+    (newstyle: autoescaped, ``%(name)s`` variables, ``{% trans %}`` included).
+    """
+    app.jinja_env.newstyle_gettext = True  # type: ignore[attr-defined]
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)

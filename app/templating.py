@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
 
-from .i18n import current_language
+from .i18n import current_language, install_template_gettext
 from .labels import (
     BOOKING_STATUS_LABELS,
     CATEGORY_LABELS,
@@ -67,6 +67,7 @@ _time = _memoised("time", format_time)
 
 def init_templating(app: Flask) -> None:
     """Register the helpers on ``app``."""
+    install_template_gettext(app)
     app.jinja_env.globals.update(
         current_language=current_language,
         category_labels=TranslatedLabels(CATEGORY_LABELS),

@@ -53,3 +53,18 @@ def test_polish_plural_forms(client, make_event, make_session):
     make_session(event, start_hour=13, capacity=22)
     page = client.get(f"/events/{event.slug}/").text
     assert "Zostały 2 miejsca" in page and "Zostało 5 miejsc" in page and "Zostały 22 miejsca" in page
+
+
+def test_template_gettext_escapes_variables_and_follows_forced_locale(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    source = '{{ _("Hello %(name)s,", name=who) }}|{{ ngettext("%(num)d event", "%(num)d events", 2) }}|{{ _("Language") }}'
+    with app.test_request_context("/"):
+        polish = render_template_string(source, who="<b>Ala</b>")
+        with force_locale("en"):
+            english = render_template_string(source, who="<b>Ala</b>")
+        again = render_template_string(source, who="<b>Ala</b>")
+    assert english == "Hello &lt;b&gt;Ala&lt;/b&gt;,|2 events|Language"
+    assert polish == again and polish == "Dzień dobry, &lt;b&gt;Ala&lt;/b&gt;,|2 wydarzenia|Język"
+    assert "<b>" not in polish
