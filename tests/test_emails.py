@@ -66,6 +66,76 @@ def test_the_calendar_file_holds_the_event_and_sessions_in_warsaw_time_with_stab
     assert all(e["STATUS"] == "CANCELLED" for e in gone.values())
 
 
+def _reference_calendar(event, bookings, language, domain, now, is_cancelled=False) -> Calendar:  # type: ignore[no-untyped-def]
+    """Build the calendar the slow, obvious way: one icalendar component per entry, every property added."""
+    from icalendar import Event as Entry
+
+    from app.i18n import localized
+
+    calendar = Calendar()
+    entry = Entry()
+    entry.add("uid", f"event-{event.id}@{domain}")
+    entry.add("dtstamp", now)
+    entry.add("dtstart", event.starts_at.astimezone(WARSAW))
+    entry.add("dtend", event.ends_at.astimezone(WARSAW))
+    entry.add("summary", localized(event, "title", language))
+    entry.add("location", ", ".join(part for part in (event.venue, event.city) if part))
+    if is_cancelled:
+        entry.add("sequence", int(now.timestamp()))
+        entry.add("status", "CANCELLED")
+    calendar.add_component(entry)
+    for booking in bookings:
+        item = Entry()
+        item.add("uid", f"registration-{booking.registration_id}-session-{booking.session_id}@{domain}")
+        item.add("dtstamp", now)
+        item.add("sequence", int(booking.updated_at.timestamp()))
+        item.add("dtstart", booking.session.starts_at.astimezone(WARSAW))
+        item.add("dtend", booking.session.ends_at.astimezone(WARSAW))
+        item.add("summary", localized(booking.session, "title", language))
+        place = ", ".join(p for p in (booking.group.room if booking.group else "", booking.session.room, event.venue) if p)
+        if place:
+            item.add("location", place)
+        item.add("status", {"cancelled": "CANCELLED", "confirmed": "CONFIRMED"}.get(booking.status.value, "TENTATIVE"))
+        calendar.add_component(item)
+    return calendar
+
+
+def _entries(calendar: Calendar) -> dict[str, dict[str, bytes]]:
+    """Return each VEVENT's properties as written, by UID."""
+    return {str(e["UID"]): {name: e[name].to_ical() for name in e} for e in calendar.walk("VEVENT")}
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_the_calendar_file_says_what_icalendar_would_write_for_each_entry(
+    app, db, make_event, make_session, register, cancelled
+):
+    from app.registration.calendar import calendar_bookings, registration_calendar
+
+    hostile = "Okrągły stół; burmistrzowie, wójtowie \\ eksperci\nBEGIN:VEVENT " + "żółć " * 20
+    event = make_event(venue="Centrum Kongresowe, sala A; piętro 2", title_en="Round table, mayors; experts")
+    workshop = make_session(event, start_hour=9, title_pl=hostile, room="Sala 1", groups=[2, 2])
+    workshop.groups[0].room = workshop.groups[1].room = "Sala 2, skrzydło B"
+    db.session.commit()
+    plain = make_session(event, start_hour=12, capacity=1)
+    register(event, plain, email="first@example.com")
+    registration = register(event, workshop, plain, email="second@example.com")
+    if cancelled:
+        services.cancel_registration(registration)
+    assert {b.status for b in registration.bookings} >= ({BookingStatus.CANCELLED} if cancelled else {BookingStatus.WAITLISTED})
+    now = utcnow()
+    for language in ("pl", "en"):
+        bookings = calendar_bookings(registration)
+        written = registration_calendar(event, bookings, language, "zapisy.example.org", now, is_cancelled=cancelled)
+        parsed = Calendar.from_ical(written)
+        assert all(len(line.encode()) <= 75 for line in written.decode().split("\r\n"))  # folded
+        assert parsed.walk("VTIMEZONE") and parsed["METHOD"] == "PUBLISH"
+        expected = _entries(_reference_calendar(event, bookings, language, "zapisy.example.org", now, cancelled))
+        assert _entries(parsed) == expected and len(expected) == 1 + len(bookings)
+        summaries = {str(e["SUMMARY"]) for e in parsed.walk("VEVENT")}
+        assert (hostile in summaries) == (language == "pl")
+        assert "Centrum Kongresowe, sala A; piętro 2" in {str(e.get("LOCATION")) for e in parsed.walk("VEVENT")}
+
+
 def test_changes_cancellations_and_promotions_are_each_told(app, db, client, make_event, make_session, register, outbox):
     event = make_event()
     small = make_session(event, start_hour=9, capacity=1)

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
+from icalendar.parser import Contentline, Parameters
+from icalendar.prop import vInt, vText
 
 from ..events.models import Event
 from ..i18n import localized
@@ -60,51 +62,92 @@ def registration_calendar(
     Cancelled bookings are included with STATUS:CANCELLED so that calendars
     which imported an earlier version remove them; ``is_cancelled`` marks the
     event itself cancelled (for a cancelled registration).
+
+    Every property is written by icalendar (escaping, folding, time zones).
+    What a session or the event says is the same in every participant's file,
+    so those lines are written once per process and reused; only the UID,
+    DTSTAMP, SEQUENCE and STATUS lines are the participant's own. Every time
+    is in Europe/Warsaw: its VTIMEZONE goes first among the components.
     """
+    stamp = _property_lines(dtstamp=now)
+    location = ", ".join(part for part in (event.venue, event.city) if part)
+    parts = [
+        _CALENDAR_HEAD,
+        warsaw_vtimezone(event.starts_at.year),
+        _VEVENT_BEGIN,
+        _entry_lines(event.starts_at, event.ends_at, localized(event, "title", language), location),
+        _line("UID", event_uid(event, domain)),
+        stamp,
+    ]
+    if is_cancelled:
+        parts += [_line("SEQUENCE", int(now.timestamp())), _status_line("CANCELLED")]
+    parts.append(_VEVENT_END)
+    for booking in bookings:
+        session = booking.session
+        location = ", ".join(
+            part for part in (booking.group.room if booking.group else "", session.room, event.venue) if part
+        )
+        parts += [
+            _VEVENT_BEGIN,
+            _entry_lines(session.starts_at, session.ends_at, localized(session, "title", language), location),
+            _line("UID", booking_uid(booking, domain)),
+            stamp,
+            _line("SEQUENCE", int(booking.updated_at.timestamp())),
+            _status_line(_CALENDAR_STATUS.get(booking.status, "TENTATIVE")),
+            _VEVENT_END,
+        ]
+    parts.append(_CALENDAR_END)
+    return b"".join(parts)
+
+
+_CALENDAR_STATUS = {BookingStatus.CANCELLED: "CANCELLED", BookingStatus.CONFIRMED: "CONFIRMED"}
+_VEVENT_BEGIN = b"BEGIN:VEVENT\r\n"
+_VEVENT_END = b"END:VEVENT\r\n"
+_CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+def _calendar_head() -> bytes:
+    """Return the VCALENDAR's opening and its own properties, as icalendar writes them."""
     calendar = Calendar()
     calendar.add("prodid", "-//Zapisy//zapisy//PL")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
+    return calendar.to_ical().removesuffix(_CALENDAR_END)
 
+
+_CALENDAR_HEAD = _calendar_head()
+
+
+def _property_lines(**values: object) -> bytes:
+    """Return the content lines of ``values`` as icalendar writes them in a VEVENT (no BEGIN or END)."""
     entry = CalendarEvent()
-    entry.add("uid", event_uid(event, domain))
-    entry.add("dtstamp", now)
-    entry.add("dtstart", event.starts_at.astimezone(WARSAW))
-    entry.add("dtend", event.ends_at.astimezone(WARSAW))
-    entry.add("summary", localized(event, "title", language))
-    entry.add("location", ", ".join(part for part in (event.venue, event.city) if part))
-    if is_cancelled:
-        entry.add("sequence", int(now.timestamp()))
-        entry.add("status", "CANCELLED")
-    calendar.add_component(entry)
+    for name, value in values.items():
+        entry.add(name, value)
+    return entry.to_ical().removeprefix(_VEVENT_BEGIN).removesuffix(_VEVENT_END)
 
-    for booking in bookings:
-        session = booking.session
-        item = CalendarEvent()
-        item.add("uid", booking_uid(booking, domain))
-        item.add("dtstamp", now)
-        item.add("sequence", int(booking.updated_at.timestamp()))
-        item.add("dtstart", session.starts_at.astimezone(WARSAW))
-        item.add("dtend", session.ends_at.astimezone(WARSAW))
-        item.add("summary", localized(session, "title", language))
-        location = ", ".join(
-            part for part in (booking.group.room if booking.group else "", session.room, event.venue) if part
-        )
-        if location:
-            item.add("location", location)
-        if booking.status == BookingStatus.CANCELLED:
-            item.add("status", "CANCELLED")
-        elif booking.status == BookingStatus.CONFIRMED:
-            item.add("status", "CONFIRMED")
-        else:
-            item.add("status", "TENTATIVE")
-        calendar.add_component(item)
-    # Every time is in Europe/Warsaw: its VTIMEZONE is built and written once per
-    # process (building it walks decades of transitions and cost more than the
-    # rest) and goes first among the components, before the first VEVENT.
-    head, first_event, rest = calendar.to_ical().partition(b"BEGIN:VEVENT\r\n")
-    return head + warsaw_vtimezone(event.starts_at.year) + first_event + rest
+
+def _line(name: str, value: str | int) -> bytes:
+    """Return one text or integer property, escaped and folded by icalendar."""
+    text = vInt(value) if isinstance(value, int) else vText(value)
+    return Contentline.from_parts(name, Parameters(), text).to_ical() + b"\r\n"
+
+
+@lru_cache(maxsize=4)
+def _status_line(status: str) -> bytes:
+    """Return a STATUS line."""
+    return _line("STATUS", status)
+
+
+@lru_cache(maxsize=4096)
+def _entry_lines(starts_at: datetime, ends_at: datetime, summary: str, location: str) -> bytes:
+    """Return the lines every participant's copy of an entry shares: times, title, place."""
+    values: dict[str, object] = {
+        "dtstart": starts_at.astimezone(WARSAW), "dtend": ends_at.astimezone(WARSAW), "summary": summary,
+    }
+    if location:
+        values["location"] = location
+    return _property_lines(**values)
 
 
 @lru_cache(maxsize=8)
