@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event as sa_event
 
-from app.events.models import BookingMode, Session
+from app.events.models import BookingMode, EventStatus, Session
 from app.extensions import db as _db
 from app.registration.models import Registration
 from tests.conftest import FORM_DEFAULTS, csrf_token, submit
@@ -72,6 +72,27 @@ def test_success_page_queries_do_not_grow_with_the_bookings(client, make_event, 
         assert submit(client, f"/events/{event.slug}/register", data).status_code == 303
         counts.append(_queries(client, f"/events/{event.slug}/registered"))
     assert counts[0] == counts[1], counts
+    assert counts[1] == 2, counts  # the event row; the registration with its bookings and ranked choices
+
+
+def test_success_page_shows_only_the_visitors_registration_of_a_public_event(client, db, make_event, make_session):
+    event, other = make_event(), make_event()
+    session = make_session(event, start_hour=9, title_pl="Okrągły stół", capacity=5)
+    data = {**FORM_DEFAULTS, "email": "ala@example.com", "sessions": [str(session.id)]}
+    assert submit(client, f"/events/{event.slug}/register", data).status_code == 303
+    page = client.get(f"/events/{event.slug}/registered")
+    assert page.status_code == 200 and "Okrągły stół" in page.text and "/r/" in page.text
+    # Another event's address: that event's page, not this registration.
+    elsewhere = client.get(f"/events/{other.slug}/registered")
+    assert elsewhere.status_code == 302 and elsewhere.headers["Location"].endswith(f"/events/{other.slug}/")
+    assert client.get("/events/no-such-event/registered").status_code == 404
+    # A visitor without the registration in their session is sent to the event page.
+    stranger = client.application.test_client()
+    assert stranger.get(f"/events/{event.slug}/registered").status_code == 302
+    # The event taken down (a draft again): its address is gone, registration or not.
+    event.status = EventStatus.DRAFT
+    db.session.commit()
+    assert client.get(f"/events/{event.slug}/registered").status_code == 404
 
 
 @CACHED
