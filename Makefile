@@ -68,6 +68,7 @@ e2e: install translations $(AXE)
 bench: install translations
 	$(BIN)/python bench/load.py --quick
 	$(BIN)/python bench/flow.py --registrations 200
+	$(BIN)/python bench/instructions.py --registrations 3
 	$(BIN)/python bench/allocation.py --sizes 500 5000
 	$(BIN)/python bench/export.py --sizes 10000
 	$(BIN)/python bench/outbox.py --messages 500
