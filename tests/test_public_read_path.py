@@ -223,3 +223,18 @@ def test_kept_form_leaves_the_session_a_rendered_one_would(app, make_event, make
     second = browser.post(path, data=data, headers={"Cookie": cookie})
     assert first.status_code == 303 and "Set-Cookie" in first.headers
     assert second.status_code == 422 and "Set-Cookie" not in second.headers
+
+
+def test_a_registration_post_reads_the_sessions_once(client, make_event, make_session):
+    event = make_event()
+    picked = [make_session(event, start_hour=8 + n, groups=[3, 3]) for n in range(3)]
+    make_session(event, start_hour=15, booking_mode=BookingMode.RANKED, capacity=5)
+    url = f"/events/{event.slug}/register"
+    page = client.get(url)
+    data = {**FORM_DEFAULTS, "email": "once@example.com", "sessions": [str(s.id) for s in picked],
+            "csrf_token": csrf_token(page.text)}
+    with counted_statements() as statements:
+        assert client.post(url, data=data).status_code == 303
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and re.search(r"\bFROM session\b", s)]
+    assert len(reads) == 1, reads  # the posted sessions and the ranked workshops, with their groups
+    assert len(statements) <= 20, statements

@@ -73,14 +73,17 @@ def register(slug: str):  # type: ignore[no-untyped-def]
             lambda: _blank_form(slug), with_csrf=True,
         )
     event = _event_or_404(slug)
-    # The ranked blocks make the form's fields; the whole programme is read only to show the form again.
-    form = build_choices_form(RegistrationForm, event, None, services.ranked_workshop_blocks(event))
+    # One query for the sessions named in the POST and the ranked workshops: the ranked blocks
+    # make the form's fields, and the service checks the choices against the same sessions.
+    # The whole programme is read only to show the form again.
+    sessions = services.choosable_sessions(event, services.posted_ids(request.form.getlist("sessions")))
+    form = build_choices_form(RegistrationForm, event, None, ranked_blocks(list(sessions.values())))
     now = utcnow()
     is_open = event.is_registration_open(now)
     valid = is_open and form.validate_on_submit()
     if valid:
         try:
-            result = services.register(event, form.participant_data(), form.choices_data(), now=now)
+            result = services.register(event, form.participant_data(), form.choices_data(), now=now, sessions=sessions)
         except RegistrationError as error:
             _attach_error(form, error)
             if isinstance(error, AlreadyRegistered):

@@ -139,7 +139,8 @@ def check_registration_window(event: Event, now: datetime | None = None) -> None
 
 @retry_on_contention()
 def register(
-    event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None
+    event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None,
+    sessions: dict[int, Session] | None = None,
 ) -> RegistrationResult:
     """Register a participant at an event and book the chosen sessions.
 
@@ -150,10 +151,14 @@ def register(
     :raises RegistrationClosed: outside the registration window.
     :raises AlreadyRegistered: when the email has a live registration here.
     :raises TimeClash, InvalidChoice: for choices that cannot be booked together.
+
+    ``sessions``: what :func:`choosable_sessions` returned for these choices, when the
+    caller has read it already (read again if it lacks a chosen session).
     """
     now = now or utcnow()
     check_registration_window(event, now)
-    sessions = choosable_sessions(event, choices.session_ids)
+    if sessions is None or not sessions.keys() >= set(choices.session_ids):
+        sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
     invitation = invitations.check_code(choices.invitation_code, chosen)
     token = new_token()
@@ -602,9 +607,15 @@ def _sessions_by_id(event: Event) -> dict[int, Session]:
 MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds on PostgreSQL
 
 
-def ranked_workshop_blocks(event: Event) -> list[RankedBlock]:
-    """Return the event's ranked blocks (workshops shared out by preference), read afresh."""
-    return ranked_blocks(list(choosable_sessions(event, ()).values()))
+def posted_ids(values: Iterable[str]) -> list[int]:
+    """Return the whole numbers among posted values (the rest are the form's to refuse)."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except ValueError:
+            continue
+    return ids
 
 
 def choosable_sessions(event: Event, session_ids: Iterable[int]) -> dict[int, Session]:
