@@ -370,7 +370,10 @@ def count_race(url: str, session_id: int, group_id: int) -> dict[str, int]:
 def print_beside(runs: list[dict[str, Any]]) -> None:
     """Print the main figures of a SQLite run and a PostgreSQL run side by side."""
     def row(name: str, *values: object) -> None:
-        print(f"  {name:<34}" + "".join(f"{str(v):>22}" for v in values))
+        # A median of an even number of rates is a mean, which floats print with 15 digits.
+        shown = (f"{v:.3g}" if isinstance(v, float) and v < 1 else f"{v:.1f}" if isinstance(v, float) else str(v)
+                 for v in values)
+        print(f"  {name:<38}" + "".join(f"{v:>22}" for v in shown))
 
     def latency(figures: dict[str, Any], kind: str) -> str:
         values = figures.get("latency_ms", {}).get(kind, {})
