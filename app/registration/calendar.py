@@ -1,14 +1,14 @@
 """Calendar files (RFC 5545) of an event and a registration's booked sessions."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
 from icalendar.parser import Contentline, Parameters
-from icalendar.prop import vInt, vText
+from icalendar.prop import vDatetime, vInt, vText
 
 from ..events.models import Event
 from ..i18n import localized
@@ -69,7 +69,7 @@ def registration_calendar(
     DTSTAMP, SEQUENCE and STATUS lines are the participant's own. Every time
     is in Europe/Warsaw: its VTIMEZONE goes first among the components.
     """
-    stamp = _property_lines(dtstamp=now)
+    stamp = _line("DTSTAMP", now)
     location = ", ".join(part for part in (event.venue, event.city) if part)
     parts = [
         _CALENDAR_HEAD,
@@ -127,10 +127,13 @@ def _property_lines(**values: object) -> bytes:
     return entry.to_ical().removeprefix(_VEVENT_BEGIN).removesuffix(_VEVENT_END)
 
 
-def _line(name: str, value: str | int) -> bytes:
-    """Return one text or integer property, escaped and folded by icalendar."""
-    text = vInt(value) if isinstance(value, int) else vText(value)
-    return Contentline.from_parts(name, Parameters(), text).to_ical() + b"\r\n"
+def _line(name: str, value: str | int | datetime) -> bytes:
+    """Return one text, integer or UTC date-time property, escaped and folded by icalendar."""
+    if isinstance(value, datetime):
+        written: vText | vInt | vDatetime = vDatetime(value.astimezone(UTC))
+    else:
+        written = vInt(value) if isinstance(value, int) else vText(value)
+    return Contentline.from_parts(name, Parameters(), written).to_ical() + b"\r\n"
 
 
 @lru_cache(maxsize=4)
