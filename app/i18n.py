@@ -42,7 +42,17 @@ def localized(obj: Any, field: str, language: str | None = None) -> str:
 # template gettext looks the request context up three times and spells the
 # locale's name out on every call, and Jinja wraps it in two more calls; a page
 # calls it dozens of times.
-_CATALOGS: dict[Locale, NullTranslations] = {}
+_CATALOGS: dict[tuple[str | None, ...], NullTranslations] = {}
+
+
+def locale_key(locale: Locale) -> tuple[str | None, ...]:
+    """Return a cheap dictionary key for ``locale``.
+
+    Not the Locale itself: force_locale parses a new Locale object each time, and
+    comparing two of them costs more than the lookup it serves; nor ``str(locale)``,
+    which spells the identifier out.
+    """
+    return (locale.language, locale.territory, locale.script, locale.variant)
 
 
 def page_catalog() -> NullTranslations:
@@ -50,9 +60,10 @@ def page_catalog() -> NullTranslations:
     locale = get_locale()
     if locale is None:  # no request or app context: Flask-Babel's untranslated catalog
         return get_translations()
-    catalog = _CATALOGS.get(locale)
+    key = locale_key(locale)
+    catalog = _CATALOGS.get(key)
     if catalog is None:
-        catalog = _CATALOGS[locale] = get_translations()
+        catalog = _CATALOGS[key] = get_translations()
     return catalog
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
 
-from .i18n import current_language, install_template_gettext
+from .i18n import current_language, install_template_gettext, locale_key
 from .labels import (
     BOOKING_STATUS_LABELS,
     CATEGORY_LABELS,
@@ -33,7 +33,8 @@ def _memoised(kind: str, formatter: Callable[[Any, str], str]) -> Callable[..., 
     def template_filter(value: date | datetime | None, fmt: str) -> str:
         if not value:
             return ""
-        key = (kind, fmt, value, type(value), str(get_locale()), str(get_timezone()))
+        locale = get_locale()
+        key = (kind, fmt, value, type(value), locale_key(locale) if locale else None, str(get_timezone()))
         text = _FORMATTED.get(key)
         if text is None:
             if len(_FORMATTED) >= _FORMATTED_MAX:
