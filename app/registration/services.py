@@ -177,10 +177,8 @@ def register(
                 invitation, chosen, ParticipantCategory(participant.category).value, participant.email
             )
             db.session.add(registration)
-            # The registration is written with its bookings, in one flush (a request's booking
-            # flushes earlier, see _book); a second live registration of the email fails there
-            # on the unique index, and the rollback gives the places back.
-            with db.session.no_autoflush:
+            db.session.flush()
+            with db.session.no_autoflush:  # the bookings are written together (see _book for requests)
                 for session in sorted(chosen, key=lambda s: s.id):
                     _book(registration, session, now, _code_for(redeemed, session))
             db.session.flush()
