@@ -63,3 +63,56 @@ def test_a_request_on_a_lower_session_does_not_deadlock_with_its_waiting_list(
     for thread in threads:
         thread.join(30)
     assert errors == [] and "40P01" not in contention, (errors, contention)
+
+
+def test_two_submissions_for_one_email_end_in_already_registered_not_a_deadlock(
+    app, db, make_event, make_session, backend, monkeypatch
+):
+    # B asks for S3 (open only to councillors: a request) and books S7; A, with the same
+    # email, books S7. If B wrote its registration with the request's booking while A wrote
+    # its own only after locking S7, A would wait for B's registration row (the unique index
+    # on live emails) while B waits for S7: a deadlock. The registration row comes first.
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises whole write transactions: no row locks to order")
+    event = make_event()
+    s3 = make_session(event, start_hour=9, capacity=5, eligible_categories=["councillor"])
+    s7 = make_session(event, start_hour=11, capacity=100)
+    event_id = event.id
+    take_place = capacity.take_place
+
+    def slow_take_place(session_id: int) -> int | None:
+        if session_id == s7.id and threading.current_thread().name == "b":
+            time.sleep(0.5)  # A reaches S7 first
+        return take_place(session_id)
+
+    monkeypatch.setattr(capacity, "take_place", slow_take_place)
+    contention: list[str | None] = []
+    is_contention = app_db.is_contention
+
+    def noting(error: BaseException) -> bool:
+        contention.append(getattr(getattr(error, "orig", None), "sqlstate", None))
+        return is_contention(error)
+
+    monkeypatch.setattr(app_db, "is_contention", noting)
+    errors: list[BaseException] = []
+
+    def register(ids: list[int], delay: float) -> None:
+        with app.app_context():
+            try:
+                time.sleep(delay)
+                person = services.ParticipantData(first_name="Jan", last_name="Nowak", email="jan@example.com",
+                                                  category=ParticipantCategory("mayor"))
+                services.register(_db.session.get(Event, event_id), person, services.Choices(session_ids=ids))
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=register, args=([s3.id, s7.id], 0), name="b"),
+               threading.Thread(target=register, args=([s7.id], 0.2), name="a")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert "40P01" not in contention, (errors, contention)
+    assert len(errors) == 1 and isinstance(errors[0], services.AlreadyRegistered), errors

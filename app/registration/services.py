@@ -177,6 +177,9 @@ def register(
                 invitation, chosen, ParticipantCategory(participant.category).value, participant.email
             )
             db.session.add(registration)
+            # Written before any session is locked: a second submission for the same email
+            # then waits on the unique index holding no session, and ends in AlreadyRegistered
+            # (written later, the two could deadlock: tests/test_lock_order.py).
             db.session.flush()
             with db.session.no_autoflush:  # the bookings are written together (see _book for requests)
                 for session in sorted(chosen, key=lambda s: s.id):
