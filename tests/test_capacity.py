@@ -155,3 +155,19 @@ def test_ineligible_participant_gets_a_request_without_taking_a_place(db, make_e
     registration = register(event, session, category="business")
     assert registration.bookings[0].status == BookingStatus.REQUESTED
     assert db.session.get(Session, session.id).taken == 0
+
+
+def test_sessions_read_before_a_lost_race_are_read_again_on_the_retry(app, db, make_event, make_session, participant):
+    # The route reads the sessions and hands them to the service; a retry after a lost lock
+    # race must not trust them: the rollback expired them, and one may be gone by then.
+    event = make_event()
+    kept, removed = make_session(event, start_hour=9, capacity=5), make_session(event, start_hour=11, capacity=5)
+    ids = [kept.id, removed.id]
+    sessions = services.choosable_sessions(event, ids)
+    db.session.delete(removed)  # an organiser deletes a session meanwhile
+    db.session.commit()
+    with pytest.raises(services.InvalidChoice):
+        services.register(event, participant(), services.Choices(session_ids=ids), sessions=sessions)
+    db.session.rollback()
+    booked = services.register(event, participant(), services.Choices(session_ids=[kept.id]), sessions=sessions)
+    assert [b.session_id for b in booked.registration.bookings] == [kept.id]

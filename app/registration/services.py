@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -153,11 +153,12 @@ def register(
     :raises TimeClash, InvalidChoice: for choices that cannot be booked together.
 
     ``sessions``: what :func:`choosable_sessions` returned for these choices, when the
-    caller has read it already (read again if it lacks a chosen session).
+    caller has read it already. Read again if it lacks a chosen session, or on a retry
+    after a lost lock race (the rollback expired them; one may be gone meanwhile).
     """
     now = now or utcnow()
     check_registration_window(event, now)
-    if sessions is None or not sessions.keys() >= set(choices.session_ids):
+    if sessions is None or not sessions.keys() >= set(choices.session_ids) or not _all_loaded(sessions.values()):
         sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
     invitation = invitations.check_code(choices.invitation_code, chosen)
@@ -606,6 +607,11 @@ def _sessions_by_id(event: Event) -> dict[int, Session]:
 
 
 MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds on PostgreSQL
+
+
+def _all_loaded(objects: Iterable[object]) -> bool:
+    """Tell whether every object is in the session and not expired."""
+    return all(state.persistent and not state.expired for state in map(inspect, objects))
 
 
 def posted_ids(values: Iterable[str]) -> list[int]:
