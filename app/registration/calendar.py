@@ -130,7 +130,9 @@ def _property_lines(**values: object) -> bytes:
 def _line(name: str, value: str | int | datetime) -> bytes:
     """Return one text, integer or UTC date-time property, escaped and folded by icalendar."""
     if isinstance(value, datetime):
-        written: vText | vInt | vDatetime = vDatetime(value.astimezone(UTC))
+        # A naive time is UTC here (as icalendar's own DTSTAMP takes it), not the server's local time.
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        written: vText | vInt | vDatetime = vDatetime(utc)
     else:
         written = vInt(value) if isinstance(value, int) else vText(value)
     return Contentline.from_parts(name, Parameters(), written).to_ical() + b"\r\n"
