@@ -67,23 +67,22 @@ def page_catalog() -> NullTranslations:
     return catalog
 
 
+def _newstyle(eval_ctx: EvalContext, text: str, variables: dict[str, Any]) -> str:
+    """Finish a translation as Jinja's "newstyle" gettext does: escaped when autoescaping, always %-formatted."""
+    return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+
 @pass_eval_context
 def _template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
-    """Jinja's "newstyle" gettext: translated, escaped when autoescaping, always %-formatted."""
-    text = page_catalog().ugettext(string)
-    if eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
+    """Jinja's "newstyle" gettext, reading :func:`page_catalog`."""
+    return _newstyle(eval_ctx, page_catalog().ugettext(string), variables)
 
 
 @pass_eval_context
 def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
     """Jinja's "newstyle" ngettext, with ``%(num)s`` available."""
     variables.setdefault("num", num)
-    text = page_catalog().ungettext(singular, plural, num)
-    if eval_ctx.autoescape:
-        text = Markup(text)
-    return text % variables
+    return _newstyle(eval_ctx, page_catalog().ungettext(singular, plural, num), variables)
 
 
 def install_template_gettext(app: Flask) -> None:

@@ -12,6 +12,19 @@ from app.extensions import db as _db
 from app.registration import capacity, services
 
 
+def _noted_contention(monkeypatch) -> list[str | None]:  # type: ignore[no-untyped-def]
+    """Return the list into which every lock error's SQLSTATE is noted (40P01: a deadlock)."""
+    contention: list[str | None] = []
+    is_contention = app_db.is_contention
+
+    def noting(error: BaseException) -> bool:
+        contention.append(getattr(getattr(error, "orig", None), "sqlstate", None))
+        return is_contention(error)
+
+    monkeypatch.setattr(app_db, "is_contention", noting)
+    return contention
+
+
 def test_a_request_on_a_lower_session_does_not_deadlock_with_its_waiting_list(
     app, db, make_event, make_session, backend, monkeypatch
 ):
@@ -34,14 +47,7 @@ def test_a_request_on_a_lower_session_does_not_deadlock_with_its_waiting_list(
         return group
 
     monkeypatch.setattr(capacity, "take_place", slow_take_place)
-    contention: list[str | None] = []
-    is_contention = app_db.is_contention
-
-    def noting(error: BaseException) -> bool:
-        contention.append(getattr(getattr(error, "orig", None), "sqlstate", None))
-        return is_contention(error)
-
-    monkeypatch.setattr(app_db, "is_contention", noting)
+    contention = _noted_contention(monkeypatch)
     errors: list[BaseException] = []
 
     def register(name: str, category: str, delay: float) -> None:
@@ -86,14 +92,7 @@ def test_two_submissions_for_one_email_end_in_already_registered_not_a_deadlock(
         return take_place(session_id)
 
     monkeypatch.setattr(capacity, "take_place", slow_take_place)
-    contention: list[str | None] = []
-    is_contention = app_db.is_contention
-
-    def noting(error: BaseException) -> bool:
-        contention.append(getattr(getattr(error, "orig", None), "sqlstate", None))
-        return is_contention(error)
-
-    monkeypatch.setattr(app_db, "is_contention", noting)
+    contention = _noted_contention(monkeypatch)
     errors: list[BaseException] = []
 
     def register(ids: list[int], delay: float) -> None:

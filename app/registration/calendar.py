@@ -119,14 +119,6 @@ def _calendar_head() -> bytes:
 _CALENDAR_HEAD = _calendar_head()
 
 
-def _property_lines(**values: object) -> bytes:
-    """Return the content lines of ``values`` as icalendar writes them in a VEVENT (no BEGIN or END)."""
-    entry = CalendarEvent()
-    for name, value in values.items():
-        entry.add(name, value)
-    return entry.to_ical().removeprefix(_VEVENT_BEGIN).removesuffix(_VEVENT_END)
-
-
 def _line(name: str, value: str | int | datetime) -> bytes:
     """Return one text, integer or UTC date-time property, escaped and folded by icalendar."""
     if isinstance(value, datetime):
@@ -146,13 +138,14 @@ def _status_line(status: str) -> bytes:
 
 @lru_cache(maxsize=4096)
 def _entry_lines(starts_at: datetime, ends_at: datetime, summary: str, location: str) -> bytes:
-    """Return the lines every participant's copy of an entry shares: times, title, place."""
-    values: dict[str, object] = {
-        "dtstart": starts_at.astimezone(WARSAW), "dtend": ends_at.astimezone(WARSAW), "summary": summary,
-    }
+    """Return the lines every participant's copy of an entry shares (times, title, place), as icalendar writes them."""
+    entry = CalendarEvent()
+    entry.add("dtstart", starts_at.astimezone(WARSAW))
+    entry.add("dtend", ends_at.astimezone(WARSAW))
+    entry.add("summary", summary)
     if location:
-        values["location"] = location
-    return _property_lines(**values)
+        entry.add("location", location)
+    return entry.to_ical().removeprefix(_VEVENT_BEGIN).removesuffix(_VEVENT_END)
 
 
 @lru_cache(maxsize=8)
