@@ -22,8 +22,8 @@ from ..auth.models import event_organiser
 from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..registration import capacity as places
+from ..registration.bookings import promote_waiting
 from ..registration.models import Booking, Preference, Registration
-from ..registration.services import promote_waiting
 from .models import (
     BookingMode,
     Event,

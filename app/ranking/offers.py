@@ -21,8 +21,7 @@ from ..events.models import BookingMode, Session
 from ..extensions import db
 from ..notifications import services as notifications
 from ..notifications.models import MessageKind
-from ..registration import capacity
-from ..registration import services as registration_services
+from ..registration import bookings, capacity
 from ..registration.models import PLACE_HOLDING_STATUSES, Booking, BookingStatus, Registration
 from .errors import OfferUnavailable
 from .models import AllocationRun
@@ -58,12 +57,15 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
         if not eligible or _holds_place_at(booking, session):
             continue
         try:
-            booking.group_id = capacity.take_place(session.id)
+            group_id = capacity.take_place(session.id)
         except capacity.Full:
             break
-        booking.status = BookingStatus.OFFERED
-        booking.offer_expires_at = now + timedelta(hours=hours)
-        booking.updated_at = now
+        if not bookings.change_status(
+            booking, BookingStatus.WAITLISTED, BookingStatus.OFFERED, now,
+            group_id=group_id, offer_expires_at=now + timedelta(hours=hours),
+        ):
+            capacity.release_place(session.id, group_id)  # it left the waiting list meanwhile
+            continue
         offered.append(booking)
     db.session.flush()
     for booking in offered:
@@ -97,21 +99,25 @@ def accept_offer(registration: Registration, booking_id: int, now: datetime | No
     """
     now = now or utcnow()
     with write_transaction():
-        registration = registration_services._reload(registration.id)
+        registration = bookings.lock_registration(registration.id)
         booking = _offered(registration, booking_id, now)
-        booking.status = BookingStatus.CONFIRMED
-        booking.offer_expires_at = None
-        booking.updated_at = now
-        left = []
-        for other in registration.live_bookings:
-            if (
-                other.id != booking.id
-                and other.status in WAITING_STATUSES
-                and other.session.booking_mode == BookingMode.RANKED
-                and other.session.overlaps(booking.session)
-            ):
-                registration_services._cancel(other, now)
-                left.append(other)
+        others = [
+            other
+            for other in registration.live_bookings
+            if other.id != booking.id
+            and other.status in WAITING_STATUSES
+            and other.session.booking_mode == BookingMode.RANKED
+            and other.session.overlaps(booking.session)
+        ]
+        for session_id in sorted({booking.session_id} | {other.session_id for other in others}):
+            capacity.lock_session(session_id)
+        # The offer may have expired (or been passed on) between the read and the locks.
+        booking = _offered(registration, bookings.lock_booking(booking.id).id, now)
+        if not bookings.change_status(
+            booking, BookingStatus.OFFERED, BookingStatus.CONFIRMED, now, offer_expires_at=None
+        ):  # pragma: no cover - read under the session's lock just above
+            raise OfferUnavailable()
+        left = [other for other in others if bookings.cancel(other, now) is not None]
         registration.updated_at = now
         record("offer_accepted", event_id=registration.event_id, registration_id=registration.id,
                session_id=booking.session_id, actor="participant", booking_id=booking.id)
@@ -126,9 +132,11 @@ def decline_offer(registration: Registration, booking_id: int, now: datetime | N
     """
     now = now or utcnow()
     with write_transaction():
-        registration = registration_services._reload(registration.id)
+        registration = bookings.lock_registration(registration.id)
         booking = _offered(registration, booking_id, now, allow_expired=True)
-        passed_on = registration_services._cancel(booking, now)
+        passed_on = bookings.cancel(booking, now)
+        if passed_on is None:  # pragma: no cover - the registration's lock keeps its bookings still
+            raise OfferUnavailable()
         registration.updated_at = now
         record("offer_declined", event_id=registration.event_id, registration_id=registration.id,
                session_id=booking.session_id, actor="participant", booking_id=booking.id)
@@ -165,15 +173,13 @@ def expire_offers(now: datetime | None = None) -> int:
     expired = 0
     for booking_id in due:
         with write_transaction():
-            booking = db.session.execute(
-                select(Booking).where(Booking.id == booking_id).execution_options(populate_existing=True)
-            ).scalar_one_or_none()
-            if booking is None or booking.status != BookingStatus.OFFERED:
+            booking = bookings.lock_booking(booking_id)
+            if booking.status != BookingStatus.OFFERED:
                 continue
             if booking.offer_expires_at is None or booking.offer_expires_at > now:
                 continue
-            capacity.lock_session(booking.session_id)
-            registration_services._cancel(booking, now)
+            if bookings.cancel(booking, now) is None:  # pragma: no cover - locked above
+                continue
             record("offer_expired", event_id=booking.registration.event_id, registration_id=booking.registration_id,
                    session_id=booking.session_id, actor="system", booking_id=booking.id)
             expired += 1

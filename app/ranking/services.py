@@ -40,6 +40,7 @@ from ..extensions import db
 from ..notifications.models import MessageKind
 from ..notifications.services import queue_message
 from ..registration import capacity
+from ..registration.bookings import change_status
 from ..registration.models import (
     LIVE_BOOKING_STATUSES,
     PLACE_HOLDING_STATUSES,
@@ -373,6 +374,12 @@ def reopen(event: Event, actor: Any = None, now: datetime | None = None) -> Allo
             raise NotPublished()
         if now >= event.starts_at:
             raise TooLateToReopen()
+        ranked = db.session.execute(
+            select(Session.id).where(Session.event_id == event.id, Session.booking_mode == BookingMode.RANKED)
+        ).scalars()
+        for session_id in sorted(ranked):
+            capacity.lock_session(session_id)
+        # Read under the sessions' locks: no cancel or offer changes them any more.
         bookings = list(
             db.session.execute(
                 select(Booking)
@@ -384,16 +391,15 @@ def reopen(event: Event, actor: Any = None, now: datetime | None = None) -> Allo
                     Booking.status.in_(LIVE_BOOKING_STATUSES),
                 )
                 .order_by(Booking.session_id, Booking.id)
+                .execution_options(populate_existing=True)
             ).scalars()
         )
-        for session_id in sorted({b.session_id for b in bookings}):
-            capacity.lock_session(session_id)
         for booking in bookings:
-            if booking.status in PLACE_HOLDING_STATUSES:
+            previous = booking.status
+            if not change_status(booking, previous, BookingStatus.CANCELLED, now, offer_expires_at=None):
+                continue  # pragma: no cover (read under the sessions' locks)
+            if previous in PLACE_HOLDING_STATUSES:
                 capacity.release_place(booking.session_id, booking.group_id)
-            booking.status = BookingStatus.CANCELLED
-            booking.offer_expires_at = None
-            booking.updated_at = now
         run.status = RunStatus.REOPENED
         run.reopened_at = now
         record("allocation_reopened", event_id=event.id, actor=actor, run_id=run.id, bookings_cancelled=len(bookings))

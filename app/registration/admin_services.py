@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +22,8 @@ from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
 from ..notifications import services as notifications
 from ..notifications.models import OutboxMessage
-from . import capacity
+from . import bookings, capacity
+from .bookings import promote_waiting
 from .errors import (
     AlreadyRegistered,
     BookingNotFound,
@@ -42,8 +42,6 @@ from .services import (
     ParticipantData,
     RegistrationResult,
     _book,
-    _cancel,
-    _clashes,
     _live_registration_exists,
     _save_preferences,
     choosable_sessions,
@@ -51,7 +49,6 @@ from .services import (
     new_registration,
     new_token,
     normalize_email,
-    promote_waiting,
     validate_choices,
 )
 
@@ -161,13 +158,15 @@ def approve_request(
     now = now or utcnow()
     with write_transaction():
         registration, booking = _locked_booking(event_id, registration_id, booking_id, {BookingStatus.REQUESTED})
-        booking.is_approved = True
         try:
-            booking.group_id = capacity.take_place(booking.session_id)
-            booking.status = BookingStatus.CONFIRMED
+            group_id = capacity.take_place(booking.session_id)
+            status = BookingStatus.CONFIRMED
         except capacity.Full:
-            booking.status = BookingStatus.WAITLISTED
-        booking.updated_at = now
+            group_id, status = None, BookingStatus.WAITLISTED
+        if not bookings.change_status(
+            booking, BookingStatus.REQUESTED, status, now, group_id=group_id, is_approved=True
+        ):  # pragma: no cover - read under its locks
+            raise WrongBookingState(booking.status.value)
         registration.updated_at = now
         db.session.flush()
         record(
@@ -188,7 +187,7 @@ def decline_request(
     now = now or utcnow()
     with write_transaction():
         registration, booking = _locked_booking(event_id, registration_id, booking_id, {BookingStatus.REQUESTED})
-        _cancel(booking, now)
+        bookings.cancel(booking, now)
         registration.updated_at = now
         record(
             "registration.request_declined", event_id=event_id, registration_id=registration.id,
@@ -259,13 +258,13 @@ def cancel_booking(
     with write_transaction():
         registration, booking = _locked_booking(event_id, registration_id, booking_id, set(LIVE_BOOKING_STATUSES))
         previous = booking.status.value
-        promoted = _cancel(booking, now)
+        promoted = bookings.cancel(booking, now) or []
         registration.updated_at = now
         record(
             "registration.booking_cancelled", event_id=event_id, registration_id=registration.id,
             session_id=booking.session_id, booking_id=booking.id, previous_status=previous,
         )
-        _record_promotions(event_id, promoted)  # _cancel's promote_waiting emailed them
+        _record_promotions(event_id, promoted)  # promote_waiting emailed them
         notifications.queue_booking_cancelled(registration, booking, now)
     return promoted
 
@@ -279,33 +278,26 @@ def cancel_registration(event_id: int, registration_id: int, now: datetime | Non
     """
     now = now or utcnow()
     with write_transaction():
-        registration = _registration(event_id, registration_id)
+        _registration(event_id, registration_id)  # of this event
+        registration = bookings.lock_registration_places(registration_id)
         if registration.status != RegistrationStatus.ACTIVE:
             raise NotCancellable()
         promoted: list[Booking] = []
         cancelled: list[int] = []
-        for session_id, booking_id in sorted((b.session_id, b.id) for b in registration.live_bookings):
-            capacity.lock_session(session_id)
-            booking = _lock_booking_row(booking_id)
-            if booking.status in LIVE_BOOKING_STATUSES:
-                promoted += _cancel(booking, now)
+        for booking in sorted(registration.live_bookings, key=lambda b: (b.session_id, b.id)):
+            freed = bookings.cancel(booking, now)
+            if freed is not None:
+                promoted += freed
                 cancelled.append(booking.id)
         for preference in list(registration.preferences):
             db.session.delete(preference)
-        # Conditional, so that a concurrent cancellation of the same registration loses.
-        result = cast(CursorResult[Any], db.session.execute(
-            update(Registration)
-            .where(Registration.id == registration.id, Registration.status == RegistrationStatus.ACTIVE)
-            .values(status=RegistrationStatus.CANCELLED, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        ))
-        if result.rowcount != 1:
-            raise NotCancellable()
+        registration.status = RegistrationStatus.CANCELLED
+        registration.updated_at = now
         record(
             "registration.cancelled", event_id=event_id, registration_id=registration.id,
             booking_ids=cancelled,
         )
-        _record_promotions(event_id, promoted)  # _cancel's promote_waiting emailed them
+        _record_promotions(event_id, promoted)  # promote_waiting emailed them
         notifications.queue_registration_cancelled(registration, now)
     return promoted
 
@@ -325,17 +317,17 @@ def promote(
         registration, booking = _locked_booking(event_id, registration_id, booking_id, {BookingStatus.WAITLISTED})
         session = db.session.get(Session, booking.session_id)
         assert session is not None
-        if _clashes(booking, session):
+        if bookings.clashes(booking, session):
             raise PlaceClash()
         try:
-            booking.group_id = capacity.take_place(session.id)
+            confirmed = bookings.confirm_waiting(booking, session.id, now)
         except capacity.Full:
             if not override:
                 raise SessionFull() from None
             _add_place(session.id, _emptiest_group_id(session.id), registration)
-            booking.group_id = capacity.take_place(session.id)
-        booking.status = BookingStatus.CONFIRMED
-        booking.updated_at = now
+            confirmed = bookings.confirm_waiting(booking, session.id, now)
+        if not confirmed:  # pragma: no cover - read under its locks
+            raise WrongBookingState(booking.status.value)
         registration.updated_at = now
         db.session.flush()
         record(
@@ -465,24 +457,16 @@ def _locked_booking(
     :raises BookingNotFound: for a booking of another registration.
     :raises ActionRefused: when the booking is not in one of ``statuses``.
     """
-    registration = _registration(event_id, registration_id)
+    _registration(event_id, registration_id)  # of this event
+    registration = bookings.lock_registration(registration_id)
     if registration.status != RegistrationStatus.ACTIVE:
         raise RegistrationIsCancelled()
-    found = next((b for b in registration.bookings if b.id == booking_id), None)
-    if found is None:
+    if not any(b.id == booking_id for b in registration.bookings):
         raise BookingNotFound()
-    capacity.lock_session(found.session_id)
-    booking = _lock_booking_row(found.id)
+    booking = bookings.lock_booking(booking_id)
     if booking.status not in statuses:
         raise WrongBookingState(booking.status.value)
     return registration, booking
-
-
-def _lock_booking_row(booking_id: int) -> Booking:
-    """Lock a booking row and read its committed state (PostgreSQL row lock; SQLite holds the write lock)."""
-    return db.session.execute(
-        select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one()
 
 
 def _lock_groups(group_ids: list[int]) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ..audit.models import AuditEntry
-from ..db import utcnow, write_transaction
+from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import Event, Session
 from ..extensions import db
 from ..notifications.models import MessageKind, MessageStatus, OutboxMessage
+from . import bookings
 from .models import LIVE_BOOKING_STATUSES, InvitationCode, Registration, RegistrationStatus
-from .services import _cancel, _reload, hash_token
+from .services import hash_token
 
 ERASED = "—"
 
@@ -67,6 +68,7 @@ def export_data(registration: Registration) -> dict[str, Any]:
     }
 
 
+@retry_on_contention()
 def erase_registration(registration: Registration, now: datetime | None = None, actor: str = "participant") -> None:
     """Anonymise a registration: its places go through the normal cancel path first.
 
@@ -76,10 +78,14 @@ def erase_registration(registration: Registration, now: datetime | None = None, 
     """
     now = now or utcnow()
     with write_transaction():
-        registration = _reload(registration.id)
+        # Locked first, like every use case on one registration: a cancel racing with the
+        # erasure runs before or after it, never half-way.
+        registration = bookings.lock_registration_places(registration.id)
+        if registration.anonymised_at is not None:
+            return
         for booking in sorted(registration.bookings, key=lambda b: b.session_id):
             if booking.status in LIVE_BOOKING_STATUSES:
-                _cancel(booking, now)
+                bookings.cancel(booking, now)
         _anonymise(registration, now)
         db.session.add(AuditEntry(at=now, actor_label=actor, action="gdpr_erase", event_id=registration.event_id,
                                   registration_id=registration.id, details={}))

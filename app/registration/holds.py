@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from ..db import retry_on_contention, utcnow, write_transaction
 from ..extensions import db
 from ..notifications import services as notifications
-from . import services
+from . import bookings, services
 from .errors import ConfirmationExpired
 from .models import Booking, BookingStatus, Registration, RegistrationStatus
 
@@ -87,9 +87,9 @@ def _expire_one(registration_id: int, now: datetime) -> bool:
         )
         if claimed.rowcount != 1:
             return False
-        registration = services._reload(registration_id)
+        registration = bookings.lock_registration_places(registration_id)
         for booking in sorted(registration.live_bookings, key=lambda b: b.session_id):
-            services._cancel(booking, now)
+            bookings.cancel(booking, now)
         for preference in list(registration.preferences):
             db.session.delete(preference)
         notifications.queue_registration_cancelled(registration, now, unconfirmed=True)

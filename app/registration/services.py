@@ -25,7 +25,7 @@ from ..extensions import db
 from ..notifications import services as notifications
 from ..ranking.errors import RankingClosed
 from ..ranking.rules import ranking_closed_reason
-from . import capacity, invitations
+from . import bookings, capacity, invitations
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
@@ -36,7 +36,6 @@ from .errors import (
 )
 from .models import (
     LIVE_BOOKING_STATUSES,
-    PLACE_HOLDING_STATUSES,
     Booking,
     BookingStatus,
     InvitationCode,
@@ -235,8 +234,10 @@ def change_choices(
 ) -> ChangeResult:
     """Replace a registration's choices: cancel what was dropped, book what was added.
 
-    Changes are applied in ascending session id order so that concurrent
-    transactions lock sessions in the same order.
+    The registration is locked and read again first, so a second submission of
+    the same change (a double-click) finds it done and changes nothing. Changes
+    are applied in ascending session id order so that concurrent transactions
+    lock sessions in the same order.
 
     :raises RegistrationClosed: outside the registration window or when cancelled.
     """
@@ -250,7 +251,9 @@ def change_choices(
     invitation = invitations.check_code(choices.invitation_code, list(wanted.values()))
     result = ChangeResult()
     with write_transaction():
-        registration = _reload(registration.id)
+        registration = bookings.lock_registration(registration.id)
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise RegistrationClosed()
         current = {
             b.session_id: b
             for b in registration.bookings
@@ -260,17 +263,20 @@ def change_choices(
         redeemed = _redeem_invitation(invitation, added, registration.category.value, registration.email)
         for session_id in sorted(set(current) | set(wanted)):
             if session_id in current and session_id not in wanted:
-                result.promoted += _cancel(current[session_id], now)
-                result.cancelled.append(current[session_id])
+                promoted = bookings.cancel(current[session_id], now)
+                if promoted is not None:
+                    result.promoted += promoted
+                    result.cancelled.append(current[session_id])
             elif session_id in wanted and session_id not in current:
                 result.added.append(
                     _book(registration, wanted[session_id], now, _code_for(redeemed, wanted[session_id]))
                 )
         db.session.flush()
         _check_rankings_open(registration, sessions, choices.rankings, now)
-        _save_preferences(registration, sessions, choices.rankings)
-        registration.updated_at = now
-        notifications.queue_changes_confirmed(registration, result.added, result.cancelled, now)
+        ranking_changed = _save_preferences(registration, sessions, choices.rankings)
+        if result.added or result.cancelled or ranking_changed:
+            registration.updated_at = now
+            notifications.queue_changes_confirmed(registration, result.added, result.cancelled, now)
     return result
 
 
@@ -278,19 +284,25 @@ def change_choices(
 def cancel_booking(registration: Registration, booking_id: int, now: datetime | None = None) -> list[Booking]:
     """Cancel one booking of the registration; return the bookings promoted in its place.
 
-    :raises NotCancellable: when the booking is not live or the event is over.
+    Cancelling a booking that this registration has already cancelled (the
+    second click of a double-click) succeeds without doing or sending anything.
+
+    :raises NotCancellable: when the booking is not the registration's or the event is over.
     """
     now = now or utcnow()
     _check_cancellable(registration, now)
     with write_transaction():
-        registration = _reload(registration.id)
-        booking = next(
-            (b for b in registration.bookings if b.id == booking_id and b.status in LIVE_BOOKING_STATUSES),
-            None,
-        )
-        if booking is None:
+        registration = bookings.lock_registration(registration.id)
+        booking = next((b for b in registration.bookings if b.id == booking_id), None)
+        if booking is None or registration.status != RegistrationStatus.ACTIVE:
             raise NotCancellable()
-        promoted = _cancel(booking, now)
+        if booking.status == BookingStatus.CANCELLED:
+            return []
+        if booking.status not in LIVE_BOOKING_STATUSES:
+            raise NotCancellable()
+        promoted = bookings.cancel(booking, now)
+        if promoted is None:  # pragma: no cover - the registration's lock keeps its bookings still
+            return []
         registration.updated_at = now
         notifications.queue_booking_cancelled(registration, booking, now)
     return promoted
@@ -300,17 +312,23 @@ def cancel_booking(registration: Registration, booking_id: int, now: datetime | 
 def cancel_registration(registration: Registration, now: datetime | None = None) -> list[Booking]:
     """Cancel the whole registration and every live booking; return those promoted.
 
-    :raises NotCancellable: when already cancelled or the event is over.
+    Cancelling a registration that is already cancelled (the second click of a
+    double-click) succeeds without doing or sending anything.
+
+    :raises NotCancellable: when the event is over or the data was erased.
     """
     now = now or utcnow()
-    _check_cancellable(registration, now)
+    if now >= registration.event.ends_at:
+        raise NotCancellable()
     with write_transaction():
-        registration = _reload(registration.id)
-        if registration.status != RegistrationStatus.ACTIVE:
+        registration = bookings.lock_registration_places(registration.id)
+        if registration.anonymised_at is not None:
             raise NotCancellable()
+        if registration.status != RegistrationStatus.ACTIVE:
+            return []
         promoted: list[Booking] = []
         for booking in sorted(registration.live_bookings, key=lambda b: b.session_id):
-            promoted += _cancel(booking, now)
+            promoted += bookings.cancel(booking, now) or []
         for preference in list(registration.preferences):
             db.session.delete(preference)
         registration.status = RegistrationStatus.CANCELLED
@@ -421,7 +439,7 @@ def _book(
     transaction (``_redeem_invitation``): it books directly like an eligible category.
     """
     group_id = None
-    if not (invitation_code_id is not None or _books_directly(registration.category.value, registration.email, session)):
+    if not (invitation_code_id is not None or bookings.books_directly(registration.category.value, registration.email, session)):
         status = BookingStatus.REQUESTED
     else:
         try:
@@ -454,11 +472,6 @@ def _code_for(redeemed: tuple[int, int] | None, session: Session) -> int | None:
     return redeemed[1] if redeemed and redeemed[0] == session.id else None
 
 
-def _books_directly(category: str, email: str, session: Session) -> bool:
-    """Tell whether a participant may book the session without an organiser's approval."""
-    return session.is_eligible(category) or session.admits_email(email)
-
-
 def _redeem_invitation(
     invitation: InvitationCode | None, sessions: Iterable[Session], category: str, email: str
 ) -> tuple[int, int] | None:
@@ -472,90 +485,10 @@ def _redeem_invitation(
     if invitation is None:
         return None
     for session in sessions:
-        if session.id == invitation.session_id and not _books_directly(category, email, session):
+        if session.id == invitation.session_id and not bookings.books_directly(category, email, session):
             invitations.redeem(invitation.id)
             return session.id, invitation.id
     return None
-
-
-def _cancel(booking: Booking, now: datetime) -> list[Booking]:
-    """Cancel one booking; a freed place goes to the waiting list. Returns those promoted."""
-    # An offered place is held like a confirmed one (ranking.offers).
-    was_confirmed = booking.status in PLACE_HOLDING_STATUSES
-    if was_confirmed:
-        capacity.release_place(booking.session_id, booking.group_id)
-    booking.status = BookingStatus.CANCELLED
-    booking.updated_at = now
-    db.session.flush()
-    if not was_confirmed:
-        return []
-    return promote_waiting(booking.session_id, now)
-
-
-def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
-    """Give free places of a session to the first waiting people who can take them.
-
-    A waiting person whose confirmed bookings clash in time with the session,
-    or who is outside its categories, is skipped and keeps their place in line.
-    Each person promoted is sent a "promoted" email (queued in the same transaction).
-    Flushes only: the caller owns the transaction.
-    """
-    session = db.session.get(Session, session_id)
-    assert session is not None
-    if session.booking_mode == BookingMode.RANKED:
-        # After publication, freed ranked places are offered by rank (imported here: it imports us).
-        from ..ranking import offers
-        from ..ranking.rules import published_run
-
-        run = published_run(session.event_id)
-        if run is not None:
-            return offers.offer_free_places(session, run, now)
-    promoted: list[Booking] = []
-    waiting = (
-        db.session.execute(
-            select(Booking)
-            .where(Booking.session_id == session_id, Booking.status == BookingStatus.WAITLISTED)
-            .order_by(Booking.id)
-            .options(selectinload(Booking.registration))
-        )
-        .scalars()
-        .all()
-    )
-    for booking in waiting:
-        eligible = (
-            booking.is_approved
-            or booking.invitation_code_id is not None
-            or _books_directly(booking.registration.category.value, booking.registration.email, session)
-        )
-        if not eligible or _clashes(booking, session):
-            continue
-        try:
-            booking.group_id = capacity.take_place(session_id)
-        except capacity.Full:
-            break
-        booking.status = BookingStatus.CONFIRMED
-        booking.updated_at = now
-        promoted.append(booking)
-    db.session.flush()
-    notifications.queue_promoted(promoted, now)
-    return promoted
-
-
-def _clashes(booking: Booking, session: Session) -> bool:
-    """Tell whether the booking's registration holds a confirmed place overlapping ``session``."""
-    others = db.session.execute(
-        select(Session)
-        .join(Booking, Booking.session_id == Session.id)
-        .where(
-            Booking.registration_id == booking.registration_id,
-            Booking.status == BookingStatus.CONFIRMED,
-            Booking.id != booking.id,
-            Session.starts_at < session.ends_at,
-            Session.ends_at > session.starts_at,
-        )
-        .limit(1)
-    ).first()
-    return others is not None
 
 
 def _check_rankings_open(
@@ -583,14 +516,21 @@ def _check_rankings_open(
 
 def _save_preferences(
     registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]]
-) -> None:
-    """Replace the registration's ranked choices of the given blocks (``sessions`` as for the check above)."""
+) -> bool:
+    """Replace the registration's ranked choices of the given blocks (``sessions`` as for the check above).
+
+    Tells whether they changed.
+    """
     if not rankings:
-        return
+        return False
     block_session_ids = set()
     blocks = {b.key: b for b in ranked_blocks(list(sessions.values()))}
     for key in rankings:
         block_session_ids |= {s.id for s in blocks[key].sessions}
+    before = {(p.session_id, p.rank) for p in registration.preferences if p.session_id in block_session_ids}
+    after = {(sid, rank) for ranked_ids in rankings.values() for rank, sid in enumerate(ranked_ids, start=1)}
+    if before == after:
+        return False
     for preference in list(registration.preferences):
         if preference.session_id in block_session_ids:
             registration.preferences.remove(preference)
@@ -599,6 +539,7 @@ def _save_preferences(
         for rank, session_id in enumerate(ranked_ids, start=1):
             registration.preferences.append(Preference(session_id=session_id, rank=rank))
     db.session.flush()
+    return True
 
 
 def _sessions_by_id(event: Event) -> dict[int, Session]:
