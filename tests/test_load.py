@@ -8,12 +8,14 @@ one participant double-clicks "Register" twenty times.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
@@ -208,3 +210,66 @@ def test_double_click_registers_once(load_target: LoadTarget) -> None:
     assert bookings == 1
     [(emails,)] = _query(url, "SELECT count(*) FROM outbox_message WHERE registration_id = :r", r=rows[0][0])
     assert emails == 1
+
+
+CANCEL_PLACES = 5
+
+
+def _add_workshop(database_url: str, places: int) -> int:
+    """Add a workshop of ``places`` places at its own time to the load event; return its id."""
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        event = db.session.execute(db.select(Event).where(Event.slug == "load-test")).scalar_one()
+        starts = event.starts_at + timedelta(hours=5)
+        workshop = Session(
+            event=event, kind=SessionKind.WORKSHOP, title_pl="Warsztat B", title_en="Workshop B",
+            starts_at=starts, ends_at=starts + timedelta(hours=1), booking_mode=BookingMode.INSTANT, capacity=places,
+        )
+        db.session.add(workshop)
+        db.session.commit()
+        workshop_id = workshop.id
+        db.session.remove()
+        db.engine.dispose()
+    return workshop_id
+
+
+def test_double_clicks_on_cancel_free_each_place_once(load_target: LoadTarget) -> None:
+    # Five people hold the five places of a workshop, five more wait; each holder double-clicks
+    # "cancel this place": the five waiting get the places, nobody else, one email per change.
+    workshop_id = _add_workshop(load_target.database_url, CANCEL_PLACES)
+    base = load_target.server.url
+
+    async def scenario() -> list[httpx.Response]:
+        async with make_client(4 * CANCEL_PLACES) as client:
+            people = [Participant(client, base) for _ in range(2 * CANCEL_PLACES)]
+            links = []
+            form = f"/events/{load_target.slug}/register"
+            for n, person in enumerate(people):  # one after the other: the first five get the places
+                await person.load_form(form)
+                answer = await person.submit(form, registration_form(f"cancel{n}@example.com", [workshop_id], n))
+                success = await person.follow(answer)
+                links.append(re.search(r'href="https?://[^/"]+(/r/[A-Za-z0-9_-]+)"', success.text).group(1))
+            holders = list(zip(people[:CANCEL_PLACES], links[:CANCEL_PLACES], strict=True))
+            paths = []
+            for person, manage in holders:
+                page = await person.request("manage", "GET", manage)
+                booking_id = re.search(rf"{re.escape(manage)}/bookings/(\d+)/cancel", page.text).group(1)
+                paths.append(f"{manage}/bookings/{booking_id}/cancel")
+                await person.load_form(paths[-1])
+            clicks = [person.submit(path, {}) for (person, _m), path in zip(holders, paths, strict=True)
+                      for _click in range(2)]
+            return await asyncio.wait_for(asyncio.gather(*clicks), RUN_TIMEOUT)
+
+    answers = asyncio.run(scenario())
+    assert [a.status_code for a in answers] == [303] * (2 * CANCEL_PLACES)
+
+    url = load_target.database_url
+    [(taken,)] = _query(url, "SELECT taken FROM session WHERE id = :s", s=workshop_id)
+    holders = _query(url, "SELECT r.email FROM booking b JOIN registration r ON r.id = b.registration_id "
+                          "WHERE b.session_id = :s AND b.status = 'confirmed' ORDER BY r.email", s=workshop_id)
+    assert taken == len(holders) == CANCEL_PLACES
+    assert [email for (email,) in holders] == [f"cancel{n}@example.com" for n in range(CANCEL_PLACES, 2 * CANCEL_PLACES)]
+    emails = dict(_query(url, "SELECT r.email, count(m.id) FROM registration r LEFT JOIN outbox_message m "
+                              "ON m.registration_id = r.id AND m.kind IN ('booking_cancelled', 'promoted') "
+                              "WHERE r.email LIKE 'cancel%' GROUP BY r.email"))
+    assert set(emails.values()) == {1}, emails

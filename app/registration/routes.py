@@ -37,7 +37,7 @@ from . import holds, services
 from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
-from .models import RegistrationStatus
+from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
 
 bp = Blueprint("registration", __name__)
 
@@ -246,12 +246,10 @@ def confirm_email(token: str):  # type: ignore[no-untyped-def]
 def cancel_booking(token: str, booking_id: int):  # type: ignore[no-untyped-def]
     """Ask for confirmation (GET) and cancel one booking (POST)."""
     registration = _registration_or_404(token)
-    booking = next((b for b in registration.live_bookings if b.id == booking_id), None)
-    if booking is None:
-        flash(_("This place is already cancelled."), "info")
-        return redirect(url_for(".manage", token=token))
+    booking = next((b for b in registration.bookings if b.id == booking_id), None)
     form = ConfirmForm()
-    if form.validate_on_submit():
+    # A second click of "cancel" (the place is cancelled by then) gets the answer the first got.
+    if booking is not None and form.validate_on_submit():
         try:
             services.cancel_booking(registration, booking_id)
         except RegistrationError as error:
@@ -259,6 +257,9 @@ def cancel_booking(token: str, booking_id: int):  # type: ignore[no-untyped-def]
         else:
             flash(_("Your place has been cancelled."), "success")
         return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
+    if booking is None or booking.status not in LIVE_BOOKING_STATUSES:
+        flash(_("This place is already cancelled."), "info")
+        return redirect(url_for(".manage", token=token))
     return render_template(
         "registration/confirm_cancel.html", registration=registration, event=registration.event,
         booking=booking, form=form, token=token,
@@ -287,10 +288,8 @@ def answer_offer(token: str, booking_id: int, action: str):  # type: ignore[no-u
 def cancel_registration(token: str):  # type: ignore[no-untyped-def]
     """Ask for confirmation (GET) and cancel the whole registration (POST)."""
     registration = _registration_or_404(token)
-    if registration.status != RegistrationStatus.ACTIVE:
-        flash(_("This registration is already cancelled."), "info")
-        return redirect(url_for(".manage", token=token))
     form = ConfirmForm()
+    # A second click (the registration is cancelled by then) gets the answer the first got.
     if form.validate_on_submit():
         try:
             services.cancel_registration(registration)
@@ -299,6 +298,9 @@ def cancel_registration(token: str):  # type: ignore[no-untyped-def]
         else:
             flash(_("Your registration has been cancelled."), "success")
         return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
+    if registration.status != RegistrationStatus.ACTIVE:
+        flash(_("This registration is already cancelled."), "info")
+        return redirect(url_for(".manage", token=token))
     return render_template(
         "registration/confirm_cancel.html", registration=registration, event=registration.event,
         booking=None, form=form, token=token,
