@@ -414,3 +414,29 @@ def test_without_the_guard_a_change_after_a_move_releases_the_old_group(
     # The cancel gave back a place of the group the person had left (already empty): the place
     # held in the new group is never given back.
     assert ("group", second) in drift
+
+
+# --- the pages: the second click is answered like the first -------------------------------------------
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["place", "registration"])
+def test_the_second_click_on_cancel_gets_the_first_ones_page(client, db, make_event, make_session, participant, whole):  # type: ignore[no-untyped-def]
+    from tests.conftest import csrf_token
+
+    event = make_event()
+    session = make_session(event, capacity=3)
+    result = services.register(event, participant(), services.Choices(session_ids=[session.id]))
+    registration_id, booking_id = result.registration.id, result.registration.bookings[0].id
+    path = f"/r/{result.token}/cancel" if whole else f"/r/{result.token}/bookings/{booking_id}/cancel"
+    token = csrf_token(client.get(path).text)
+    answers, pages = [], []
+    for _click in range(2):  # the second comes back from the browser after the first was done
+        answers.append(client.post(path, data={"csrf_token": token}))
+        pages.append(client.get(answers[-1].headers["Location"]).text if answers[-1].status_code == 303 else "")
+    assert [a.status_code for a in answers] == [303, 303]
+    done = "Zgłoszenie zostało anulowane." if whole else "Miejsce zostało anulowane."
+    assert [page.count(done) for page in pages] == [1, 1]
+    kind = MessageKind.REGISTRATION_CANCELLED if whole else MessageKind.BOOKING_CANCELLED
+    _fresh(db)
+    assert _emails(db, kind, registration_id) == 1
+    assert db.session.get(Session, session.id).taken == 0
