@@ -209,7 +209,7 @@ def offers_cli() -> None:
 @offers_cli.command("expire")
 def expire_offers_command() -> None:
     """Pass on every offer whose time to accept is over."""
-    from .ranking.offers import expire_offers
+    from .registration.offers import expire_offers
 
     click.echo(f"Expired {expire_offers()} offers.")
 

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from app.allocation import Objective
 from app.events.models import BookingMode, Session
 from app.events.services import ranked_blocks
-from app.ranking import offers
 from app.ranking import services as ranking
-from app.ranking.errors import AlreadyPublished, RankingClosed
+from app.ranking.errors import AlreadyPublished
 from app.ranking.models import AllocationRun, RunStatus
-from app.registration import services
+from app.registration import offers, services
+from app.registration.errors import RankingClosed
 from app.registration.models import Booking, BookingStatus, Registration
 from tests.conftest import NOW, csrf_token
 

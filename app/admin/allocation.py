@@ -16,8 +16,8 @@ from ..ranking import services
 from ..ranking.errors import RankingError
 from ..ranking.forms import AllocationForm
 from ..ranking.models import AllocationRun
-from ..ranking.rules import published_run
 from ..registration.forms import ConfirmForm
+from ..registration.ranked import published_run
 from .access import event_or_404, protect
 
 bp = protect(Blueprint("admin_allocation", __name__, url_prefix="/admin"))

@@ -67,8 +67,8 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
 def _expire_holds() -> None:
     """Pass on offered places and release unconfirmed holds whose time ran out (the worker loop is the scheduler)."""
     from ..db import utcnow
-    from ..ranking.offers import expire_offers
     from ..registration.holds import expire_holds
+    from ..registration.offers import expire_offers
 
     expire_offers(utcnow())
     expire_holds(utcnow())

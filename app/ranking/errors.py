@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from ..registration.errors import RegistrationError
-
 
 class RankingError(Exception):
     """Base of the refusals an organiser can get from the allocation."""
@@ -43,15 +41,3 @@ class TooLateToReopen(RankingError):
 
 class InvalidInstance(RankingError):
     """The data of the event does not make a valid allocation problem."""
-
-
-class RankingClosed(RegistrationError):
-    """Ranked choices can no longer be changed."""
-
-    message = _l("Your ranked choices can no longer be changed.")
-
-
-class OfferUnavailable(RegistrationError):
-    """The offered place is not (or no longer) offered to this registration."""
-
-    message = _l("This place is no longer offered to you.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..allocation import (
@@ -40,7 +40,7 @@ from ..extensions import db
 from ..notifications.models import MessageKind
 from ..notifications.services import queue_message
 from ..registration import capacity
-from ..registration.bookings import change_status
+from ..registration.bookings import book_allocated, change_status, wait_ranked
 from ..registration.models import (
     LIVE_BOOKING_STATUSES,
     PLACE_HOLDING_STATUSES,
@@ -49,11 +49,11 @@ from ..registration.models import (
     Registration,
     RegistrationStatus,
 )
+from ..registration.ranked import published_run
 from .errors import AlreadyPublished, InvalidInstance, NoRankedSessions, NotPublished, TooLateToReopen
 from .history import SeriesHistory, series_history
 from .models import AllocationOutcome, AllocationRun, RunStatus
 from .outcomes import SlotOutcome
-from .rules import published_run
 
 MIX_ATTRIBUTES = ("city", "category")
 SEED_LIMIT = 2**31
@@ -274,11 +274,7 @@ def _write_bookings(problem: Problem, result: Result, seed: int, now: datetime) 
     for a in sorted(result.assignments, key=lambda a: (int(a.workshop), a.group or "", int(a.participant))):
         session_id = int(a.workshop)
         group_id = int(a.group) if a.group is not None else None
-        _take_allocated_place(session_id, group_id)
-        db.session.add(Booking(
-            registration=registrations[int(a.participant)], session_id=session_id, group_id=group_id,
-            status=BookingStatus.CONFIRMED, rank=a.rank, created_at=now, updated_at=now,
-        ))
+        book_allocated(registrations[int(a.participant)], session_id, group_id, a.rank, now)
     given = {(a.participant, a.slot) for a in result.assignments}
     entries = []
     instance = problem.instance
@@ -291,27 +287,9 @@ def _write_bookings(problem: Problem, result: Result, seed: int, now: datetime) 
                     entries.append((int(wid), rank, lottery_key(seed, person.id), int(person.id)))
     # Inserted in waiting-list order (rank, then the run's lottery), so that id order matches it.
     for session_id, rank, _key, registration_id in sorted(entries):
-        db.session.add(Booking(
-            registration=registrations[registration_id], session_id=session_id,
-            status=BookingStatus.WAITLISTED, rank=rank, created_at=now, updated_at=now,
-        ))
+        wait_ranked(registrations[registration_id], session_id, rank, now)
     db.session.flush()
     return len(result.assignments), len(entries)
-
-
-def _take_allocated_place(session_id: int, group_id: int | None) -> None:
-    """Take one place in the session and the given group, refusing to exceed either capacity.
-
-    :raises capacity.Full:
-    """
-    table = capacity.session_table
-    taken = db.session.execute(
-        update(table)
-        .where(table.c.id == session_id, or_(table.c.capacity.is_(None), table.c.taken < table.c.capacity))
-        .values(taken=table.c.taken + 1)
-    )
-    if taken.rowcount != 1 or (group_id is not None and not capacity.take_specific_group_place(group_id)):
-        raise capacity.Full(session_id)
 
 
 def _write_outcomes_and_emails(problem: Problem, result: Result, run: AllocationRun, now: datetime) -> None:

@@ -41,7 +41,6 @@ from .services import (
     Choices,
     ParticipantData,
     RegistrationResult,
-    _book,
     _live_registration_exists,
     _save_preferences,
     choosable_sessions,
@@ -386,18 +385,16 @@ def add_registration(
             registration = new_registration(event, participant, token, now, "organiser")
             db.session.add(registration)
             db.session.flush()
-            bookings = []
+            booked = []
             for session in sorted(chosen, key=lambda s: s.id):
-                if book_directly and not session.is_eligible(participant.category.value):
-                    bookings.append(_book_approved(registration, session, now))
-                else:
-                    bookings.append(_book(registration, session, now))
+                approved = book_directly and not session.is_eligible(participant.category.value)
+                booked.append(bookings.book(registration, session, now, approved=approved))
             db.session.flush()
             _save_preferences(registration, sessions, choices.rankings)
             record(
                 "registration.added", event_id=event.id, registration_id=registration.id,
                 book_directly=book_directly or None,
-                bookings={str(b.session_id): b.status.value for b in bookings},
+                bookings={str(b.session_id): b.status.value for b in booked},
             )
             notifications.queue_registration_received(registration, token, now)
     except IntegrityError as error:
@@ -420,24 +417,6 @@ def refresh_search_texts(event_id: int | None = None) -> int:
                 registration.search_text = text
                 changed += 1
     return changed
-
-
-def _book_approved(registration: Registration, session: Session, now: datetime) -> Booking:
-    """Book a place outside the session's categories, approved at once: confirmed or waiting."""
-    group_id = None
-    try:
-        group_id = capacity.take_place(session.id)
-        status = BookingStatus.CONFIRMED
-    except capacity.Full:
-        capacity.lock_session(session.id)
-        status = BookingStatus.WAITLISTED
-    booking = Booking(
-        registration=registration, session_id=session.id, group_id=group_id, status=status,
-        is_approved=True, created_at=now, updated_at=now,
-    )
-    db.session.add(booking)
-    db.session.flush()
-    return booking
 
 
 def _registration(event_id: int, registration_id: int) -> Registration:

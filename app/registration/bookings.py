@@ -19,19 +19,24 @@ confirm someone who has just left the waiting list.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..allocation import lottery_key
 from ..events.models import BookingMode, Session
 from ..extensions import db
 from ..notifications import services as notifications
+from ..notifications.models import MessageKind
+from ..ranking.models import AllocationRun
 from . import capacity
 from .models import LIVE_BOOKING_STATUSES, PLACE_HOLDING_STATUSES, Booking, BookingStatus, Registration
+from .ranked import published_run
 
 booking_table = Booking.__table__
 
@@ -82,6 +87,77 @@ def lock_booking(booking_id: int) -> Booking:
         .with_for_update(**_ROW_LOCK)
         .execution_options(populate_existing=True)
     ).scalar_one()
+
+
+def book(
+    registration: Registration,
+    session: Session,
+    now: datetime,
+    *,
+    invitation_code_id: int | None = None,
+    approved: bool = False,
+) -> Booking:
+    """Add a booking (flushed only if a request): a confirmed place, a waiting-list place or a request.
+
+    A participant outside the session's categories asks for it (a request),
+    unless they have an invitation code for it, redeemed in this transaction
+    (``invitation_code_id``), or an organiser books them ``approved``.
+    """
+    group_id = None
+    direct = approved or invitation_code_id is not None or books_directly(
+        registration.category.value, registration.email, session
+    )
+    if not direct:
+        status = BookingStatus.REQUESTED
+    else:
+        try:
+            group_id = capacity.take_place(session.id)
+            status = BookingStatus.CONFIRMED
+        except capacity.Full:
+            capacity.lock_session(session.id)
+            status = BookingStatus.WAITLISTED
+    booking = Booking(
+        registration=registration,
+        session_id=session.id,
+        group_id=group_id,
+        status=status,
+        invitation_code_id=invitation_code_id,
+        is_approved=approved,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(booking)
+    if status == BookingStatus.REQUESTED:
+        # A request locks nothing above, but its row's foreign key takes a share lock on the
+        # session: written now, that lock comes in the same ascending order as everyone's
+        # (later, it could wait for a lower session after a higher one was locked: a deadlock).
+        # Confirmed and waiting bookings' sessions are already locked by this transaction.
+        db.session.flush()
+    return booking
+
+
+def book_allocated(registration: Registration, session_id: int, group_id: int | None, rank: int, now: datetime) -> Booking:
+    """Add the confirmed place an allocation gave, in its group, never beyond either capacity.
+
+    :raises capacity.Full: should the place be gone.
+    """
+    capacity.take_place_in(session_id, group_id)
+    booking = Booking(
+        registration=registration, session_id=session_id, group_id=group_id,
+        status=BookingStatus.CONFIRMED, rank=rank, created_at=now, updated_at=now,
+    )
+    db.session.add(booking)
+    return booking
+
+
+def wait_ranked(registration: Registration, session_id: int, rank: int, now: datetime) -> Booking:
+    """Add a place on a ranked workshop's waiting list (its session already locked by the caller)."""
+    booking = Booking(
+        registration=registration, session_id=session_id,
+        status=BookingStatus.WAITLISTED, rank=rank, created_at=now, updated_at=now,
+    )
+    db.session.add(booking)
+    return booking
 
 
 def change_status(
@@ -156,13 +232,10 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
     session = db.session.get(Session, session_id)
     assert session is not None
     if session.booking_mode == BookingMode.RANKED:
-        # After publication, freed ranked places are offered by rank (imported here: it imports us).
-        from ..ranking import offers
-        from ..ranking.rules import published_run
-
+        # After publication, freed ranked places are offered by rank.
         run = published_run(session.event_id)
         if run is not None:
-            return offers.offer_free_places(session, run, now)
+            return offer_free_places(session, run, now)
     promoted: list[Booking] = []
     waiting = (
         db.session.execute(
@@ -191,6 +264,69 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
     db.session.flush()
     notifications.queue_promoted(promoted, now)
     return promoted
+
+
+def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> list[Booking]:
+    """Offer the session's free places to the waiting people who ranked it highest (flushes only).
+
+    Ties between equal ranks follow the run's lottery (sha256 of seed and
+    registration id). A person outside the session's categories, or holding a
+    place at the same time, is skipped and keeps their place in line. Each
+    person offered a place is emailed.
+    """
+    waiting = (
+        db.session.execute(
+            select(Booking)
+            .where(Booking.session_id == session.id, Booking.status == BookingStatus.WAITLISTED)
+            .options(selectinload(Booking.registration))
+        )
+        .scalars()
+        .all()
+    )
+    order = sorted(
+        waiting,
+        key=lambda b: (b.rank or 1_000, lottery_key(run.seed, str(b.registration_id)), b.id),
+    )
+    hours = float(current_app.config.get("RANKED_OFFER_HOURS", 48))
+    offered: list[Booking] = []
+    for booking in order:
+        eligible = booking.is_approved or session.is_eligible(booking.registration.category.value)
+        if not eligible or _holds_place_at(booking, session):
+            continue
+        try:
+            group_id = capacity.take_place(session.id)
+        except capacity.Full:
+            break
+        if not change_status(
+            booking, BookingStatus.WAITLISTED, BookingStatus.OFFERED, now,
+            group_id=group_id, offer_expires_at=now + timedelta(hours=hours),
+        ):
+            capacity.release_place(session.id, group_id)  # it left the waiting list meanwhile
+            continue
+        offered.append(booking)
+    db.session.flush()
+    for booking in offered:
+        notifications.queue_message(MessageKind.RANKED_OFFER, booking.registration, now, offered=booking)
+    return offered
+
+
+def _holds_place_at(booking: Booking, session: Session) -> bool:
+    """Tell whether the booking's registration holds (or is offered) a place overlapping ``session``."""
+    return (
+        db.session.execute(
+            select(Booking.id)
+            .join(Session, Session.id == Booking.session_id)
+            .where(
+                Booking.registration_id == booking.registration_id,
+                Booking.status.in_(PLACE_HOLDING_STATUSES),
+                Booking.id != booking.id,
+                Session.starts_at < session.ends_at,
+                Session.ends_at > session.starts_at,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def books_directly(category: str, email: str, session: Session) -> bool:

@@ -77,6 +77,16 @@ def take_place(session_id: int) -> int | None:
     return _take_first_group(session_id, [group_id for group_id, has_room in groups if has_room])
 
 
+def take_place_in(session_id: int, group_id: int | None) -> None:
+    """Take one place in the session and in the given group (if any), refusing to exceed either capacity.
+
+    :raises Full:
+    """
+    taken = db.session.execute(_TAKE_SESSION_PLACE, {"session_id": session_id})
+    if taken.rowcount != 1 or (group_id is not None and not take_specific_group_place(group_id)):
+        raise Full(session_id)
+
+
 def _groups_emptiest_first(session_id: int) -> list[tuple[int, bool]]:
     """Return the session's groups, most free places first, each with whether it has room (one query)."""
     rows = db.session.execute(_GROUPS_EMPTIEST_FIRST, {"session_id": session_id})

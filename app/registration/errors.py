@@ -120,3 +120,15 @@ class ConfirmationExpired(RegistrationError):
     """The time to confirm the registration by email is over (or it was cancelled)."""
 
     message = _l("The time to confirm this registration is over: its places have been released.")
+
+
+class RankingClosed(RegistrationError):
+    """Ranked choices can no longer be changed."""
+
+    message = _l("Your ranked choices can no longer be changed.")
+
+
+class OfferUnavailable(RegistrationError):
+    """The offered place is not (or no longer) offered to this registration."""
+
+    message = _l("This place is no longer offered to you.")

@@ -30,14 +30,13 @@ from ..events.services import (
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
 from ..pagecache import cached_page
-from ..ranking import offers as ranking_offers
 from ..ranking import services as ranking_services
-from ..ranking.rules import ranking_closed_reason
-from . import holds, services
+from . import holds, offers, services
 from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
+from .ranked import ranking_closed_reason
 
 bp = Blueprint("registration", __name__)
 
@@ -274,10 +273,10 @@ def answer_offer(token: str, booking_id: int, action: str):  # type: ignore[no-u
         abort(400)
     try:
         if action == "accept":
-            ranking_offers.accept_offer(registration, booking_id)
+            offers.accept_offer(registration, booking_id)
             flash(_("The place is yours: it is now confirmed."), "success")
         else:
-            ranking_offers.decline_offer(registration, booking_id)
+            offers.decline_offer(registration, booking_id)
             flash(_("You declined the place; it goes to the next person waiting."), "info")
     except RegistrationError as error:
         flash(str(error.message), "danger")

@@ -23,13 +23,12 @@ from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
 from ..notifications import services as notifications
-from ..ranking.errors import RankingClosed
-from ..ranking.rules import ranking_closed_reason
-from . import bookings, capacity, invitations
+from . import bookings, invitations
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
     NotCancellable,
+    RankingClosed,
     RegistrationClosed,
     RegistrationNotOpenYet,
     TimeClash,
@@ -43,6 +42,7 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
+from .ranked import ranking_closed_reason
 from .search import search_text
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -181,9 +181,9 @@ def register(
             # then waits on the unique index holding no session, and ends in AlreadyRegistered
             # (written later, the two could deadlock: tests/test_lock_order.py).
             db.session.flush()
-            with db.session.no_autoflush:  # the bookings are written together (see _book for requests)
+            with db.session.no_autoflush:  # the bookings are written together (see bookings.book for requests)
                 for session in sorted(chosen, key=lambda s: s.id):
-                    _book(registration, session, now, _code_for(redeemed, session))
+                    bookings.book(registration, session, now, invitation_code_id=_code_for(redeemed, session))
             db.session.flush()
             _check_rankings_open(registration, sessions, choices.rankings, now)
             _save_preferences(registration, sessions, choices.rankings)
@@ -268,9 +268,9 @@ def change_choices(
                     result.promoted += promoted
                     result.cancelled.append(current[session_id])
             elif session_id in wanted and session_id not in current:
-                result.added.append(
-                    _book(registration, wanted[session_id], now, _code_for(redeemed, wanted[session_id]))
-                )
+                result.added.append(bookings.book(
+                    registration, wanted[session_id], now, invitation_code_id=_code_for(redeemed, wanted[session_id])
+                ))
         db.session.flush()
         _check_rankings_open(registration, sessions, choices.rankings, now)
         ranking_changed = _save_preferences(registration, sessions, choices.rankings)
@@ -428,43 +428,6 @@ def _check_no_clash(chosen: list[Session], ranked_slots: list[RankedBlock]) -> N
                         first=first.title,
                     )
                 )
-
-
-def _book(
-    registration: Registration, session: Session, now: datetime, invitation_code_id: int | None = None
-) -> Booking:
-    """Add a booking (not flushed yet): a confirmed place, a waiting-list place or a request.
-
-    ``invitation_code_id`` names a code for this session already redeemed in the
-    transaction (``_redeem_invitation``): it books directly like an eligible category.
-    """
-    group_id = None
-    if not (invitation_code_id is not None or bookings.books_directly(registration.category.value, registration.email, session)):
-        status = BookingStatus.REQUESTED
-    else:
-        try:
-            group_id = capacity.take_place(session.id)
-            status = BookingStatus.CONFIRMED
-        except capacity.Full:
-            capacity.lock_session(session.id)
-            status = BookingStatus.WAITLISTED
-    booking = Booking(
-        registration=registration,
-        session_id=session.id,
-        group_id=group_id,
-        status=status,
-        invitation_code_id=invitation_code_id,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(booking)
-    if status == BookingStatus.REQUESTED:
-        # A request locks nothing above, but its row's foreign key takes a share lock on the
-        # session: written now, that lock comes in the same ascending order as everyone's
-        # (later, it could wait for a lower session after a higher one was locked: a deadlock).
-        # Confirmed and waiting bookings' sessions are already locked by this transaction.
-        db.session.flush()
-    return booking
 
 
 def _code_for(redeemed: tuple[int, int] | None, session: Session) -> int | None:

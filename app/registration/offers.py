@@ -8,88 +8,20 @@ declining or letting it expire passes it on to the next person.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from ..allocation import lottery_key
 from ..audit.services import record
 from ..db import utcnow, write_transaction
-from ..events.models import BookingMode, Session
+from ..events.models import BookingMode
 from ..extensions import db
 from ..notifications import services as notifications
-from ..notifications.models import MessageKind
-from ..registration import bookings, capacity
-from ..registration.models import PLACE_HOLDING_STATUSES, Booking, BookingStatus, Registration
+from . import bookings, capacity
 from .errors import OfferUnavailable
-from .models import AllocationRun
+from .models import Booking, BookingStatus, Registration
 
 WAITING_STATUSES = (BookingStatus.WAITLISTED, BookingStatus.OFFERED)
-
-
-def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> list[Booking]:
-    """Offer the session's free places to the waiting people who ranked it highest (flushes only).
-
-    Ties between equal ranks follow the run's lottery (sha256 of seed and
-    registration id). A person outside the session's categories, or holding a
-    place at the same time, is skipped and keeps their place in line. Each
-    person offered a place is emailed.
-    """
-    waiting = (
-        db.session.execute(
-            select(Booking)
-            .where(Booking.session_id == session.id, Booking.status == BookingStatus.WAITLISTED)
-            .options(selectinload(Booking.registration))
-        )
-        .scalars()
-        .all()
-    )
-    order = sorted(
-        waiting,
-        key=lambda b: (b.rank or 1_000, lottery_key(run.seed, str(b.registration_id)), b.id),
-    )
-    hours = float(current_app.config.get("RANKED_OFFER_HOURS", 48))
-    offered: list[Booking] = []
-    for booking in order:
-        eligible = booking.is_approved or session.is_eligible(booking.registration.category.value)
-        if not eligible or _holds_place_at(booking, session):
-            continue
-        try:
-            group_id = capacity.take_place(session.id)
-        except capacity.Full:
-            break
-        if not bookings.change_status(
-            booking, BookingStatus.WAITLISTED, BookingStatus.OFFERED, now,
-            group_id=group_id, offer_expires_at=now + timedelta(hours=hours),
-        ):
-            capacity.release_place(session.id, group_id)  # it left the waiting list meanwhile
-            continue
-        offered.append(booking)
-    db.session.flush()
-    for booking in offered:
-        notifications.queue_message(MessageKind.RANKED_OFFER, booking.registration, now, offered=booking)
-    return offered
-
-
-def _holds_place_at(booking: Booking, session: Session) -> bool:
-    """Tell whether the booking's registration holds (or is offered) a place overlapping ``session``."""
-    return (
-        db.session.execute(
-            select(Booking.id)
-            .join(Session, Session.id == Booking.session_id)
-            .where(
-                Booking.registration_id == booking.registration_id,
-                Booking.status.in_(PLACE_HOLDING_STATUSES),
-                Booking.id != booking.id,
-                Session.starts_at < session.ends_at,
-                Session.ends_at > session.starts_at,
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
 
 
 def accept_offer(registration: Registration, booking_id: int, now: datetime | None = None) -> Booking:

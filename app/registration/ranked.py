@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..events.models import Event
 from ..extensions import db
-from .models import AllocationRun, RunStatus
+from ..ranking.models import AllocationRun, RunStatus
 
 AFTER_PUBLICATION = _l("The workshop places have been allocated, so your ranked choices can no longer be changed.")
 AFTER_DEADLINE = _l("The deadline for ranking workshops has passed, so your ranked choices can no longer be changed.")
