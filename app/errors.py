@@ -1,10 +1,29 @@
-"""Error pages in the page's language."""
+"""The refusals of every use case, and the error pages in the page's language."""
 from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """Base of every refusal a use case gives: a translatable message, and the form field it concerns.
+
+    Each domain subclasses it once (``RegistrationError``, ``ManagementError`` …);
+    routes show ``message`` next to ``field`` (``app.forms.attach_error``) or in a flash.
+    """
+
+    message: object = _l("The request could not be completed.")
+    field: str | None = None
+
+    def __init__(self, message: object | None = None, field: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        if field is not None:
+            self.field = field
+        super().__init__(str(self.message))
+
 
 MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood.")),

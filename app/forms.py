@@ -9,6 +9,8 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
 
+from .errors import DomainError
+
 
 @lru_cache(maxsize=8)
 def _wtforms_translations(locale: str) -> support.Translations:
@@ -30,3 +32,12 @@ class Form(FlaskForm):
                 return None
             locale = get_locale()
             return _wtforms_translations(str(locale)) if locale is not None else None
+
+
+def attach_error(form: FlaskForm, error: DomainError) -> None:
+    """Show a domain refusal next to the field it names, or above the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        form.form_errors.append(error.message)

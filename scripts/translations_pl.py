@@ -299,6 +299,7 @@ PL = {
     "You cannot disable your own account.": "Nie możesz wyłączyć własnego konta.",
     "This event does not exist.": "To wydarzenie nie istnieje.",
     "This account does not exist.": "To konto nie istnieje.",
+    "The request could not be completed.": "Nie udało się wykonać tej operacji.",
     "The change could not be saved.": "Nie udało się zapisać zmiany.",
     "This address (slug) is already used. Choose another one.": "Ten adres (identyfikator) jest już zajęty. Wybierz inny.",
     "%(taken)s places are already confirmed, so the capacity cannot be lower than %(taken)s. Cancel bookings first.": "Potwierdzonych miejsc jest już %(taken)s, więc limit nie może być mniejszy niż %(taken)s. Najpierw anuluj zapisy.",

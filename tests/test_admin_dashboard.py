@@ -1,7 +1,7 @@
 """Event and series dashboards."""
 from __future__ import annotations
 
-from app.events.stats import bar_chart_svg
+from app.admin.stats import bar_chart_svg
 
 
 def test_event_dashboard_shows_fill_waiting_and_requests(client, make_event, make_session, register, as_organiser):

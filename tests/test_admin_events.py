@@ -368,7 +368,7 @@ def test_raising_capacity_promotes_the_first_waiting_and_emails_them(client, db,
 
 
 def test_unlimited_capacity_promotes_everyone_waiting(db, make_event, make_session, register, app):
-    from app.events import admin_services as manage
+    from app.admin import programme as manage
 
     event = make_event()
     session = make_session(event, capacity=0)
@@ -385,7 +385,7 @@ def test_unlimited_capacity_promotes_everyone_waiting(db, make_event, make_sessi
 
 
 def test_session_capacity_update_is_guarded_by_the_confirmed_count(db, make_event, make_session, register, app):
-    from app.events import admin_services as manage
+    from app.admin import programme as manage
 
     event = make_event()
     session = make_session(event, capacity=2)

@@ -11,9 +11,9 @@ from flask_login import current_user
 from ..auth.services import can_manage_event
 from ..checkin import services
 from ..checkin.services import CheckInError
-from ..events import stats
 from ..labels import BOOKING_STATUS_LABELS, category_label
 from ..registration.models import Registration
+from . import stats
 from .access import event_or_404, protect
 
 bp = protect(Blueprint("admin_checkin", __name__, url_prefix="/admin"))

@@ -10,7 +10,6 @@ from wtforms.fields.choices import SelectChoice
 
 from ..audit.services import entries
 from ..auth.models import Role
-from ..events import stats
 from ..events.models import Series
 from ..extensions import db
 from ..labels import category_label
@@ -26,6 +25,7 @@ from ..notifications.bulk import (
     send_bulk,
 )
 from ..notifications.delivery import deliver_after_response
+from . import stats
 from .access import event_or_404, protect
 from .forms_bulk import BulkEmailForm
 

@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from ..auth import services as accounts
 from ..auth.models import Organiser, Role
-from ..events import admin_services as manage
 from ..events.models import Event, Group, Series, Session
 from ..extensions import db
+from ..forms import attach_error
 from ..notifications.delivery import deliver_after_response
 from ..registration import invitations as invitation_services
 from ..registration.forms import ConfirmForm
+from . import programme as manage
 from .access import event_or_404, protect, roles_required
 from .forms_events import (
     BOOKING_MODE_LABELS,
@@ -43,14 +44,6 @@ def _labels() -> dict:
     }
 
 
-def _attach(form, error: manage.ManagementError | accounts.AuthError) -> None:  # type: ignore[no-untyped-def]
-    """Show a refusal next to its field, or above the form."""
-    name = getattr(error, "field", None)
-    field = getattr(form, name, None) if name else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _form_page(form, heading: str, submit: str, cancel_url: str | None = None, **context):  # type: ignore[no-untyped-def]
@@ -114,7 +107,7 @@ def new_series():  # type: ignore[no-untyped-def]
         try:
             manage.create_series(form.series_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The series has been created."), "success")
             return redirect(url_for(".series_list"), code=303)
@@ -131,7 +124,7 @@ def edit_series(series_id: int):  # type: ignore[no-untyped-def]
         try:
             manage.update_series(series.id, form.series_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The series has been saved."), "success")
             return redirect(url_for(".series_list"), code=303)
@@ -153,7 +146,7 @@ def new_event():  # type: ignore[no-untyped-def]
                 form.event_data(), assign_to=None if current_user.role == Role.ADMIN else current_user.id
             )
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The event has been created as a draft. Add its sessions, then publish it."), "success")
             return redirect(url_for(".sessions", event_id=event.id), code=303)
@@ -170,7 +163,7 @@ def edit_event(event_id: int):  # type: ignore[no-untyped-def]
         try:
             manage.update_event(event.id, form.event_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The event has been saved."), "success")
             return redirect(url_for(".edit_event", event_id=event.id), code=303)
@@ -215,7 +208,7 @@ def clone_event(event_id: int):  # type: ignore[no-untyped-def]
                 event.id, form.clone_data(), assign_to=None if current_user.role == Role.ADMIN else current_user.id
             )
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The copy has been created as a draft. Check its details, then publish it."), "success")
             return redirect(url_for(".edit_event", event_id=clone.id), code=303)
@@ -265,7 +258,7 @@ def new_session(event_id: int):  # type: ignore[no-untyped-def]
         try:
             manage.create_session(event.id, form.session_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The session has been added."), "success")
             return redirect(url_for(".sessions", event_id=event.id), code=303)
@@ -285,7 +278,7 @@ def edit_session(event_id: int, session_id: int):  # type: ignore[no-untyped-def
         try:
             change = manage.update_session(session.id, form.session_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The session has been saved."), "success")
             _promoted_message(change.promoted)
@@ -329,7 +322,7 @@ def invitations(event_id: int, session_id: int):  # type: ignore[no-untyped-def]
         try:
             created = invitation_services.create_codes(session.id, form.invitation_request())
         except invitation_services.InvitationError as error:
-            _attach(form, error)  # type: ignore[arg-type]
+            attach_error(form, error)
         else:
             emailed = sum(1 for code in created if code.recipient_email)
             flash(ngettext("%(num)d code has been generated.", "%(num)d codes have been generated.", len(created)), "success")
@@ -374,7 +367,7 @@ def new_group(event_id: int, session_id: int):  # type: ignore[no-untyped-def]
         try:
             change = manage.create_group(session.id, form.group_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The group has been added."), "success")
             _promoted_message(change.promoted)
@@ -399,7 +392,7 @@ def edit_group(event_id: int, session_id: int, group_id: int):  # type: ignore[n
         try:
             change = manage.update_group(group.id, form.group_data())
         except manage.ManagementError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The group has been saved."), "success")
             _promoted_message(change.promoted)
@@ -451,7 +444,7 @@ def new_account():  # type: ignore[no-untyped-def]
                 form.email.data, form.password.data, Role(form.role.data), name=form.name.data or ""
             )
         except accounts.AuthError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The account has been created."), "success")
             return redirect(url_for(".account", account_id=account.id), code=303)
@@ -506,7 +499,7 @@ def assign_event(account_id: int):  # type: ignore[no-untyped-def]
         try:
             accounts.assign_event(organiser.id, form.event_id.data)
         except accounts.AuthError as error:
-            _attach(form, error)
+            attach_error(form, error)
         else:
             flash(_("The event has been assigned."), "success")
             return redirect(url_for(".account", account_id=account_id), code=303)

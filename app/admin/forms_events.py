@@ -23,7 +23,6 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from ..auth.models import Role
 from ..auth.services import MIN_PASSWORD_LENGTH
-from ..events.admin_services import DOMAIN_PATTERN, CloneData, EventData, GroupData, SeriesData, SessionData
 from ..events.models import BookingMode, EventStatus, ParticipantCategory, SessionKind
 from ..events.services import WARSAW
 from ..forms import Form
@@ -32,6 +31,7 @@ from ..notifications.services import is_plain_address
 from ..registration.forms import MultiCheckboxField
 from ..registration.invitations import InvitationRequest
 from ..validators import PlainText, normalize_text
+from .programme import DOMAIN_PATTERN, CloneData, EventData, GroupData, SeriesData, SessionData
 
 SLUG_HELP = _l("Part of the web address: lower-case letters, digits and hyphens, e.g. dialogue-lodz-2026.")
 BOOKING_MODE_LABELS = {

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from ..audit.services import entries
 from ..auth.services import can_manage_event
 from ..events.services import instant_sessions, ranked_blocks, waitlist_counts
+from ..forms import attach_error
 from ..labels import category_label
 from ..notifications.delivery import deliver_after_response
 from ..registration import admin_services
@@ -102,7 +103,7 @@ def new(event_id: int):  # type: ignore[no-untyped-def]
                 event, form.participant_data(), form.choices_data(), book_directly=bool(form.book_directly.data)
             )
         except RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash(_("The registration has been added and its confirmation email queued."), "success")
             return deliver_after_response(_back(event_id, result.registration.id))
@@ -234,10 +235,3 @@ def _registration_or_404(event_id: int, registration_id: int):  # type: ignore[n
         abort(404)
 
 
-def _attach_error(form, error: RegistrationError) -> None:  # type: ignore[no-untyped-def]
-    """Show a domain refusal next to its field (or above the form)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        form.form_errors.append(error.message)

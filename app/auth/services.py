@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
 from ..db import utcnow, write_transaction
+from ..errors import DomainError
 from ..events.models import Event
 from ..extensions import db
 from .models import Organiser, Role
@@ -18,15 +19,10 @@ _DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
 MIN_PASSWORD_LENGTH = 10
 
 
-class AuthError(Exception):
+class AuthError(DomainError):
     """A refused login or account change, with a translatable message."""
 
     message = _l("Invalid email or password.")
-
-    def __init__(self, message: object | None = None) -> None:
-        if message is not None:
-            self.message = message  # type: ignore[assignment]
-        super().__init__(str(self.message))
 
 
 class TooManyAttempts(AuthError):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from ..audit.services import record
 from ..db import utcnow, write_transaction
+from ..errors import DomainError
 from ..events.models import Event, Group, Session
 from ..extensions import db
 from ..registration.models import (
@@ -31,16 +32,11 @@ MAX_CODE_LENGTH = 12
 SEARCH_LIMIT = 20
 
 
-class CheckInError(Exception):
+class CheckInError(DomainError):
     """A refused check-in or undo, with a translatable message."""
 
     message: Any = _l("The check-in could not be recorded.")
     status = "error"
-
-    def __init__(self, message: object | None = None) -> None:
-        if message is not None:
-            self.message = message
-        super().__init__(str(self.message))
 
 
 class NotFound(CheckInError):

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ..audit.services import record
 from ..checkin.services import attended_ids
 from ..db import write_transaction
+from ..errors import DomainError
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
 from ..labels import BOOKING_STATUS_LABELS, category_label
@@ -29,12 +30,8 @@ STATUSES = ("all", "confirmed", "waitlisted", "requested", "cancelled")
 CHUNK = 1000
 
 
-class ExportError(Exception):
+class ExportError(DomainError):
     """A refused export request, with a translatable message."""
-
-    def __init__(self, message: object) -> None:
-        self.message = message
-        super().__init__(str(message))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from ..audit.services import record
 from ..db import utcnow, write_transaction
+from ..errors import DomainError
 from ..events.models import Event, Group, Session
 from ..extensions import db
 from ..i18n import localized
@@ -23,12 +24,8 @@ from .services import header_text, is_plain_address
 AUDIENCE_STATUSES = ("confirmed", "waitlisted")
 
 
-class BulkError(Exception):
+class BulkError(DomainError):
     """A refused bulk email, with a translatable message."""
-
-    def __init__(self, message: object) -> None:
-        self.message = message
-        super().__init__(str(message))
 
 
 @dataclass(frozen=True)

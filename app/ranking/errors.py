@@ -3,16 +3,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from ..errors import DomainError
 
-class RankingError(Exception):
+
+class RankingError(DomainError):
     """Base of the refusals an organiser can get from the allocation."""
 
     message = _l("The allocation could not be run.")
-
-    def __init__(self, message: object | None = None) -> None:
-        if message is not None:
-            self.message = message  # type: ignore[assignment]
-        super().__init__(str(self.message))
 
 
 class NoRankedSessions(RankingError):

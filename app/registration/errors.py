@@ -3,19 +3,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from ..errors import DomainError
 
-class RegistrationError(Exception):
+
+class RegistrationError(DomainError):
     """Base of the refusals a participant can get; ``field`` names the form field."""
 
     message = _l("The registration could not be saved.")
-    field: str | None = None
-
-    def __init__(self, message: object | None = None, field: str | None = None) -> None:
-        if message is not None:
-            self.message = message  # type: ignore[assignment]
-        if field is not None:
-            self.field = field
-        super().__init__(str(self.message))
 
 
 class RegistrationClosed(RegistrationError):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import CursorResult
 
 from ..audit.services import record
 from ..db import utcnow, write_transaction
+from ..errors import DomainError
 from ..events.models import Session
 from ..extensions import db
 from .errors import RegistrationError
@@ -41,13 +42,8 @@ MESSAGES = {
 }
 
 
-class InvitationError(Exception):
+class InvitationError(DomainError):
     """An organiser's request about codes that cannot be done; ``field`` names the form field."""
-
-    def __init__(self, message: object, field: str | None = None) -> None:
-        self.message = message
-        self.field = field
-        super().__init__(str(message))
 
 
 @dataclass

@@ -27,6 +27,7 @@ from ..events.services import (
     ranked_blocks,
     waitlist_counts,
 )
+from ..forms import attach_error
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
 from ..pagecache import cached_page
@@ -54,13 +55,6 @@ def _form_for(base, event, **kwargs):  # type: ignore[no-untyped-def]
     return build_choices_form(base, event, instant_sessions(event.sessions), ranked_blocks(event.sessions), **kwargs)
 
 
-def _attach_error(form, error: RegistrationError) -> None:  # type: ignore[no-untyped-def]
-    """Show a domain refusal next to its field (or above the form)."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
@@ -84,7 +78,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         try:
             result = services.register(event, form.participant_data(), form.choices_data(), now=now, sessions=sessions)
         except RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
             if isinstance(error, AlreadyRegistered):
                 form.form_errors.append(
                     Markup('<a href="{}">{}</a>').format(
@@ -199,7 +193,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         try:
             services.change_choices(registration, form.choices_data(), now=now)
         except RegistrationError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return deliver_after_response(redirect(url_for(".manage", token=token), code=303))

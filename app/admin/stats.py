@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ..checkin.models import CheckIn
+from ..events.models import BookingMode, Event, Series, Session, SessionKind
 from ..extensions import db
-from .models import Event, Series, Session
+from ..ranking.history import missed_out
+from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 
@@ -36,7 +40,6 @@ class FillRow:
 
 def session_fill(event: Event) -> list[tuple[Session, FillRow, list[FillRow]]]:
     """Return per session (and group) confirmed / capacity, waiting and requested counts."""
-    from ..registration.models import Booking, BookingStatus
 
     rows = db.session.execute(
         select(Booking.session_id, Booking.status, func.count())
@@ -79,8 +82,6 @@ def attendance(event: Event) -> Attendance:
     arrivals were scanned), the people with a confirmed place there who
     checked in for the event. Groups follow their session's rule.
     """
-    from ..checkin.models import CheckIn
-    from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
 
     live = (CheckIn.event_id == event.id, CheckIn.undone_at.is_(None))
     arrived = select(CheckIn.registration_id).where(*live, CheckIn.session_id.is_(None))
@@ -124,7 +125,6 @@ def attendance(event: Event) -> Attendance:
 
 def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     """Return the number of registrations made each day (Warsaw time), with empty days filled in."""
-    from ..registration.models import Registration
 
     created = db.session.execute(
         select(Registration.created_at).where(Registration.event_id == event.id)
@@ -143,7 +143,6 @@ def registrations_per_day(event: Event) -> list[tuple[date, int]]:
 
 def counts_by(event: Event, column: str, limit: int = 15) -> list[tuple[str, int]]:
     """Return live registrations counted by a column ("category" or "city"), largest first."""
-    from ..registration.models import Registration, RegistrationStatus
 
     field = getattr(Registration, column)
     rows = db.session.execute(
@@ -167,8 +166,6 @@ class SeriesRow:
 
 def series_overview(series: Series) -> list[SeriesRow]:
     """Return the meetings of a series with participants and confirmed workshop places."""
-    from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
-    from .models import SessionKind
 
     participants = dict(
         db.session.execute(
@@ -205,9 +202,6 @@ class SeriesReturns:
 
 def series_returns(events: list[Event]) -> SeriesReturns:
     """Count returning participants, and how many who missed out at a meeting got a place at a later one."""
-    from ..ranking.history import missed_out
-    from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
-    from .models import BookingMode
 
     ids = [e.id for e in events]
     if not ids:
@@ -241,7 +235,6 @@ def series_returns(events: list[Event]) -> SeriesReturns:
 
 def bar_chart_svg(points: list[tuple[str, int]], width: int = 640, height: int = 180, title: str = "") -> str:
     """Return a small bar chart as SVG markup (labels escaped; no script)."""
-    from markupsafe import escape
 
     if not points:
         return ""

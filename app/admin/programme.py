@@ -20,11 +20,8 @@ from sqlalchemy.orm import selectinload
 from ..audit.services import record
 from ..auth.models import event_organiser
 from ..db import utcnow, write_transaction
-from ..extensions import db
-from ..registration import capacity as places
-from ..registration.bookings import promote_waiting
-from ..registration.models import Booking, Preference, Registration
-from .models import (
+from ..errors import DomainError
+from ..events.models import (
     BookingMode,
     Event,
     EventStatus,
@@ -35,7 +32,11 @@ from .models import (
     Session,
     SessionKind,
 )
-from .services import WARSAW
+from ..events.services import WARSAW
+from ..extensions import db
+from ..registration import capacity as places
+from ..registration.bookings import promote_waiting
+from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
@@ -54,18 +55,10 @@ STATUS_ACTIONS: dict[str, tuple[EventStatus, EventStatus]] = {
 }
 
 
-class ManagementError(Exception):
+class ManagementError(DomainError):
     """Base of the refusals an organiser can get; ``field`` names the form field."""
 
     message = _l("The change could not be saved.")
-    field: str | None = None
-
-    def __init__(self, message: object | None = None, field: str | None = None) -> None:
-        if message is not None:
-            self.message = message  # type: ignore[assignment]
-        if field is not None:
-            self.field = field
-        super().__init__(str(self.message))
 
 
 class SlugTaken(ManagementError):
@@ -642,8 +635,6 @@ def _current(table: Any, row_id: int) -> int:
 
 def _has_bookings(session_id: int, live_only: bool = False) -> bool:
     """Tell whether anyone booked (any status, unless ``live_only``) or ranked the session."""
-    from ..registration.models import LIVE_BOOKING_STATUSES
-
     booked = Booking.session_id == session_id
     if live_only:
         booked = booked & Booking.status.in_(LIVE_BOOKING_STATUSES)
