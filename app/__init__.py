@@ -108,6 +108,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
+    from .admin.accounts import bp as admin_accounts_bp
     from .admin.allocation import bp as admin_allocation_bp
     from .admin.checkin import bp as admin_checkin_bp
     from .admin.dashboard import bp as admin_dashboard_bp
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_events_bp)
+    app.register_blueprint(admin_accounts_bp)
     app.register_blueprint(admin_registrations_bp)
     app.register_blueprint(admin_dashboard_bp)
     app.register_blueprint(admin_exports_bp)

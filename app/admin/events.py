@@ -1,4 +1,4 @@
-"""Managing series, events, sessions, groups and accounts."""
+"""Managing series, events, sessions and groups."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -7,8 +7,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth import services as accounts
-from ..auth.models import Organiser, Role
+from ..auth.models import Role
 from ..events.models import Event, Group, Series, Session
 from ..extensions import db
 from ..forms import attach_error
@@ -20,9 +19,6 @@ from .access import event_or_404, protect, roles_required
 from .forms_events import (
     BOOKING_MODE_LABELS,
     EVENT_STATUS_LABELS,
-    ROLE_LABELS,
-    AccountForm,
-    AssignEventForm,
     CloneForm,
     EventForm,
     GroupForm,
@@ -36,17 +32,16 @@ bp = protect(Blueprint("admin_events", __name__, url_prefix="/admin"))
 
 @bp.context_processor
 def _labels() -> dict:
-    """Give this area's templates the labels of statuses, booking modes and roles."""
+    """Give this area's templates the labels of statuses and booking modes."""
     return {
         "event_status_labels": EVENT_STATUS_LABELS,
         "booking_mode_labels": BOOKING_MODE_LABELS,
-        "role_labels": ROLE_LABELS,
     }
 
 
 
 
-def _form_page(form, heading: str, submit: str, cancel_url: str | None = None, **context):  # type: ignore[no-untyped-def]
+def form_page(form, heading: str, submit: str, cancel_url: str | None = None, **context):  # type: ignore[no-untyped-def]
     """Render a form page; 422 when a submitted form was refused."""
     template = context.pop("template", "admin/events/form.html")
     page = render_template(template, form=form, heading=heading, submit=submit, cancel_url=cancel_url, **context)
@@ -111,7 +106,7 @@ def new_series():  # type: ignore[no-untyped-def]
         else:
             flash(_("The series has been created."), "success")
             return redirect(url_for(".series_list"), code=303)
-    return _form_page(form, _("New series"), _("Create series"), url_for(".series_list"))
+    return form_page(form, _("New series"), _("Create series"), url_for(".series_list"))
 
 
 @bp.route("/series/<int:series_id>/edit", methods=["GET", "POST"])
@@ -128,7 +123,7 @@ def edit_series(series_id: int):  # type: ignore[no-untyped-def]
         else:
             flash(_("The series has been saved."), "success")
             return redirect(url_for(".series_list"), code=303)
-    return _form_page(form, _("Edit series: %(name)s", name=series.name), _("Save"), url_for(".series_list"))
+    return form_page(form, _("Edit series: %(name)s", name=series.name), _("Save"), url_for(".series_list"))
 
 
 # --- events -----------------------------------------------------------------------------
@@ -150,7 +145,7 @@ def new_event():  # type: ignore[no-untyped-def]
         else:
             flash(_("The event has been created as a draft. Add its sessions, then publish it."), "success")
             return redirect(url_for(".sessions", event_id=event.id), code=303)
-    return _form_page(form, _("New event"), _("Create event"), url_for("admin.index"))
+    return form_page(form, _("New event"), _("Create event"), url_for("admin.index"))
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -167,7 +162,7 @@ def edit_event(event_id: int):  # type: ignore[no-untyped-def]
         else:
             flash(_("The event has been saved."), "success")
             return redirect(url_for(".edit_event", event_id=event.id), code=303)
-    return _form_page(
+    return form_page(
         form,
         _("Edit event"),
         _("Save"),
@@ -212,7 +207,7 @@ def clone_event(event_id: int):  # type: ignore[no-untyped-def]
         else:
             flash(_("The copy has been created as a draft. Check its details, then publish it."), "success")
             return redirect(url_for(".edit_event", event_id=clone.id), code=303)
-    return _form_page(
+    return form_page(
         form,
         _("Copy “%(title)s” for another city", title=event.title),
         _("Create copy"),
@@ -262,7 +257,7 @@ def new_session(event_id: int):  # type: ignore[no-untyped-def]
         else:
             flash(_("The session has been added."), "success")
             return redirect(url_for(".sessions", event_id=event.id), code=303)
-    return _form_page(form, _("New session"), _("Add session"), url_for(".sessions", event_id=event.id), event=event)
+    return form_page(form, _("New session"), _("Add session"), url_for(".sessions", event_id=event.id), event=event)
 
 
 @bp.route("/events/<int:event_id>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -283,7 +278,7 @@ def edit_session(event_id: int, session_id: int):  # type: ignore[no-untyped-def
             flash(_("The session has been saved."), "success")
             _promoted_message(change.promoted)
             return redirect(url_for(".sessions", event_id=event.id), code=303)
-    return _form_page(
+    return form_page(
         form,
         _("Edit session: %(title)s", title=session.title),
         _("Save"),
@@ -372,7 +367,7 @@ def new_group(event_id: int, session_id: int):  # type: ignore[no-untyped-def]
             flash(_("The group has been added."), "success")
             _promoted_message(change.promoted)
             return redirect(url_for(".sessions", event_id=event.id), code=303)
-    return _form_page(
+    return form_page(
         form,
         _("New group of “%(title)s”", title=session.title),
         _("Add group"),
@@ -397,7 +392,7 @@ def edit_group(event_id: int, session_id: int, group_id: int):  # type: ignore[n
             flash(_("The group has been saved."), "success")
             _promoted_message(change.promoted)
             return redirect(url_for(".sessions", event_id=event.id), code=303)
-    return _form_page(
+    return form_page(
         form,
         _("Edit group: %(name)s", name=group.name),
         _("Save"),
@@ -421,101 +416,3 @@ def delete_group(event_id: int, session_id: int, group_id: int):  # type: ignore
         else:
             flash(_("The group has been deleted."), "success")
     return redirect(url_for(".sessions", event_id=event.id), code=303)
-
-
-# --- accounts (admin only) --------------------------------------------------------------
-
-
-@bp.route("/accounts/")
-@roles_required(Role.ADMIN)
-def account_list():  # type: ignore[no-untyped-def]
-    """List every back-office account."""
-    return render_template("admin/events/accounts.html", accounts=accounts.list_accounts())
-
-
-@bp.route("/accounts/new", methods=["GET", "POST"])
-@roles_required(Role.ADMIN)
-def new_account():  # type: ignore[no-untyped-def]
-    """Create an account."""
-    form = AccountForm()
-    if form.validate_on_submit():
-        try:
-            account = accounts.create_organiser(
-                form.email.data, form.password.data, Role(form.role.data), name=form.name.data or ""
-            )
-        except accounts.AuthError as error:
-            attach_error(form, error)
-        else:
-            flash(_("The account has been created."), "success")
-            return redirect(url_for(".account", account_id=account.id), code=303)
-    return _form_page(form, _("New account"), _("Create account"), url_for(".account_list"))
-
-
-@bp.route("/accounts/<int:account_id>")
-@roles_required(Role.ADMIN)
-def account(account_id: int):  # type: ignore[no-untyped-def]
-    """Show an account with its events, and the forms to change them."""
-    organiser = db.get_or_404(Organiser, account_id)
-    return _account_page(organiser, AssignEventForm())
-
-
-def _account_page(organiser: Organiser, assign_form: AssignEventForm, status: int = 200):  # type: ignore[no-untyped-def]
-    """Render an account's page."""
-    assigned = {e.id for e in organiser.events}
-    assign_form.event_id.choices = [
-        (e.id, f"{e.title} — {e.city}")
-        for e in db.session.execute(select(Event).order_by(Event.starts_at.desc())).scalars()
-        if e.id not in assigned
-    ]
-    page = render_template(
-        "admin/events/account.html", account=organiser, assign_form=assign_form, action_form=ConfirmForm()
-    )
-    return page, status
-
-
-@bp.route("/accounts/<int:account_id>/<any(enable, disable):action>", methods=["POST"])
-@roles_required(Role.ADMIN)
-def set_account_enabled(account_id: int, action: str):  # type: ignore[no-untyped-def]
-    """Enable or disable an account; its open sessions end."""
-    organiser = db.get_or_404(Organiser, account_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            accounts.set_account_enabled(organiser.id, action == "enable", acting_id=current_user.id)
-        except accounts.AuthError as error:
-            flash(str(error.message), "danger")
-        else:
-            flash(_("The account is enabled.") if action == "enable" else _("The account is disabled and logged out."), "success")
-    return redirect(url_for(".account", account_id=account_id), code=303)
-
-
-@bp.route("/accounts/<int:account_id>/events", methods=["POST"])
-@roles_required(Role.ADMIN)
-def assign_event(account_id: int):  # type: ignore[no-untyped-def]
-    """Give the account access to an event."""
-    organiser = db.get_or_404(Organiser, account_id)
-    form = AssignEventForm()
-    form.event_id.choices = [(e.id, e.slug) for e in db.session.execute(select(Event)).scalars()]
-    if form.validate_on_submit():
-        try:
-            accounts.assign_event(organiser.id, form.event_id.data)
-        except accounts.AuthError as error:
-            attach_error(form, error)
-        else:
-            flash(_("The event has been assigned."), "success")
-            return redirect(url_for(".account", account_id=account_id), code=303)
-    return _account_page(organiser, form, status=422)
-
-
-@bp.route("/accounts/<int:account_id>/events/<int:event_id>/remove", methods=["POST"])
-@roles_required(Role.ADMIN)
-def unassign_event(account_id: int, event_id: int):  # type: ignore[no-untyped-def]
-    """Take an event away from the account."""
-    organiser = db.get_or_404(Organiser, account_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            accounts.unassign_event(organiser.id, event_id)
-        except accounts.AuthError as error:
-            flash(str(error.message), "danger")
-        else:
-            flash(_("The event has been taken away from the account."), "success")
-    return redirect(url_for(".account", account_id=account_id), code=303)
