@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify
 
-from .events.services import EventNotFound, event_availability, event_summary, get_public_event, list_public_events
+from .events.services import EventNotFound, event_summary, get_public_event, list_public_events
+from .registration.availability import event_availability
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -6,6 +6,8 @@ import sys
 import click
 from flask import Flask
 
+from .i18n import TIMEZONE
+
 
 def cli_text(message: object) -> str:
     """Render a translatable message for the command line, which speaks English."""
@@ -151,7 +153,6 @@ def gdpr_cli() -> None:
 def gdpr_purge_command(before: str, dry_run: bool) -> None:
     """Anonymise the registrations of past events, keeping the aggregate counts."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from .registration.gdpr import purge_before
 
@@ -159,7 +160,7 @@ def gdpr_purge_command(before: str, dry_run: bool) -> None:
         day = datetime.strptime(before, "%Y-%m-%d")
     except ValueError as error:
         raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
-    cutoff = day.replace(tzinfo=ZoneInfo("Europe/Warsaw"))
+    cutoff = day.replace(tzinfo=TIMEZONE)
     result = purge_before(cutoff, dry_run=dry_run)
     verb = "Would anonymise" if dry_run else "Anonymised"
     click.echo(f"{verb} {result.registrations} registrations of {result.events} events that ended before {before}.")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from .db import utcnow, write_transaction
 from .events.models import BookingMode, Event, EventStatus, Group, Partner, Series, Session, SessionKind
 from .extensions import db
-
-WARSAW = ZoneInfo("Europe/Warsaw")
+from .i18n import TIMEZONE
 
 MIASTA_PARTNERS = [
     "Siemens", "Deloitte", "Miasto Koluszki", "Łódzka Agencja Rozwoju Regionalnego", "Bionanopark",
@@ -41,12 +39,12 @@ PRACOWNIA_PAST = [
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
     """Return an aware datetime for a Warsaw wall-clock time."""
-    return datetime.combine(day, time(hour, minute), tzinfo=WARSAW)
+    return datetime.combine(day, time(hour, minute), tzinfo=TIMEZONE)
 
 
 def seed_demo_data(today: date | None = None) -> list[str]:
     """Create the demo series and events that are missing; return the created slugs."""
-    today = today or utcnow().astimezone(WARSAW).date()
+    today = today or utcnow().astimezone(TIMEZONE).date()
     created: list[str] = []
     with write_transaction():
         miasta = _series(

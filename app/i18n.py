@@ -1,15 +1,20 @@
 """Language selection and bilingual model fields."""
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.support import NullTranslations
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale, get_translations
+from flask_babel import format_date, format_datetime, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
+
+# The events' time zone: every date a participant or organiser reads is in Warsaw time.
+TIMEZONE = ZoneInfo("Europe/Warsaw")
 
 
 def select_locale() -> str:
@@ -93,3 +98,19 @@ def install_template_gettext(app: Flask) -> None:
     """
     app.jinja_env.newstyle_gettext = True  # type: ignore[attr-defined]
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
+
+
+# CLDR's "short" English dates ("1/2/27") are ambiguous next to Polish ones
+# ("2.01.2027"): dates are written with the month's name in every language.
+DATETIME_PATTERNS = {"short": "d MMM yyyy, HH:mm", "medium": "d MMM yyyy, HH:mm", "long": "d MMMM yyyy, HH:mm"}
+DATE_PATTERNS = {"short": "d MMM yyyy", "medium": "d MMM yyyy"}
+
+
+def format_when(value: datetime, fmt: str = "short") -> str:
+    """Format a date and time in the page's language and Warsaw time, unambiguously."""
+    return format_datetime(value, DATETIME_PATTERNS.get(fmt, fmt))
+
+
+def format_day(value: date | datetime, fmt: str) -> str:
+    """Format a date in the page's language, unambiguously."""
+    return format_date(value, DATE_PATTERNS.get(fmt, fmt))

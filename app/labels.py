@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from .events.models import ParticipantCategory, SessionKind
+from .events.models import EventStatus, ParticipantCategory, SessionKind
 from .registration.models import BookingStatus
 
 CATEGORY_LABELS = {
@@ -92,8 +92,12 @@ def eligible_label(categories: list[str]) -> str:
     return ", ".join(str(CATEGORY_SHORT_LABELS[ParticipantCategory(c)]) for c in categories)
 
 
-# Back-office labels of allocation runs and objectives (the event statuses are in
-# app/admin/forms_events.EVENT_STATUS_LABELS).
+# Back-office labels of event statuses, allocation runs and objectives.
+EVENT_STATUS_LABELS = {
+    EventStatus.DRAFT: _l("Draft"),
+    EventStatus.PUBLISHED: _l("Published"),
+    EventStatus.CLOSED: _l("Registration closed"),
+}
 RUN_STATUS_LABELS = {
     "preview": _l("preview"),
     "published": _l("published"),

@@ -5,8 +5,9 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import text
@@ -140,3 +141,12 @@ def healthz():  # type: ignore[no-untyped-def]
         db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok", database="ok")
+
+
+def safe_next(target: str | None) -> str:
+    """Return ``target`` if it is a local path, else the home page."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("events.index")

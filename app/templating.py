@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, format_time, get_locale, get_timezone
+from flask_babel import format_time, get_locale, get_timezone
 
-from .i18n import current_language, install_template_gettext, locale_key
+from .i18n import current_language, format_day, format_when, install_template_gettext, locale_key
 from .labels import (
     BOOKING_STATUS_LABELS,
     CATEGORY_LABELS,
+    EVENT_STATUS_LABELS,
     LANGUAGE_LABELS,
     OBJECTIVE_LABELS,
     RUN_STATUS_LABELS,
@@ -45,24 +46,8 @@ def _memoised(kind: str, formatter: Callable[[Any, str], str]) -> Callable[..., 
     return template_filter
 
 
-# CLDR's "short" English dates ("1/2/27") are ambiguous next to Polish ones
-# ("2.01.2027"): dates are written with the month's name in every language.
-DATETIME_PATTERNS = {"short": "d MMM yyyy, HH:mm", "medium": "d MMM yyyy, HH:mm", "long": "d MMMM yyyy, HH:mm"}
-DATE_PATTERNS = {"short": "d MMM yyyy", "medium": "d MMM yyyy"}
-
-
-def format_when(value: datetime, fmt: str = "short") -> str:
-    """Format a date and time in the page's language and Warsaw time, unambiguously."""
-    return format_datetime(value, DATETIME_PATTERNS.get(fmt, fmt))
-
-
-def _format_day(value: date | datetime, fmt: str) -> str:
-    """Format a date in the page's language, unambiguously."""
-    return format_date(value, DATE_PATTERNS.get(fmt, fmt))
-
-
 _datetime = _memoised("datetime", format_when)
-_date = _memoised("date", _format_day)
+_date = _memoised("date", format_day)
 _time = _memoised("time", format_time)
 
 
@@ -79,20 +64,13 @@ def init_templating(app: Flask) -> None:
         current_path=_current_path,
         run_status_labels=TranslatedLabels(RUN_STATUS_LABELS),
         objective_labels=TranslatedLabels(OBJECTIVE_LABELS),
-        event_status_labels=TranslatedLabels(_event_status_labels()),
+        event_status_labels=TranslatedLabels({status.value: label for status, label in EVENT_STATUS_LABELS.items()}),
     )
     app.jinja_env.filters.update(
         datetime=lambda value, fmt="medium": _datetime(value, fmt),
         date=lambda value, fmt="long": _date(value, fmt),
         time=lambda value, fmt="short": _time(value, fmt),
     )
-
-
-def _event_status_labels():  # type: ignore[no-untyped-def]
-    """Return the event status labels keyed by value."""
-    from .admin.forms_events import EVENT_STATUS_LABELS
-
-    return {status.value: label for status, label in EVENT_STATUS_LABELS.items()}
 
 
 def _current_path() -> str:

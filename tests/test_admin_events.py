@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEntry
 from app.auth.models import Organiser
 from app.events.models import BookingMode, Event, EventStatus, Group, Partner, Series, Session, SessionKind
-from app.events.services import WARSAW
+from app.i18n import TIMEZONE as WARSAW
 from app.notifications.models import MessageKind, OutboxMessage
 from app.registration import services as registration_services
 from app.registration.models import Booking, BookingStatus, Registration

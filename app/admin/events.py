@@ -11,6 +11,7 @@ from ..auth.models import Role
 from ..events.models import Event, Group, Series, Session
 from ..extensions import db
 from ..forms import attach_error
+from ..labels import EVENT_STATUS_LABELS
 from ..notifications.delivery import deliver_after_response
 from ..registration import invitations as invitation_services
 from ..registration.forms import ConfirmForm
@@ -18,7 +19,6 @@ from . import programme as manage
 from .access import event_or_404, protect, roles_required
 from .forms_events import (
     BOOKING_MODE_LABELS,
-    EVENT_STATUS_LABELS,
     CloneForm,
     EventForm,
     GroupForm,

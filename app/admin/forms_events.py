@@ -23,9 +23,9 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from ..auth.models import Role
 from ..auth.services import MIN_PASSWORD_LENGTH
-from ..events.models import BookingMode, EventStatus, ParticipantCategory, SessionKind
-from ..events.services import WARSAW
+from ..events.models import BookingMode, ParticipantCategory, SessionKind
 from ..forms import Form
+from ..i18n import TIMEZONE
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS, SESSION_KIND_LABELS
 from ..notifications.services import is_plain_address
 from ..registration.forms import MultiCheckboxField
@@ -37,11 +37,6 @@ SLUG_HELP = _l("Part of the web address: lower-case letters, digits and hyphens,
 BOOKING_MODE_LABELS = {
     BookingMode.INSTANT: _l("Instant: first come, first served"),
     BookingMode.RANKED: _l("Ranked: participants rank workshops, an allocation decides"),
-}
-EVENT_STATUS_LABELS = {
-    EventStatus.DRAFT: _l("Draft"),
-    EventStatus.PUBLISHED: _l("Published"),
-    EventStatus.CLOSED: _l("Registration closed"),
 }
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator: everything, including accounts"),
@@ -126,8 +121,8 @@ class WarsawDateTimeField(DateTimeLocalField):
         naive: object = self.data  # type: ignore[has-type]
         if not isinstance(naive, datetime):
             return
-        local = naive.replace(tzinfo=WARSAW)
-        if local.astimezone(UTC).astimezone(WARSAW).replace(tzinfo=None) != naive:
+        local = naive.replace(tzinfo=TIMEZONE)
+        if local.astimezone(UTC).astimezone(TIMEZONE).replace(tzinfo=None) != naive:
             self.data = None
             raise ValueError(_l("This time does not exist in Warsaw: the clocks move forward then."))
         self.data = local.astimezone(UTC)
@@ -138,7 +133,7 @@ class WarsawDateTimeField(DateTimeLocalField):
             return " ".join(self.raw_data)
         if isinstance(self.data, datetime):
             value = self.data if self.data.tzinfo else self.data.replace(tzinfo=UTC)
-            return value.astimezone(WARSAW).strftime("%Y-%m-%dT%H:%M")
+            return value.astimezone(TIMEZONE).strftime("%Y-%m-%dT%H:%M")
         return ""
 
 

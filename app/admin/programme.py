@@ -32,8 +32,8 @@ from ..events.models import (
     Session,
     SessionKind,
 )
-from ..events.services import WARSAW
 from ..extensions import db
+from ..i18n import TIMEZONE
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
@@ -311,7 +311,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
             if source is None:
                 raise NotFound()
             _check_event_slug_free(data.slug)
-            days = (data.starts_on - source.starts_at.astimezone(WARSAW).date()).days
+            days = (data.starts_on - source.starts_at.astimezone(TIMEZONE).date()).days
             clone = Event(
                 series_id=source.series_id,
                 slug=data.slug,
@@ -374,8 +374,8 @@ def shift_days(value: datetime | None, days: int) -> datetime | None:
     """Move an aware datetime by whole days of Warsaw wall-clock time; return aware UTC."""
     if value is None:
         return None
-    local = value.astimezone(WARSAW).replace(tzinfo=None) + timedelta(days=days)
-    return local.replace(tzinfo=WARSAW).astimezone(UTC)
+    local = value.astimezone(TIMEZONE).replace(tzinfo=None) + timedelta(days=days)
+    return local.replace(tzinfo=TIMEZONE).astimezone(UTC)
 
 
 # --- sessions -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -13,10 +12,9 @@ from sqlalchemy.orm import selectinload
 from ..checkin.models import CheckIn
 from ..events.models import BookingMode, Event, Series, Session, SessionKind
 from ..extensions import db
+from ..i18n import TIMEZONE
 from ..ranking.history import missed_out
 from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
-
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 @dataclass
@@ -129,7 +127,7 @@ def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     created = db.session.execute(
         select(Registration.created_at).where(Registration.event_id == event.id)
     ).scalars()
-    per_day = Counter(moment.astimezone(WARSAW).date() for moment in created)
+    per_day = Counter(moment.astimezone(TIMEZONE).date() for moment in created)
     if not per_day:
         return []
     first, last = min(per_day), max(per_day)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..db import utcnow
-from ..events.routes import safe_next
+from ..security import safe_next
 from . import services
 from .forms import LoginForm
 

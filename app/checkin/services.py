@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from ..db import utcnow, write_transaction
 from ..errors import DomainError
 from ..events.models import Event, Group, Session
 from ..extensions import db
+from ..i18n import TIMEZONE
 from ..registration.models import (
     Booking,
     BookingStatus,
@@ -26,7 +26,6 @@ from ..registration.models import (
 from ..registration.search import search_terms
 from .models import CheckIn, day_scope, session_scope
 
-WARSAW = ZoneInfo("Europe/Warsaw")
 # Codes are 8 characters (registration.models.new_checkin_code); anything much longer is junk.
 MAX_CODE_LENGTH = 12
 SEARCH_LIMIT = 20
@@ -206,7 +205,7 @@ def check_in(
         if scope.group is not None and booking.group_id != scope.group.id:
             raise NoPlace(_l("%(name)s is booked in %(group)s, not in %(other)s.", name=registration.full_name,
                              group=booking.group.name if booking.group else "—", other=scope.group.name))
-    day = now.astimezone(WARSAW).date()
+    day = now.astimezone(TIMEZONE).date()
     keys: list[tuple[str, int | None]] = [(day_scope(day), None)]
     if scope.session is not None:
         keys.append((session_scope(scope.session.id), scope.session.id))

@@ -1,12 +1,11 @@
 """Public pages of the programme: the list of events and an event's page."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session
 
 from ..db import utcnow
 from ..pagecache import cached_page
+from ..security import safe_next
 from .services import EventNotFound, get_public_event_row, list_public_events, public_programme
 
 bp = Blueprint("events", __name__)
@@ -52,12 +51,3 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
-
-
-def safe_next(target: str | None) -> str:
-    """Return ``target`` if it is a local path, else the home page."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-            return target
-    return url_for("events.index")

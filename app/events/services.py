@@ -7,7 +7,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import format_time, gettext, ngettext
@@ -16,10 +15,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import utcnow
 from ..extensions import db
-from ..i18n import current_language
+from ..i18n import TIMEZONE, current_language, format_when
+from ..labels import SESSION_KIND_LABELS, eligible_label
 from .models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
 
-WARSAW = ZoneInfo("Europe/Warsaw")
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CLOSED)
 
 
@@ -142,7 +141,7 @@ def ranked_blocks(sessions: list[Session]) -> list[RankedBlock]:
             continue
         slot = (session.starts_at, session.ends_at)
         if slot not in blocks:
-            key = session.starts_at.astimezone(WARSAW).strftime("%Y%m%d%H%M")
+            key = session.starts_at.astimezone(TIMEZONE).strftime("%Y%m%d%H%M")
             blocks[slot] = RankedBlock(key=key, starts_at=slot[0], ends_at=slot[1])
         blocks[slot].sessions.append(session)
     return list(blocks.values())
@@ -151,49 +150,6 @@ def ranked_blocks(sessions: list[Session]) -> list[RankedBlock]:
 def instant_sessions(sessions: list[Session]) -> list[Session]:
     """Return the sessions booked first come, first served."""
     return [s for s in sessions if s.booking_mode == BookingMode.INSTANT]
-
-
-def event_availability(event: Event) -> dict:
-    """Return public availability of the event's sessions and groups (no personal data)."""
-    # Imported here: the registration package imports this module.
-    from ..registration.holds import held_counts
-
-    waiting = waitlist_counts(event.id)
-    held_by_session, held_by_group = held_counts(event.id)
-    sessions = []
-    for session in event.sessions:
-        sessions.append(
-            {
-                "id": session.id,
-                "kind": session.kind.value,
-                "title": {"pl": session.title_pl, "en": session.title_en or session.title_pl},
-                "starts_at": session.starts_at.isoformat(),
-                "ends_at": session.ends_at.isoformat(),
-                "room": session.room,
-                "booking_mode": session.booking_mode.value,
-                "eligible_categories": list(session.eligible_categories or []),
-                "capacity": session.capacity,
-                # Places held for registrations awaiting email confirmation count in
-                # "places_left" like confirmed ones, but are shown apart.
-                "confirmed": session.taken - held_by_session.get(session.id, 0),
-                "held": held_by_session.get(session.id, 0),
-                "waitlisted": waiting.get(session.id, 0),
-                "places_left": session.places_left,
-                "groups": [
-                    {
-                        "id": group.id,
-                        "name": group.name,
-                        "room": group.room,
-                        "capacity": group.capacity,
-                        "confirmed": group.taken - held_by_group.get(group.id, 0),
-                        "held": held_by_group.get(group.id, 0),
-                        "places_left": group.places_left,
-                    }
-                    for group in session.groups
-                ],
-            }
-        )
-    return {**event_summary(event), "sessions": sessions}
 
 
 def event_summary(event: Event) -> dict:
@@ -440,8 +396,6 @@ def _cached_programme(event_id: int, session_ids: Iterable[int], group_ids: Iter
 
 def _build_programme(event_id: int) -> _CachedProgramme:
     """Read the static fields of the event's sessions and groups in two queries."""
-    from ..labels import SESSION_KIND_LABELS, eligible_label
-    from ..templating import format_when  # templating imports the models of this package
 
     language = current_language()
     s = _session_table.c
@@ -497,7 +451,7 @@ def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:
     """Group sessions by their day in Warsaw time."""
     days: dict[date, list[Any]] = defaultdict(list)
     for session in sessions:
-        days[session.starts_at.astimezone(WARSAW).date()].append(session)
+        days[session.starts_at.astimezone(TIMEZONE).date()].append(session)
     return sorted(days.items())
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
@@ -11,10 +10,8 @@ from icalendar.parser import Contentline, Parameters
 from icalendar.prop import vDatetime, vInt, vText
 
 from ..events.models import Event
-from ..i18n import localized
+from ..i18n import TIMEZONE, localized
 from .models import Booking, BookingStatus, Registration, RegistrationStatus
-
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 def event_uid(event: Event, domain: str) -> str:
@@ -140,8 +137,8 @@ def _status_line(status: str) -> bytes:
 def _entry_lines(starts_at: datetime, ends_at: datetime, summary: str, location: str) -> bytes:
     """Return the lines every participant's copy of an entry shares (times, title, place), as icalendar writes them."""
     entry = CalendarEvent()
-    entry.add("dtstart", starts_at.astimezone(WARSAW))
-    entry.add("dtend", ends_at.astimezone(WARSAW))
+    entry.add("dtstart", starts_at.astimezone(TIMEZONE))
+    entry.add("dtend", ends_at.astimezone(TIMEZONE))
     entry.add("summary", summary)
     if location:
         entry.add("location", location)
