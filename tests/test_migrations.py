@@ -54,3 +54,48 @@ def test_migrations_on_empty_postgresql_match_the_models():
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_revision_0005_folds_existing_names_as_the_app_does(tmp_path):
+    # 0005 carries its own copy of the folding (a migration must not change with the app):
+    # what it wrote into existing rows must still be what the app writes and searches.
+    from app.registration.search import search_text
+
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.sqlite'}")
+    people = [("Łukasz", "Żółkiewski", "LZ@Example.com", "Urząd Miasta Łodzi", "Łódź"),
+              ("Ærø", "Straße  Œuvre", "x@y.pl", "", "Gdańsk")]
+    with app.app_context():
+        upgrade(revision="0004")
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO series (id, slug, name_pl, name_en, description_pl, description_en, organiser_name)"
+                " VALUES (1, 's', 'S', 'S', '', '', '')"
+            ))
+            connection.execute(text(
+                "INSERT INTO event (id, series_id, slug, title_pl, title_en, description_pl, description_en,"
+                " edition_label, city, venue, starts_at, ends_at, status, contact_email, max_ranked_choices,"
+                " created_at) VALUES (1, 1, 'e', 'E', 'E', '', '', '', 'Łódź', '', '2027-01-01', '2027-01-02',"
+                " 'draft', '', 3, '2026-01-01')"
+            ))
+            for n, (first, last, email, organisation, city) in enumerate(people, start=1):
+                connection.execute(text(
+                    "INSERT INTO registration (id, event_id, first_name, last_name, email, email_normalized, phone,"
+                    " organisation, position, city, category, language, consent_version, consent_at,"
+                    " consent_source, has_marketing_consent, status, manage_token_hash, created_at, updated_at,"
+                    " checkin_code) VALUES (:n, 1, :first, :last, :email, :email, '', :organisation, '', :city,"
+                    " 'mayor', 'pl', 'v1', '2026-01-01', 'form', 0, 'active', :hash, '2026-01-01', '2026-01-01',"
+                    " :code)"
+                ), {"n": n, "first": first, "last": last, "email": email, "organisation": organisation,
+                    "city": city, "hash": f"{n:064d}", "code": f"CODE{n}"})
+        upgrade(revision="0005")
+        with db.engine.connect() as connection:
+            stored = connection.execute(text("SELECT search_text FROM registration ORDER BY id")).scalars().all()
+        db.engine.dispose()
+
+    class Person:
+        def __init__(self, first_name: str, last_name: str, email: str, organisation: str, city: str) -> None:
+            self.first_name, self.last_name, self.email = first_name, last_name, email
+            self.organisation, self.city = organisation, city
+
+    assert stored == [search_text(Person(*p)) for p in people]
+    assert stored[0] == "lukasz zolkiewski lz@example.com urzad miasta lodzi lodz"

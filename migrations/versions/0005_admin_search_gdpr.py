@@ -3,8 +3,25 @@
 Revision ID: 0005
 Revises: 0004
 """
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
+
+# A copy of app.registration.search as it was when this revision was written: a
+# migration must not change when the app's code does.
+_NOT_DECOMPOSING = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"})
+
+
+def _fold(text):
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_NOT_DECOMPOSING))
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(stripped.translate(_NOT_DECOMPOSING).split())
+
+
+def search_text(row):
+    parts = (row.first_name, row.last_name, row.email, row.organisation, row.city)
+    return _fold(" ".join(part or "" for part in parts))[:800]
 
 revision = '0005'
 down_revision = '0004'
@@ -24,9 +41,7 @@ def upgrade():
         batch_op.create_index('ix_registration_event_last_name', ['event_id', 'last_name', 'id'], unique=False)
         batch_op.create_index('ix_registration_event_organisation', ['event_id', 'organisation', 'id'], unique=False)
 
-    # Fill the search text of existing registrations (folded, as the app writes it).
-    from app.registration.search import search_text  # a pure function of the row's fields
-
+    # Fill the search text of existing registrations (folded, as the app wrote it then).
     connection = op.get_bind()
     registration = sa.table(
         'registration',
