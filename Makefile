@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install translations db demo extract-messages clean serve test-load bench e2e
+.PHONY: run test lint install translations db demo extract-messages clean serve test-load bench e2e
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ demo: db
 run: demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install translations
+# ruff and the import contracts of .importlinter (docs/architecture.md); part of make test.
+lint: install
+	$(BIN)/ruff check app tests
+	$(BIN)/lint-imports --no-cache
+
+test: install translations lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Production-like local trial: gunicorn on 127.0.0.1:8000 with ZAPISY_ENV=production,

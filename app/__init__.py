@@ -39,6 +39,7 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
     register_template_helpers(app)
     register_error_handlers(app)
     register_cli(app)
+    register_worker_tasks(app)
     return app
 
 
@@ -158,3 +159,13 @@ def register_cli(app: Flask) -> None:
     from .cli import init_cli
 
     init_cli(app)
+
+
+def register_worker_tasks(app: Flask) -> None:
+    """Give the outbox worker the domains' periodic tasks."""
+    from .notifications.worker import add_task
+    from .registration.holds import expire_holds
+    from .registration.offers import expire_offers
+
+    add_task(app, "expire offered places", expire_offers)
+    add_task(app, "expire unconfirmed holds", expire_holds)

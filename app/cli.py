@@ -102,42 +102,28 @@ def export_command(event_slug: str, kind: str, session_id: int | None, group_id:
     from sqlalchemy import select
 
     from .events.models import Event
-    from .exports.services import (
-        ExportError,
-        audit_export,
-        begin_snapshot,
-        build_request,
-        csv_chunks,
-        end_snapshot,
-        write_xlsx,
-    )
+    from .exports.services import ExportError, csv_stream, start_export, xlsx_export
     from .extensions import db
 
     event = db.session.execute(select(Event).where(Event.slug == event_slug)).scalar_one_or_none()
     if event is None:
         raise click.ClickException(f"No event has the slug {event_slug!r}.")
-    try:
-        request = build_request(event, session_id, group_id, status)
-    except ExportError as error:
-        raise click.ClickException(cli_text(error.message)) from error
     if kind == "xlsx" and not output:
         raise click.ClickException("XLSX needs a file: add -o FILE.xlsx.")
-    audit_export(request, kind, actor="cli")
-    begin_snapshot()
     try:
-        if kind == "csv":
-            stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-            try:
-                for chunk in csv_chunks(request, delimiter):
-                    stream.write(chunk)
-            finally:
-                if output:
-                    stream.close()
-        else:
-            path = write_xlsx(request, event)
-            shutil.move(path, output)
-    finally:
-        end_snapshot()
+        request = start_export(event, session_id, group_id, status, kind, actor="cli")
+    except ExportError as error:
+        raise click.ClickException(cli_text(error.message)) from error
+    if kind == "csv":
+        stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            for chunk in csv_stream(request, delimiter):
+                stream.write(chunk)
+        finally:
+            if output:
+                stream.close()
+    else:
+        shutil.move(xlsx_export(request, event), output)
     if output:
         click.echo(f"Wrote {output}.", err=True)
 

@@ -1,6 +1,7 @@
 """Database helpers: aware UTC timestamps, SQLite pragmas and write transactions."""
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import random
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Enum, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +56,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def enum_type(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a portable VARCHAR with a CHECK."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 @event.listens_for(Engine, "connect")

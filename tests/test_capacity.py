@@ -9,6 +9,7 @@ from app.events.models import Group, Session
 from app.notifications.models import OutboxMessage
 from app.registration import services
 from app.registration.models import Booking, BookingStatus
+from app.registration.waitlist import waitlist_positions
 
 
 def _statuses(db, session):  # type: ignore[no-untyped-def]
@@ -25,7 +26,7 @@ def test_full_session_puts_bookings_on_the_waiting_list_in_order(db, make_event,
     registrations = [register(event, session) for _ in range(4)]
     assert _statuses(db, session) == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
     assert db.session.get(Session, session.id).taken == 2
-    positions = [services.waitlist_positions(r.bookings) for r in registrations[2:]]
+    positions = [waitlist_positions(r.bookings) for r in registrations[2:]]
     assert [list(p.values()) for p in positions] == [[1], [2]]
 
 
@@ -98,7 +99,7 @@ def test_cancelling_a_confirmed_place_promotes_the_first_waiting(db, make_event,
     promoted = services.cancel_booking(first, first.bookings[0].id)
     assert [b.registration_id for b in promoted] == [second.id]
     assert _statuses(db, session) == ["cancelled", "confirmed", "waitlisted"]
-    assert services.waitlist_positions(db.session.get(type(third), third.id).bookings) == {third.bookings[0].id: 1}
+    assert waitlist_positions(db.session.get(type(third), third.id).bookings) == {third.bookings[0].id: 1}
     group = db.session.execute(select(Group)).scalar_one()
     assert group.taken == 1 and db.session.get(Session, session.id).taken == 1
 

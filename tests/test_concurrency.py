@@ -10,6 +10,7 @@ from app.events.models import Group, Session
 from app.extensions import db as _db
 from app.registration import capacity, services
 from app.registration.models import Booking, BookingStatus
+from app.registration.waitlist import waitlist_positions
 
 THREADS = 50
 PLACES = 5
@@ -78,7 +79,7 @@ def test_fifty_threads_race_for_the_last_five_places(app, db, make_event, make_s
     # Confirmed first, then the waiting list in the order the bookings were made.
     assert statuses == [BookingStatus.CONFIRMED] * PLACES + [BookingStatus.WAITLISTED] * (THREADS - PLACES)
     waiting = [b for b in bookings if b.status == BookingStatus.WAITLISTED]
-    positions = services.waitlist_positions(waiting)
+    positions = waitlist_positions(waiting)
     assert [positions[b.id] for b in waiting] == list(range(1, THREADS - PLACES + 1))
     refreshed = db.session.get(Session, session.id)
     assert refreshed.taken == refreshed.capacity == 20

@@ -199,11 +199,11 @@ def test_cli_holds_expire_prints_a_count(runner, db, opt_in_event, make_session,
 
 
 def test_worker_loop_expires_holds(app, db, opt_in_event, make_session, participant):
-    from app.notifications.cli import _expire_holds
+    from app.notifications.worker import run_due_tasks
 
     event = opt_in_event()
     registration_id, _ = _register(event, participant, make_session(event, capacity=1), now=utcnow() - timedelta(hours=25))
-    _expire_holds()
+    assert "expire unconfirmed holds" in run_due_tasks()
     assert _reg(db, registration_id).status == RegistrationStatus.CANCELLED
 
 

@@ -168,7 +168,7 @@ def test_rolled_back_registration_does_not_use_the_code(db, restricted, particip
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("mail template broke")
 
-    monkeypatch.setattr(services.notifications, "queue_registration_received", fail)
+    monkeypatch.setattr(services.emails, "queue_registration_received", fail)
     with pytest.raises(RuntimeError):
         services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
     assert _uses(db, code.id) == 0

@@ -11,8 +11,8 @@ import pytest
 from icalendar import Calendar
 
 from app.db import utcnow, write_transaction
-from app.notifications import services as notifications
 from app.notifications.models import MessageKind, MessageStatus
+from app.registration import emails as notifications
 from app.registration import services
 from app.registration.models import Booking, BookingStatus
 from tests.conftest import FORM_DEFAULTS, submit

@@ -10,9 +10,9 @@ from sqlalchemy import update
 
 from app.db import utcnow, write_transaction
 from app.extensions import db as _db
-from app.notifications import services as notifications
 from app.notifications.delivery import claim_due, deliver_all_due, deliver_due
 from app.notifications.models import MessageKind, MessageStatus, OutboxMessage
+from app.registration import emails as notifications
 from app.registration import services
 from tests.conftest import FORM_DEFAULTS, csrf_token
 from tests.mailserver import SilentServer, SMTPServer, free_port
@@ -322,3 +322,28 @@ def test_long_lines_and_polish_text_survive_smtp(app, db, smtp_server, outbox):
     [received] = smtp_server.handler.received
     assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
     assert received.message.get_body(preferencelist=("plain",)).get_content().rstrip("\n") == long_line
+
+
+def test_the_worker_runs_each_task_when_due_and_goes_on_after_a_failing_one(app, caplog):
+    from app.notifications.worker import add_task, run_due_tasks
+
+    calls: list[str] = []
+
+    def failing(now):  # type: ignore[no-untyped-def]
+        calls.append("failing")
+        raise RuntimeError("boom")
+
+    add_task(app, "failing", failing, every=60)
+    add_task(app, "hourly", lambda now: calls.append("hourly"), every=3600)
+    clock = {"now": 1000.0}
+
+    def ours(names: list[str]) -> list[str]:
+        return [name for name in names if name in {"failing", "hourly"}]
+
+    assert ours(run_due_tasks(lambda: clock["now"])) == ["failing", "hourly"]
+    assert calls == ["failing", "hourly"]
+    assert "Outbox worker task 'failing' failed" in caplog.text
+    clock["now"] += 10
+    assert ours(run_due_tasks(lambda: clock["now"])) == []  # nothing due yet
+    clock["now"] += 60
+    assert ours(run_due_tasks(lambda: clock["now"])) == ["failing"]  # the hourly one waits

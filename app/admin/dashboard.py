@@ -13,7 +13,10 @@ from ..auth.models import Role
 from ..events.models import Series
 from ..extensions import db
 from ..labels import category_label
-from ..notifications.bulk import (
+from ..notifications.delivery import deliver_after_response
+from . import stats
+from .access import event_or_404, protect
+from .bulk import (
     Audience,
     BulkError,
     Letter,
@@ -24,9 +27,6 @@ from ..notifications.bulk import (
     retry_failed,
     send_bulk,
 )
-from ..notifications.delivery import deliver_after_response
-from . import stats
-from .access import event_or_404, protect
 from .forms_bulk import BulkEmailForm
 
 bp = protect(Blueprint("admin_dashboard", __name__, url_prefix="/admin"))

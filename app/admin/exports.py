@@ -22,14 +22,11 @@ from ..exports import printing
 from ..exports.services import (
     STATUSES,
     ExportError,
-    audit_export,
-    begin_snapshot,
-    build_request,
-    csv_chunks,
-    end_snapshot,
+    csv_stream,
     list_title,
     safe_filename,
-    write_xlsx,
+    start_export,
+    xlsx_export,
 )
 from ..extensions import db
 from .access import event_or_404, protect
@@ -60,31 +57,21 @@ def export(event_id: int, kind: str):  # type: ignore[no-untyped-def]
     event = event_or_404(event_id)
     delimiter = "," if request.args.get("delimiter") == "," else ";"
     try:
-        export_request = build_request(event, _int_arg("session"), _int_arg("group"), request.args.get("status"))
+        export_request = start_export(
+            event, _int_arg("session"), _int_arg("group"), request.args.get("status"), kind,
+            actor=current_user._get_current_object(),
+        )
     except ExportError as error:
         flash(str(error.message), "danger")
         return redirect(url_for(".exports", event_id=event.id))
-    audit_export(export_request, kind, actor=current_user._get_current_object())
     filename = safe_filename(list_title(event, export_request), kind)
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if kind == "csv":
-        begin_snapshot()
-
-        def generate():  # type: ignore[no-untyped-def]
-            try:
-                for chunk in csv_chunks(export_request, delimiter):
-                    yield chunk.encode("utf-8")
-            finally:
-                end_snapshot()
-
-        response = Response(stream_with_context(generate()), mimetype="text/csv", headers=headers)
+        chunks = (chunk.encode("utf-8") for chunk in csv_stream(export_request, delimiter))
+        response = Response(stream_with_context(chunks), mimetype="text/csv", headers=headers)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    begin_snapshot()
-    try:
-        path = write_xlsx(export_request, event)
-    finally:
-        end_snapshot()
+    path = xlsx_export(export_request, event)
     response = send_file(
         path,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

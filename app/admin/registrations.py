@@ -20,7 +20,7 @@ from ..registration import admin_services
 from ..registration.admin_services import RegistrationNotFound
 from ..registration.errors import RegistrationError
 from ..registration.forms import ConfirmForm, build_choices_form
-from ..registration.services import waitlist_positions
+from ..registration.waitlist import waitlist_positions
 from .access import event_or_404, protect
 from .forms_registrations import AdminRegistrationForm, MoveGroupForm, PromoteForm, RegistrationFilterForm
 

@@ -8,8 +8,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import UTCDateTime, utcnow
-from ..events.models import Event, _enum
+from ..db import UTCDateTime, enum_type, utcnow
+from ..events.models import Event
 from ..extensions import db
 
 
@@ -38,7 +38,7 @@ class Organiser(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(_enum(Role, "organiser_role"), default=Role.ORGANISER)
+    role: Mapped[Role] = mapped_column(enum_type(Role, "organiser_role"), default=Role.ORGANISER)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing it logs out every session of the account (password change, disabling).
     session_version: Mapped[int] = mapped_column(default=1)

@@ -49,7 +49,7 @@ class RedisThrottle:
     """Failed attempts as expiring counters in Redis."""
 
     def __init__(self, url: str, window: timedelta) -> None:
-        import redis
+        import redis  # lazy: the package is needed only where REDIS_URL is set
 
         self.client = redis.Redis.from_url(url, socket_timeout=2)
         self.window = int(window.total_seconds())

@@ -4,10 +4,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import UTCDateTime, utcnow
+from ..db import UTCDateTime, enum_type, utcnow
 from ..extensions import db
 from ..i18n import localized
 
@@ -49,19 +49,6 @@ class BookingMode(str, enum.Enum):
 
     INSTANT = "instant"  # first come, first served
     RANKED = "ranked"  # participants rank options; an allocation decides later
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    """Store an enum by its value, as a portable VARCHAR with a CHECK."""
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
 
 
 class Series(db.Model):
@@ -108,7 +95,7 @@ class Event(db.Model):
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[EventStatus] = mapped_column(
-        _enum(EventStatus, "event_status"), default=EventStatus.DRAFT
+        enum_type(EventStatus, "event_status"), default=EventStatus.DRAFT
     )
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     # How many workshops a participant may rank in a ranked block.
@@ -193,7 +180,7 @@ class Session(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
+    kind: Mapped[SessionKind] = mapped_column(enum_type(SessionKind, "session_kind"))
     title_pl: Mapped[str] = mapped_column(String(250))
     title_en: Mapped[str] = mapped_column(String(250), default="")
     description_pl: Mapped[str] = mapped_column(Text, default="")
@@ -210,7 +197,7 @@ class Session(db.Model):
     # Email domains whose addresses may also book directly ("um.lodz.pl"; "*.gov.pl" for its subdomains).
     eligible_domains: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     booking_mode: Mapped[BookingMode] = mapped_column(
-        _enum(BookingMode, "booking_mode"), default=BookingMode.INSTANT
+        enum_type(BookingMode, "booking_mode"), default=BookingMode.INSTANT
     )
 
     event: Mapped[Event] = relationship(back_populates="sessions")

@@ -17,6 +17,7 @@ from ..db import utcnow
 from ..extensions import db
 from ..i18n import TIMEZONE, current_language, format_when
 from ..labels import SESSION_KIND_LABELS, eligible_label
+from ..registration.models import Booking, BookingStatus
 from .models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CLOSED)
@@ -115,8 +116,6 @@ def waitlist_counts(event_id: int, session_ids: Collection[int] | None = None) -
 
     With ``session_ids``, count only those sessions (none: no query at all).
     """
-    from ..registration.models import Booking, BookingStatus
-
     if session_ids is not None:
         if not session_ids:
             return {}

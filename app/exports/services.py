@@ -96,6 +96,36 @@ def audit_export(request: ExportRequest, kind: str, actor: object = None) -> Non
                format=kind, group_id=request.group_id, status=request.status)
 
 
+def start_export(
+    event: Event, session_id: int | None, group_id: int | None, status: str | None, kind: str, actor: object = None
+) -> ExportRequest:
+    """Check which list is asked for and record who exports it, in which format.
+
+    :raises ExportError: for a session or group not of this event, or an unknown status.
+    """
+    request = build_request(event, session_id, group_id, status)
+    audit_export(request, kind, actor=actor)
+    return request
+
+
+def csv_stream(request: ExportRequest, delimiter: str = ";") -> Iterator[str]:
+    """Yield a CSV export as text chunks, all read from one consistent snapshot (begun and ended here)."""
+    begin_snapshot()
+    try:
+        yield from csv_chunks(request, delimiter)
+    finally:
+        end_snapshot()
+
+
+def xlsx_export(request: ExportRequest, event: Event) -> str:
+    """Write an XLSX export of one consistent snapshot to a temporary file; return its path."""
+    begin_snapshot()
+    try:
+        return write_xlsx(request, event)
+    finally:
+        end_snapshot()
+
+
 def labeller() -> Callable[[str, str], str]:
     """Return a function giving readable text of category and status values, translated once."""
     texts = {("category", c.value): category_label(c) for c in ParticipantCategory}

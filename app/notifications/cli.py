@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from .delivery import DeliveryReport, deliver_all_due, deliver_due, worker_name
 from .models import MessageStatus, OutboxMessage
+from .worker import run_due_tasks
 
 
 @click.group("outbox")
@@ -51,7 +52,7 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
     click.echo(f"Outbox worker {worker} started.")
     while not stopping["now"]:
         try:
-            _expire_holds()
+            run_due_tasks()
             report = deliver_due(batch_size, worker=worker)
         except Exception:  # noqa: BLE001 - e.g. the database restarting: wait and try again
             current_app.logger.exception("Outbox delivery round failed")
@@ -62,16 +63,6 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
         if report.sent + report.failed == 0:
             time.sleep(interval)
     click.echo("Outbox worker stopped.")
-
-
-def _expire_holds() -> None:
-    """Pass on offered places and release unconfirmed holds whose time ran out (the worker loop is the scheduler)."""
-    from ..db import utcnow
-    from ..registration.holds import expire_holds
-    from ..registration.offers import expire_offers
-
-    expire_offers(utcnow())
-    expire_holds(utcnow())
 
 
 @outbox_cli.command("status")

@@ -311,7 +311,7 @@ def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
 
 def checkin_qr_png(code: str) -> bytes:
     """Return the QR code of ``code`` as a PNG image (for the check-in desk's scanner)."""
-    import segno
+    import segno  # lazy: needed only when an email with a check-in code is sent
 
     buffer = io.BytesIO()
     segno.make(code, error="m", micro=False).save(buffer, kind="png", scale=6, border=2)

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import UTCDateTime, utcnow
-from ..events.models import _enum
+from ..db import UTCDateTime, enum_type, utcnow
 from ..extensions import db
 
 
@@ -45,9 +44,9 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    kind: Mapped[MessageKind] = mapped_column(enum_type(MessageKind, "message_kind"))
     status: Mapped[MessageStatus] = mapped_column(
-        _enum(MessageStatus, "message_status"), default=MessageStatus.PENDING
+        enum_type(MessageStatus, "message_status"), default=MessageStatus.PENDING
     )
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
     registration_id: Mapped[int | None] = mapped_column(

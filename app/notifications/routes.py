@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 
 from ..events.services import EventNotFound, get_public_event
-from . import services
+from ..registration import services as registration_services
 from .delivery import deliver_after_response, mail_directory
 from .forms import ResendLinkForm
 
@@ -28,7 +28,7 @@ def resend_link(slug: str):  # type: ignore[no-untyped-def]
         abort(404)
     form = ResendLinkForm()
     if form.validate_on_submit():
-        services.send_manage_link(event, form.email.data, request.remote_addr or "unknown")
+        registration_services.send_manage_link(event, form.email.data, request.remote_addr or "unknown")
         flash(
             _(
                 "If a registration with this address exists for this event, we have sent a new "

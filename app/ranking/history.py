@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from ..checkin.models import CheckIn
 from ..db import utcnow
 from ..events.models import Event
 from ..extensions import db
@@ -66,15 +67,8 @@ def earlier_meetings(event: Event) -> list[Event]:
 
 
 def attended(registration_ids: Collection[int]) -> set[int]:
-    """Return those of the registrations checked in at their event (or any of its sessions).
-
-    Empty while the check-in module does not exist.
-    """
+    """Return those of the registrations checked in at their event (or any of its sessions)."""
     if not registration_ids:
-        return set()
-    try:
-        from ..checkin.models import CheckIn  # optional module, built separately
-    except ImportError:
         return set()
     ids = list(registration_ids)
     # An undone check-in (a mistaken scan) is kept as history but does not count.

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import UTCDateTime, utcnow
-from ..events.models import _enum
+from ..db import UTCDateTime, enum_type, utcnow
 from ..extensions import db
 
 
@@ -28,7 +27,7 @@ class AllocationRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "allocation_run_status"))
+    status: Mapped[RunStatus] = mapped_column(enum_type(RunStatus, "allocation_run_status"))
     objective: Mapped[str] = mapped_column(String(20))
     seed: Mapped[int] = mapped_column(BigInteger)
     mix_attribute: Mapped[str | None] = mapped_column(String(20))

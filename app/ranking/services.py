@@ -38,9 +38,9 @@ from ..events.models import BookingMode, Event, Group, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
 from ..notifications.models import MessageKind
-from ..notifications.services import queue_message
 from ..registration import capacity
 from ..registration.bookings import book_allocated, change_status, wait_ranked
+from ..registration.emails import queue_message
 from ..registration.models import (
     LIVE_BOOKING_STATUSES,
     PLACE_HOLDING_STATUSES,

@@ -13,16 +13,14 @@ from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..audit.services import record
 from ..db import utcnow, write_transaction
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
-from ..notifications import services as notifications
 from ..notifications.models import OutboxMessage
-from . import bookings, capacity
+from . import bookings, capacity, emails
 from .bookings import promote_waiting
 from .errors import (
     AlreadyRegistered,
@@ -41,13 +39,14 @@ from .services import (
     Choices,
     ParticipantData,
     RegistrationResult,
-    _live_registration_exists,
-    _save_preferences,
     choosable_sessions,
     hash_token,
+    live_registration_exists,
     new_registration,
     new_token,
     normalize_email,
+    refusing_duplicates,
+    save_preferences,
     validate_choices,
 )
 
@@ -172,7 +171,7 @@ def approve_request(
             "registration.request_approved", event_id=event_id, registration_id=registration.id,
             session_id=booking.session_id, booking_id=booking.id, result=booking.status.value,
         )
-        notifications.queue_request_decided(booking, approved=True, now=now)
+        emails.queue_request_decided(booking, approved=True, now=now)
     return booking
 
 
@@ -192,7 +191,7 @@ def decline_request(
             "registration.request_declined", event_id=event_id, registration_id=registration.id,
             session_id=booking.session_id, booking_id=booking.id,
         )
-        notifications.queue_request_decided(booking, approved=False, now=now)
+        emails.queue_request_decided(booking, approved=False, now=now)
     return booking
 
 
@@ -242,7 +241,7 @@ def move_to_group(
             # The session gained a place (the one left in the old group): the queue gets it
             # (promote_waiting emails those promoted).
             _record_promotions(event_id, promote_waiting(booking.session_id, now))
-        notifications.queue_changes_confirmed(registration, added=[], cancelled=[], now=now)
+        emails.queue_changes_confirmed(registration, added=[], cancelled=[], now=now)
     return booking
 
 
@@ -264,7 +263,7 @@ def cancel_booking(
             session_id=booking.session_id, booking_id=booking.id, previous_status=previous,
         )
         _record_promotions(event_id, promoted)  # promote_waiting emailed them
-        notifications.queue_booking_cancelled(registration, booking, now)
+        emails.queue_booking_cancelled(registration, booking, now)
     return promoted
 
 
@@ -297,7 +296,7 @@ def cancel_registration(event_id: int, registration_id: int, now: datetime | Non
             booking_ids=cancelled,
         )
         _record_promotions(event_id, promoted)  # promote_waiting emailed them
-        notifications.queue_registration_cancelled(registration, now)
+        emails.queue_registration_cancelled(registration, now)
     return promoted
 
 
@@ -333,7 +332,7 @@ def promote(
             "registration.promoted", event_id=event_id, registration_id=registration.id,
             session_id=session.id, booking_id=booking.id, override=override or None, by_hand=True,
         )
-        notifications.queue_promoted([booking], now)
+        emails.queue_promoted([booking], now)
     return booking
 
 
@@ -354,7 +353,7 @@ def resend_confirmation(event_id: int, registration_id: int, now: datetime | Non
         registration.updated_at = now
         db.session.flush()
         record("registration.link_reissued", event_id=event_id, registration_id=registration.id)
-        notifications.queue_registration_received(registration, token, now)
+        emails.queue_registration_received(registration, token, now)
     return token
 
 
@@ -378,29 +377,24 @@ def add_registration(
     chosen = validate_choices(event, sessions, choices, participant.category)
     token = new_token()
     email_normalized = normalize_email(participant.email)
-    try:
-        with write_transaction():
-            if _live_registration_exists(event.id, email_normalized):
-                raise AlreadyRegistered()
-            registration = new_registration(event, participant, token, now, "organiser")
-            db.session.add(registration)
-            db.session.flush()
-            booked = []
-            for session in sorted(chosen, key=lambda s: s.id):
-                approved = book_directly and not session.is_eligible(participant.category.value)
-                booked.append(bookings.book(registration, session, now, approved=approved))
-            db.session.flush()
-            _save_preferences(registration, sessions, choices.rankings)
-            record(
-                "registration.added", event_id=event.id, registration_id=registration.id,
-                book_directly=book_directly or None,
-                bookings={str(b.session_id): b.status.value for b in booked},
-            )
-            notifications.queue_registration_received(registration, token, now)
-    except IntegrityError as error:
-        if "email" in str(error.orig).lower() or "uq_registration_live_email" in str(error.orig):
-            raise AlreadyRegistered() from error
-        raise
+    with refusing_duplicates(), write_transaction():
+        if live_registration_exists(event.id, email_normalized):
+            raise AlreadyRegistered()
+        registration = new_registration(event, participant, token, now, "organiser")
+        db.session.add(registration)
+        db.session.flush()
+        booked = []
+        for session in sorted(chosen, key=lambda s: s.id):
+            approved = book_directly and not session.is_eligible(participant.category.value)
+            booked.append(bookings.book(registration, session, now, approved=approved))
+        db.session.flush()
+        save_preferences(registration, sessions, choices.rankings)
+        record(
+            "registration.added", event_id=event.id, registration_id=registration.id,
+            book_directly=book_directly or None,
+            bookings={str(b.session_id): b.status.value for b in booked},
+        )
+        emails.queue_registration_received(registration, token, now)
     return RegistrationResult(registration=registration, token=token)
 
 

@@ -31,10 +31,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..allocation import lottery_key
 from ..events.models import BookingMode, Session
 from ..extensions import db
-from ..notifications import services as notifications
 from ..notifications.models import MessageKind
 from ..ranking.models import AllocationRun
-from . import capacity
+from . import capacity, emails
 from .models import LIVE_BOOKING_STATUSES, PLACE_HOLDING_STATUSES, Booking, BookingStatus, Registration
 from .ranked import published_run
 
@@ -262,7 +261,7 @@ def promote_waiting(session_id: int, now: datetime) -> list[Booking]:
         except capacity.Full:
             break
     db.session.flush()
-    notifications.queue_promoted(promoted, now)
+    emails.queue_promoted(promoted, now)
     return promoted
 
 
@@ -306,7 +305,7 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
         offered.append(booking)
     db.session.flush()
     for booking in offered:
-        notifications.queue_message(MessageKind.RANKED_OFFER, booking.registration, now, offered=booking)
+        emails.queue_message(MessageKind.RANKED_OFFER, booking.registration, now, offered=booking)
     return offered
 
 

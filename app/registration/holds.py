@@ -16,8 +16,7 @@ from sqlalchemy import func, select, update
 
 from ..db import retry_on_contention, utcnow, write_transaction
 from ..extensions import db
-from ..notifications import services as notifications
-from . import bookings, services
+from . import bookings, emails, services
 from .errors import ConfirmationExpired
 from .models import Booking, BookingStatus, Registration, RegistrationStatus
 
@@ -92,7 +91,7 @@ def _expire_one(registration_id: int, now: datetime) -> bool:
             bookings.cancel(booking, now)
         for preference in list(registration.preferences):
             db.session.delete(preference)
-        notifications.queue_registration_cancelled(registration, now, unconfirmed=True)
+        emails.queue_registration_cancelled(registration, now, unconfirmed=True)
     return True
 
 

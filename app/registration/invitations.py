@@ -20,6 +20,7 @@ from ..db import utcnow, write_transaction
 from ..errors import DomainError
 from ..events.models import Session
 from ..extensions import db
+from . import emails
 from .errors import RegistrationError
 from .models import INVITATION_ALPHABET, InvitationCode
 
@@ -126,7 +127,6 @@ def create_codes(session_id: int, request: InvitationRequest, now: datetime | No
 
     :raises InvitationError: for a count or a number of uses out of range.
     """
-    from ..notifications.services import queue_invitation  # it imports registration services
 
     now = now or utcnow()
     count = len(request.emails) if request.emails else request.count
@@ -155,7 +155,7 @@ def create_codes(session_id: int, request: InvitationRequest, now: datetime | No
         db.session.flush()
         for code in codes:
             if code.recipient_email:
-                queue_invitation(code, session, request.language, now)
+                emails.queue_invitation(code, session, request.language, now)
         record(
             "invitation.created",
             event_id=session.event_id,

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import UTCDateTime, utcnow
-from ..events.models import Event, Group, ParticipantCategory, Session, _enum
+from ..db import UTCDateTime, enum_type, utcnow
+from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
 
 
@@ -66,7 +66,7 @@ class Registration(db.Model):
     position: Mapped[str] = mapped_column(String(150), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
     category: Mapped[ParticipantCategory] = mapped_column(
-        _enum(ParticipantCategory, "participant_category")
+        enum_type(ParticipantCategory, "participant_category")
     )
     language: Mapped[str] = mapped_column(String(2), default="pl")
     consent_version: Mapped[str] = mapped_column(String(40))
@@ -74,7 +74,7 @@ class Registration(db.Model):
     consent_source: Mapped[str] = mapped_column(String(20), default="form")
     has_marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[RegistrationStatus] = mapped_column(
-        _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.ACTIVE
+        enum_type(RegistrationStatus, "registration_status"), default=RegistrationStatus.ACTIVE
     )
     # SHA-256 of the private manage token; the token itself is never stored.
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -155,7 +155,7 @@ class Booking(db.Model):
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("session_group.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus, "booking_status"))
+    status: Mapped[BookingStatus] = mapped_column(enum_type(BookingStatus, "booking_status"))
     # The rank this place fulfils, for places given out by a ranked allocation.
     rank: Mapped[int | None] = mapped_column(Integer)
     # An organiser approved this place outside the session's categories (a request,

@@ -16,8 +16,7 @@ from ..audit.services import record
 from ..db import utcnow, write_transaction
 from ..events.models import BookingMode
 from ..extensions import db
-from ..notifications import services as notifications
-from . import bookings, capacity
+from . import bookings, capacity, emails
 from .errors import OfferUnavailable
 from .models import Booking, BookingStatus, Registration
 
@@ -53,7 +52,7 @@ def accept_offer(registration: Registration, booking_id: int, now: datetime | No
         registration.updated_at = now
         record("offer_accepted", event_id=registration.event_id, registration_id=registration.id,
                session_id=booking.session_id, actor="participant", booking_id=booking.id)
-        notifications.queue_changes_confirmed(registration, [booking], left, now)
+        emails.queue_changes_confirmed(registration, [booking], left, now)
     return booking
 
 
@@ -72,7 +71,7 @@ def decline_offer(registration: Registration, booking_id: int, now: datetime | N
         registration.updated_at = now
         record("offer_declined", event_id=registration.event_id, registration_id=registration.id,
                session_id=booking.session_id, actor="participant", booking_id=booking.id)
-        notifications.queue_booking_cancelled(registration, booking, now)
+        emails.queue_booking_cancelled(registration, booking, now)
     return passed_on
 
 

@@ -38,6 +38,7 @@ from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
 from .ranked import ranking_closed_reason
+from .waitlist import waitlist_positions
 
 bp = Blueprint("registration", __name__)
 
@@ -154,7 +155,7 @@ def registered(slug: str):  # type: ignore[no-untyped-def]
         event=event,
         registration=registration,
         manage_url=_manage_url(last["token"]),
-        positions=services.waitlist_positions(registration.bookings),
+        positions=waitlist_positions(registration.bookings),
     )
 
 
@@ -205,7 +206,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
             form=form,
             can_change=can_change,
             token=token,
-            positions=services.waitlist_positions(registration.bookings),
+            positions=waitlist_positions(registration.bookings),
             blocks=ranked_blocks(event.sessions),
             instant=instant_sessions(event.sessions),
             waiting=waitlist_counts(event.id),

@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,12 +19,14 @@ from sqlalchemy import bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from ..auth.throttle import DatabaseThrottle, RedisThrottle
 from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import BookingMode, Event, ParticipantCategory, Session
 from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
-from ..notifications import services as notifications
-from . import bookings, invitations
+from ..notifications.links import absolute_url
+from ..notifications.models import MessageKind, OutboxMessage
+from . import bookings, emails, invitations
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
@@ -163,38 +166,46 @@ def register(
     invitation = invitations.check_code(choices.invitation_code, chosen)
     token = new_token()
     email_normalized = normalize_email(participant.email)
+    with refusing_duplicates(), write_transaction():
+        if live_registration_exists(event.id, email_normalized):
+            raise AlreadyRegistered()
+        registration = new_registration(
+            event, participant, token, now, "form",
+            confirmation_expires_at=(
+                now + timedelta(hours=event.confirmation_hold_hours) if event.requires_email_confirmation else None
+            ),
+        )
+        redeemed = _redeem_invitation(
+            invitation, chosen, ParticipantCategory(participant.category).value, participant.email
+        )
+        db.session.add(registration)
+        # Written before any session is locked: a second submission for the same email
+        # then waits on the unique index holding no session, and ends in AlreadyRegistered
+        # (written later, the two could deadlock: tests/test_lock_order.py).
+        db.session.flush()
+        with db.session.no_autoflush:  # the bookings are written together (see bookings.book for requests)
+            for session in sorted(chosen, key=lambda s: s.id):
+                bookings.book(registration, session, now, invitation_code_id=_code_for(redeemed, session))
+        db.session.flush()
+        _check_rankings_open(registration, sessions, choices.rankings, now)
+        save_preferences(registration, sessions, choices.rankings)
+        emails.queue_registration_received(registration, token, now)
+    return RegistrationResult(registration=registration, token=token)
+
+
+@contextmanager
+def refusing_duplicates() -> Iterator[None]:
+    """Turn the unique index on live emails into AlreadyRegistered.
+
+    Two submissions for one email can both pass the check for a live
+    registration; the partial unique index decides, and the loser is told as usual.
+    """
     try:
-        with write_transaction():
-            if _live_registration_exists(event.id, email_normalized):
-                raise AlreadyRegistered()
-            registration = new_registration(
-                event, participant, token, now, "form",
-                confirmation_expires_at=(
-                    now + timedelta(hours=event.confirmation_hold_hours) if event.requires_email_confirmation else None
-                ),
-            )
-            redeemed = _redeem_invitation(
-                invitation, chosen, ParticipantCategory(participant.category).value, participant.email
-            )
-            db.session.add(registration)
-            # Written before any session is locked: a second submission for the same email
-            # then waits on the unique index holding no session, and ends in AlreadyRegistered
-            # (written later, the two could deadlock: tests/test_lock_order.py).
-            db.session.flush()
-            with db.session.no_autoflush:  # the bookings are written together (see bookings.book for requests)
-                for session in sorted(chosen, key=lambda s: s.id):
-                    bookings.book(registration, session, now, invitation_code_id=_code_for(redeemed, session))
-            db.session.flush()
-            _check_rankings_open(registration, sessions, choices.rankings, now)
-            _save_preferences(registration, sessions, choices.rankings)
-            notifications.queue_registration_received(registration, token, now)
+        yield
     except IntegrityError as error:
-        # Two submissions for one email raced past the check above: the
-        # partial unique index decided, the loser is told as usual.
         if "email" in str(error.orig).lower() or "uq_registration_live_email" in str(error.orig):
             raise AlreadyRegistered() from error
         raise
-    return RegistrationResult(registration=registration, token=token)
 
 
 def new_registration(
@@ -273,10 +284,10 @@ def change_choices(
                 ))
         db.session.flush()
         _check_rankings_open(registration, sessions, choices.rankings, now)
-        ranking_changed = _save_preferences(registration, sessions, choices.rankings)
+        ranking_changed = save_preferences(registration, sessions, choices.rankings)
         if result.added or result.cancelled or ranking_changed:
             registration.updated_at = now
-            notifications.queue_changes_confirmed(registration, result.added, result.cancelled, now)
+            emails.queue_changes_confirmed(registration, result.added, result.cancelled, now)
     return result
 
 
@@ -304,7 +315,7 @@ def cancel_booking(registration: Registration, booking_id: int, now: datetime | 
         if promoted is None:  # pragma: no cover - the registration's lock keeps its bookings still
             return []
         registration.updated_at = now
-        notifications.queue_booking_cancelled(registration, booking, now)
+        emails.queue_booking_cancelled(registration, booking, now)
     return promoted
 
 
@@ -333,28 +344,8 @@ def cancel_registration(registration: Registration, now: datetime | None = None)
             db.session.delete(preference)
         registration.status = RegistrationStatus.CANCELLED
         registration.updated_at = now
-        notifications.queue_registration_cancelled(registration, now)
+        emails.queue_registration_cancelled(registration, now)
     return promoted
-
-
-def waitlist_positions(bookings: Iterable[Booking]) -> dict[int, int]:
-    """Return the waiting-list position (1-based) of each waitlisted booking by id."""
-    waiting = [b for b in bookings if b.status == BookingStatus.WAITLISTED]
-    if not waiting:
-        return {}
-    positions = {}
-    for booking in waiting:
-        ahead = db.session.execute(
-            select(func.count())
-            .select_from(Booking)
-            .where(
-                Booking.session_id == booking.session_id,
-                Booking.status == BookingStatus.WAITLISTED,
-                Booking.id < booking.id,
-            )
-        ).scalar_one()
-        positions[booking.id] = ahead + 1
-    return positions
 
 
 def normalize_email(email: str) -> str:
@@ -477,7 +468,7 @@ def _check_rankings_open(
             raise RankingClosed(reason, field=f"rank_{key}_1")
 
 
-def _save_preferences(
+def save_preferences(
     registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]]
 ) -> bool:
     """Replace the registration's ranked choices of the given blocks (``sessions`` as for the check above).
@@ -551,7 +542,7 @@ _CHOOSABLE_SESSIONS = (
 )
 
 
-def _live_registration_exists(event_id: int, email_normalized: str) -> bool:
+def live_registration_exists(event_id: int, email_normalized: str) -> bool:
     """Tell whether a live registration with this email exists at the event."""
     found = db.session.execute(_LIVE_REGISTRATION, {"event_id": event_id, "email": email_normalized}).first()
     return found is not None
@@ -579,3 +570,60 @@ def _check_cancellable(registration: Registration, now: datetime) -> None:
     """Refuse cancellations of a cancelled registration or after the event ended."""
     if registration.status != RegistrationStatus.ACTIVE or now >= registration.event.ends_at:
         raise NotCancellable()
+
+
+def send_manage_link(event: Event, email: str, client_ip: str, now: datetime | None = None) -> None:
+    """Mail a new private link to the live registration of ``email`` at ``event``, if there is one.
+
+    The manage token is stored only as a hash, so a new token replaces the old
+    one (the old link stops working). Says nothing about whether a registration
+    exists; requests over the per-IP or per-registration limits do nothing.
+    """
+    now = now or utcnow()
+    config = current_app.config
+    throttle = _resend_throttle()
+    ip_key = f"resend-link-ip:{client_ip}"
+    with write_transaction():
+        over_ip_limit = throttle.count(ip_key) >= config["OUTBOX_RESEND_MAX_PER_IP"]
+        throttle.hit(ip_key)
+        if over_ip_limit:
+            current_app.logger.warning("Resend-link requests over the limit from %s", client_ip)
+            return
+        registration = db.session.execute(
+            select(Registration)
+            .where(
+                Registration.event_id == event.id,
+                Registration.email_normalized == normalize_email(email),
+                Registration.status == RegistrationStatus.ACTIVE,
+            )
+            .with_for_update()
+        ).scalar_one_or_none()
+        if registration is None:
+            return
+        recent = db.session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.registration_id == registration.id,
+                OutboxMessage.kind == MessageKind.MANAGE_LINK,
+                OutboxMessage.created_at >= now - timedelta(hours=1),
+            )
+        ).scalar_one()
+        if recent >= config["OUTBOX_RESEND_MAX_PER_HOUR"]:
+            return
+        token = new_token()
+        registration.manage_token_hash = hash_token(token)
+        registration.updated_at = now
+        emails.queue_message(
+            MessageKind.MANAGE_LINK,
+            registration,
+            now,
+            manage_url=absolute_url("registration.manage", token=token),
+        )
+
+
+def _resend_throttle() -> DatabaseThrottle | RedisThrottle:
+    """Return the counter of resend requests per IP: the login throttle's store, one-hour window."""
+    window = timedelta(hours=1)
+    url = current_app.config.get("REDIS_URL")
+    return RedisThrottle(url, window) if url else DatabaseThrottle(window)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import make_msgid
 
 from flask import render_template
 from flask_babel import force_locale
@@ -16,10 +15,10 @@ from ..errors import DomainError
 from ..events.models import Event, Group, Session
 from ..extensions import db
 from ..i18n import localized
+from ..notifications.links import absolute_url
+from ..notifications.models import MessageKind, MessageStatus, OutboxMessage
+from ..notifications.services import add_to_outbox, header_text
 from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
-from .links import absolute_url, mail_domain
-from .models import MessageKind, MessageStatus, OutboxMessage
-from .services import header_text, is_plain_address
 
 AUDIENCE_STATUSES = ("confirmed", "waitlisted")
 
@@ -120,19 +119,10 @@ def send_bulk(event: Event, audience: Audience, letter: Letter, now: datetime | 
         people = recipients(audience)
         for registration in people:
             subject, text, html = render(event, registration, letter)
-            recipient = registration.email.strip()
-            message = OutboxMessage(
-                kind=MessageKind.BULK, event_id=event.id, registration_id=registration.id,
-                recipient_email=recipient[:254], recipient_name=header_text(registration.full_name, 200),
-                sender_name=header_text(event.series.organiser_name if event.series else "", 200),
-                reply_to=event.contact_email if is_plain_address(event.contact_email or "") else "",
-                language=registration.language, subject=subject, body_text=text, body_html=html, attachments=[],
-                message_id=make_msgid(domain=mail_domain()), next_attempt_at=now, created_at=now,
+            add_to_outbox(
+                MessageKind.BULK, event, registration.email, registration.language, subject, text, html, now,
+                recipient_name=registration.full_name, registration_id=registration.id,
             )
-            if not is_plain_address(recipient):
-                message.status = MessageStatus.FAILED
-                message.last_error = "invalid recipient address"
-            db.session.add(message)
         record("bulk_email", event_id=event.id, session_id=audience.session_id, group_id=audience.group_id,
                status=audience.status, recipients=len(people), subject=letter.subject_pl[:200])
     return len(people)
