@@ -454,4 +454,3 @@ def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:
     return sorted(days.items())
 
 
-from ..registration import bookings  # noqa: F401 - deliberate upward import
