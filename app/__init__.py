@@ -66,9 +66,11 @@ def check_config(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """Install rate limits, security headers, request ids and /healthz; trust the proxy if told to."""
-    from .security import init_security
+    from .registration.counters import health_check as counters_health_check
+    from .security import add_deep_health_check, init_security
 
     init_security(app)
+    add_deep_health_check(app, "counters", counters_health_check)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,6 +1,7 @@
 """The ``flask outbox`` commands: thin wrappers over delivery."""
 from __future__ import annotations
 
+import math
 import signal
 import time
 from types import FrameType
@@ -10,6 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..registration.counters import audit_counters
 from .delivery import DeliveryReport, deliver_all_due, deliver_due, worker_name
 from .models import MessageStatus, OutboxMessage
 
@@ -49,6 +51,7 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo(f"Outbox worker {worker} started.")
+    audit_due = time.monotonic()  # the first audit right away, then every COUNTER_AUDIT_INTERVAL
     while not stopping["now"]:
         try:
             _expire_holds()
@@ -59,6 +62,7 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
             report = DeliveryReport()
         if report.claimed:
             click.echo(_summary(report))
+        audit_due = audit_counters_when_due(audit_due)
         if report.sent + report.failed == 0:
             time.sleep(interval)
     click.echo("Outbox worker stopped.")
@@ -72,6 +76,43 @@ def _expire_holds() -> None:
 
     expire_offers(utcnow())
     expire_holds(utcnow())
+
+
+LOGGED_DRIFTS = 20  # a log line stays readable however many counters drifted
+
+
+def audit_counters_when_due(due_at: float, now: float | None = None) -> float:
+    """Audit the place counters if ``due_at`` (monotonic seconds) has come; return when to audit next.
+
+    Drift is logged as one ERROR line of kinds, ids and numbers (no personal data, no titles);
+    ``flask check counters --repair`` repairs it. COUNTER_AUDIT_INTERVAL 0 switches the audit off.
+    """
+    interval = current_app.config["COUNTER_AUDIT_INTERVAL"]
+    if interval <= 0:
+        return math.inf
+    now = time.monotonic() if now is None else now
+    if now < due_at:
+        return due_at
+    try:
+        audit = audit_counters()
+        db.session.rollback()  # end the read: the worker holds no snapshot while it sleeps
+    except Exception:  # noqa: BLE001 - e.g. the database restarting: the next audit comes anyway
+        current_app.logger.exception("Counter audit failed")
+        db.session.remove()
+        return now + interval
+    if audit.drifts:
+        shown = "; ".join(
+            f"{d.kind.value} {d.id} of event {d.event_id}: taken {d.taken}, bookings {d.counted}, "
+            f"capacity {'unlimited' if d.capacity is None else d.capacity}"
+            for d in audit.drifts[:LOGGED_DRIFTS]
+        )
+        more = len(audit.drifts) - LOGGED_DRIFTS
+        current_app.logger.error(
+            "Counter audit: %d counters disagree with their bookings (of %d sessions and %d groups; "
+            "flask check counters --repair repairs them): %s%s",
+            len(audit.drifts), audit.sessions, audit.groups, shown, f"; and {more} more" if more > 0 else "",
+        )
+    return now + interval
 
 
 @outbox_cli.command("status")
