@@ -59,6 +59,9 @@ class Config:
     OUTBOX_RESEND_MAX_PER_HOUR = 3  # new-link emails per registration
     OUTBOX_RESEND_MAX_PER_IP = 20  # resend-link requests per client IP and hour
     OUTBOX_DEV_PAGE = False  # /dev/mail lists the written emails
+    # Seconds between the outbox worker's audits of the place counters against the bookings
+    # (drift is logged as an error; `flask check counters --repair` repairs it). 0 switches it off.
+    COUNTER_AUDIT_INTERVAL = float(os.environ.get("COUNTER_AUDIT_INTERVAL", "600"))
 
     # Hours a waiting person has to accept a freed place of a ranked workshop.
     RANKED_OFFER_HOURS = float(os.environ.get("RANKED_OFFER_HOURS", "48"))

@@ -67,9 +67,11 @@ def check_config(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """Install rate limits, security headers, request ids and /healthz; trust the proxy if told to."""
-    from .security import init_security
+    from .registration.counters import health_check as counters_health_check
+    from .security import add_deep_health_check, init_security
 
     init_security(app)
+    add_deep_health_check(app, "counters", counters_health_check)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -164,8 +166,11 @@ def register_cli(app: Flask) -> None:
 def register_worker_tasks(app: Flask) -> None:
     """Give the outbox worker the domains' periodic tasks."""
     from .notifications.worker import add_task
+    from .registration.counters import log_drift
     from .registration.holds import expire_holds
     from .registration.offers import expire_offers
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
+    if app.config["COUNTER_AUDIT_INTERVAL"] > 0:
+        add_task(app, "audit place counters", log_drift, every=app.config["COUNTER_AUDIT_INTERVAL"])

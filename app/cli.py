@@ -40,6 +40,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(allocate_command)
     app.cli.add_command(offers_cli)
     app.cli.add_command(holds_cli)
+    app.cli.add_command(check_cli)
 
 
 @click.group("organiser")
@@ -212,3 +213,51 @@ def expire_holds_command() -> None:
     from .registration.holds import expire_holds
 
     click.echo(f"Expired {expire_holds()} unconfirmed registrations.")
+
+
+@click.group("check")
+def check_cli() -> None:
+    """Consistency checks of the stored data."""
+
+
+def _count(number: int, noun: str) -> str:
+    """Spell ``number noun`` with the noun in the plural unless the number is one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _agree(number: int) -> str:
+    """Conjugate "disagree" for ``number`` counters."""
+    return "disagrees" if number == 1 else "disagree"
+
+
+@check_cli.command("counters")
+@click.option("--repair", is_flag=True,
+              help="Set each drifting counter to its bookings (never above its capacity), then check again.")
+def check_counters_command(repair: bool) -> None:
+    """Compare the places taken in every session and group with the bookings that hold them."""
+    from .registration.counters import RepairOutcome, audit_counters, repair_counters
+
+    audit = audit_counters()
+    if audit.is_consistent:
+        click.echo(f"All {_count(audit.sessions, 'session')} and {_count(audit.groups, 'group')} agree with their bookings.")
+        return
+    if not repair:
+        click.echo(f"{_count(len(audit.drifts), 'counter')} {_agree(len(audit.drifts))} with the bookings:")
+        for drift in audit.drifts:
+            click.echo(f"  {drift.describe()}")
+        raise click.ClickException("Counters drifted: `flask --app app check counters --repair` sets them to the bookings.")
+    done = {
+        RepairOutcome.REPAIRED: "Repaired",
+        RepairOutcome.OVERBOOKED: "OVERBOOKED, needs an organiser (cancel bookings or raise the capacity, then repair again)",
+        RepairOutcome.ALREADY_CONSISTENT: "Agreed again by itself",
+        RepairOutcome.GONE: "Deleted meanwhile",
+    }
+    for item in repair_counters(audit.drifts, actor="cli"):
+        changed = item.outcome in (RepairOutcome.REPAIRED, RepairOutcome.OVERBOOKED) and item.taken_after != item.drift.taken
+        click.echo(f"{done[item.outcome]}: {item.drift.describe()}" + (f" -> taken {item.taken_after}" if changed else ""))
+    after = audit_counters()
+    if after.drifts:
+        for drift in after.drifts:
+            click.echo(f"  still: {drift.describe()}")
+        raise click.ClickException(f"{_count(len(after.drifts), 'counter')} still {_agree(len(after.drifts))} with the bookings.")
+    click.echo(f"All {_count(after.sessions, 'session')} and {_count(after.groups, 'group')} agree with their bookings now.")

@@ -5,6 +5,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, jsonify, request, url_for
@@ -133,14 +134,44 @@ def _security_headers(response: Response) -> Response:
 
 
 def healthz():  # type: ignore[no-untyped-def]
-    """Answer 200 when the database answers, 503 otherwise."""
+    """Answer 200 when the database answers, 503 otherwise; ``?deep=1`` adds the deep checks."""
     try:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
+    # Deep checks (registered by create_app, e.g. the booking counters): only on ?deep=1.
+    if request.args.get("deep") == "1":
+        healthy, fields = run_deep_health_checks()
+        return jsonify(status="ok" if healthy else "error", database="ok", **fields), 200 if healthy else 503
     return jsonify(status="ok", database="ok")
+
+
+# A deep health check returns whether all is well and the fields it adds to the answer
+# (counts and states only: /healthz answers anyone).
+DeepHealthCheck = Callable[[], tuple[bool, dict[str, object]]]
+
+
+def add_deep_health_check(app: Flask, name: str, check: DeepHealthCheck) -> None:
+    """Have ``/healthz?deep=1`` run ``check`` too; ``name`` reports it when it fails to run."""
+    app.extensions.setdefault("zapisy_deep_health_checks", {})[name] = check
+
+
+def run_deep_health_checks() -> tuple[bool, dict[str, object]]:
+    """Run the app's deep health checks; return whether all passed and the fields they add."""
+    all_healthy, fields = True, dict[str, object]()
+    for name, check in current_app.extensions.get("zapisy_deep_health_checks", {}).items():
+        try:
+            healthy, found = check()
+        except Exception:  # noqa: BLE001 - a check that cannot run is a failed check
+            current_app.logger.exception("Deep health check %s failed", name)
+            healthy, found = False, {name: "unavailable"}
+        finally:
+            db.session.rollback()
+        fields.update(found)
+        all_healthy = all_healthy and healthy
+    return all_healthy, fields
 
 
 def safe_next(target: str | None) -> str:

@@ -18,6 +18,7 @@ from app import create_app
 from app.events.models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
 from app.extensions import db as _db
 from app.registration import services
+from app.registration.counters import audit_counters
 from config import TestingConfig
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -332,3 +333,20 @@ def outbox(app, db, tmp_path):  # type: ignore[no-untyped-def]
             return deliver_all_due(**kwargs)
 
     return Outbox()
+
+
+def counter_offsets() -> dict[tuple[str, int], int]:
+    """Map each session or group counter that disagrees with its bookings to ``taken`` minus the bookings."""
+    _db.session.rollback()  # see what other threads committed
+    offsets = {(drift.kind.value, drift.id): drift.taken - drift.counted for drift in audit_counters().drifts}
+    _db.session.rollback()
+    return offsets
+
+
+def assert_counters_consistent(prefilled: dict[tuple[str, int], int] | None = None) -> None:
+    """Assert that every counter agrees with its bookings, e.g. after a race.
+
+    ``prefilled`` are the offsets (``counter_offsets()``) of places a test filled by hand,
+    without bookings, before the race: the race must have left them as they were.
+    """
+    assert counter_offsets() == (prefilled or {})

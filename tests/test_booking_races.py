@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from app.events.models import Session
 from app.extensions import db as _db
 from app.notifications.models import MessageKind, OutboxMessage
 from app.registration import admin_services, bookings, gdpr, services
+from app.registration.counters import audit_counters
 from app.registration.errors import WrongBookingState
 from app.registration.models import Booking, BookingStatus, Registration
 
@@ -122,13 +123,8 @@ def _fresh(db) -> None:  # type: ignore[no-untyped-def]
 def _drift(db) -> list[tuple[str, int, int, int]]:  # type: ignore[no-untyped-def]
     """Return (kind, id, taken, counted) for every session and group whose counter disagrees with its rows."""
     _fresh(db)
-    found = []
-    for kind, table, column in (("session", "session", "session_id"), ("group", "session_group", "group_id")):
-        rows = db.session.execute(text(
-            f"SELECT t.id, t.taken, (SELECT count(*) FROM booking b WHERE b.{column} = t.id"  # noqa: S608 - fixed names
-            f" AND b.status IN ('confirmed', 'offered')) FROM {table} t"
-        )).all()
-        found += [(kind, row[0], row[1], row[2]) for row in rows if row[1] != row[2]]
+    found = [(d.kind.value, d.id, d.taken, d.counted) for d in audit_counters().drifts]
+    db.session.rollback()
     return found
 
 

@@ -11,6 +11,7 @@ from app.extensions import db as _db
 from app.registration import capacity, services
 from app.registration.models import Booking, BookingStatus
 from app.registration.waitlist import waitlist_positions
+from tests.conftest import assert_counters_consistent, counter_offsets
 
 THREADS = 50
 PLACES = 5
@@ -67,6 +68,7 @@ def _prepare(db, make_event, make_session):  # type: ignore[no-untyped-def]
 
 def test_fifty_threads_race_for_the_last_five_places(app, db, make_event, make_session):
     event, session = _prepare(db, make_event, make_session)
+    prefilled = counter_offsets()  # _prepare filled places by hand, without bookings
     errors = _race(app, event.id, [f"racer{i}@example.com" for i in range(THREADS)])
     assert errors == []
     db.session.rollback()  # end the old snapshot to see the workers' commits
@@ -85,6 +87,7 @@ def test_fifty_threads_race_for_the_last_five_places(app, db, make_event, make_s
     assert refreshed.taken == refreshed.capacity == 20
     groups = db.session.execute(select(Group)).scalars().all()
     assert all(g.taken == g.capacity for g in groups)
+    assert_counters_consistent(prefilled)  # the race added no drift between counters and bookings
 
 
 _seen = threading.local()
@@ -124,6 +127,7 @@ def _naive_take_place(session_id: int):  # type: ignore[no-untyped-def]
 def test_without_the_atomic_guard_the_race_overbooks(app, db, make_event, make_session, monkeypatch):
     """The twin of the race test: with the guard removed, the test does see the race."""
     event, session = _prepare(db, make_event, make_session)
+    prefilled = counter_offsets()
     monkeypatch.setattr(capacity, "take_place", _naive_take_place)
     errors = _race(app, event.id, [f"racer{i}@example.com" for i in range(THREADS)], precheck=_naive_precheck)
     assert errors == []
@@ -135,6 +139,7 @@ def test_without_the_atomic_guard_the_race_overbooks(app, db, make_event, make_s
     # More people confirmed than there were places, and the counter no longer matches the rows.
     assert len(confirmed) > PLACES
     assert taken < 20 - PLACES + len(confirmed)
+    assert counter_offsets() != prefilled  # and the counter audit sees it
 
 
 @pytest.mark.parametrize("attempts", [20])

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -177,6 +180,7 @@ def test_concurrent_registrations_fill_one_group_exactly(load_target: LoadTarget
     )
     assert len(per_registration) == PARTICIPANTS
     assert {count for _id, count in per_registration} == {1}
+    _assert_counters_agree(load_target)
 
 
 def test_double_click_registers_once(load_target: LoadTarget) -> None:
@@ -273,3 +277,14 @@ def test_double_clicks_on_cancel_free_each_place_once(load_target: LoadTarget) -
                               "ON m.registration_id = r.id AND m.kind IN ('booking_cancelled', 'promoted') "
                               "WHERE r.email LIKE 'cancel%' GROUP BY r.email"))
     assert set(emails.values()) == {1}, emails
+    _assert_counters_agree(load_target)
+
+
+def _assert_counters_agree(target: LoadTarget) -> None:
+    """Run ``flask check counters`` against the database under load: every counter matches its bookings."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "check", "counters"],
+        cwd=Path(__file__).resolve().parent.parent, env=target.server.env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "agree with their bookings" in result.stdout
