@@ -25,8 +25,12 @@ db: install translations
 demo: db
 	$(FLASK) seed-demo
 
+# The outbox worker runs beside the server (polling every second), so that every email,
+# bulk ones included, lands in instance/mail/ at once; it stops with the server.
 run: demo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	OUTBOX_POLL_INTERVAL=1 $(FLASK) outbox work & worker=$$!; \
+	OUTBOX_DELIVER_AFTER_REQUEST=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
 # ruff and the import contracts of .importlinter (docs/architecture.md); part of make test.
 lint: install
@@ -37,7 +41,7 @@ test: install translations lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Production-like local trial: gunicorn on 127.0.0.1:8000 with ZAPISY_ENV=production,
-# after `flask db upgrade`. Without SECRET_KEY in the environment, a random key is
+# after `flask db upgrade`, and the outbox worker beside it (requests never send mail). Without SECRET_KEY in the environment, a random key is
 # generated once into instance/secret_key (kept, so sessions survive restarts).
 # Plain HTTP here, so cookies are not marked Secure; see docs/deploy.md for the real thing.
 SERVE_HOST ?= 127.0.0.1
@@ -50,7 +54,10 @@ serve: install translations
 	@export ZAPISY_ENV=production SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
 	  BASE_URL="$${BASE_URL:-http://$(SERVE_HOST):$(SERVE_PORT)}" \
 	  SESSION_COOKIE_SECURE="$${SESSION_COOKIE_SECURE:-0}" PREFERRED_URL_SCHEME="$${PREFERRED_URL_SCHEME:-http}"; \
-	  $(FLASK) db upgrade && exec $(BIN)/gunicorn -c gunicorn.conf.py --bind $(SERVE_HOST):$(SERVE_PORT)
+	  $(FLASK) db upgrade && \
+	  { trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	    $(FLASK) outbox work & worker=$$!; \
+	    $(BIN)/gunicorn -c gunicorn.conf.py --bind $(SERVE_HOST):$(SERVE_PORT); }
 
 # Only the load tests (gunicorn + concurrent clients; PostgreSQL too when TEST_DATABASE_URL is set).
 test-load: install translations

@@ -48,7 +48,10 @@ class Config:
     # Email outbox (app/notifications). Without MAIL_SERVER, emails are written
     # to OUTBOX_MAIL_DIR (default instance/mail/) as .eml files.
     OUTBOX_MAIL_DIR = os.environ.get("OUTBOX_MAIL_DIR")
-    OUTBOX_DELIVER_AFTER_REQUEST = _bool("OUTBOX_DELIVER_AFTER_REQUEST", True)
+    # Deliver a few due emails after each response that queued some. Off by default: in a sync
+    # gunicorn worker that delivery still holds the worker, and a slow or silent SMTP server then
+    # stalls other requests. The outbox worker (`flask outbox work`) delivers instead.
+    OUTBOX_DELIVER_AFTER_REQUEST = _bool("OUTBOX_DELIVER_AFTER_REQUEST", False)
     OUTBOX_REQUEST_BATCH = 10  # messages delivered after a request
     OUTBOX_BATCH_SIZE = int(os.environ.get("OUTBOX_BATCH_SIZE", "100"))  # messages per SMTP connection
     OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
@@ -110,6 +113,9 @@ class DevelopmentConfig(Config):
 
     DEBUG = True
     OUTBOX_DEV_PAGE = True
+    # A bare `flask run` shows its emails at once; `make run` starts the outbox worker beside
+    # the server instead and switches this off.
+    OUTBOX_DELIVER_AFTER_REQUEST = _bool("OUTBOX_DELIVER_AFTER_REQUEST", True)
 
 
 class TestingConfig(Config):
