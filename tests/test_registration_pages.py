@@ -248,3 +248,31 @@ def test_nul_characters_are_refused_and_nothing_is_stored(client, db, make_event
     response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "city": "Łódź\x00"})
     assert response.status_code == 400
     assert _count(db, Registration) == 0
+
+
+def test_the_same_form_sent_twice_shows_one_registrations_page_and_another_browser_is_refused(client, db, make_event, make_session):
+    event = make_event()
+    session = make_session(event, capacity=5)
+    path = f"/events/{event.slug}/register"
+    data = {**FORM_DEFAULTS, "sessions": [str(session.id)], "csrf_token": csrf_token(client.get(path).text)}
+    pages = []
+    for _click in range(2):
+        answer = client.post(path, data=data)
+        assert answer.status_code == 303
+        pages.append(client.get(answer.headers["Location"]).text)
+    links = [re.search(r'href="(http://zapisy.test/r/[A-Za-z0-9_-]+)"', page).group(1) for page in pages]
+    assert links[0] == links[1]
+    assert _count(db, Registration) == 1
+
+    other = client.application.test_client()
+    refused = other.post(path, data={**data, "csrf_token": csrf_token(other.get(path).text)})
+    assert refused.status_code == 422 and "/r/" not in refused.text
+
+    # Cancelled, then the very same form sent again: a new registration with a link of its own.
+    cancel = f"{links[0].removeprefix('http://zapisy.test')}/cancel"
+    client.post(cancel, data={"csrf_token": csrf_token(client.get(cancel).text)})
+    again = client.post(path, data=data)
+    assert again.status_code == 303
+    new_link = re.search(r'href="(http://zapisy.test/r/[A-Za-z0-9_-]+)"', client.get(again.headers["Location"]).text)
+    assert new_link and new_link.group(1) != links[0]
+    assert _count(db, Registration) == 2

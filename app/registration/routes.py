@@ -76,9 +76,15 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     is_open = event.is_registration_open(now)
     valid = is_open and form.validate_on_submit()
     if valid:
+        participant = form.participant_data()
+        token = services.submission_token(event.id, participant.email, form.csrf_token.data)
         try:
-            result = services.register(event, form.participant_data(), form.choices_data(), now=now, sessions=sessions)
+            result = services.register(event, participant, form.choices_data(), now=now, sessions=sessions, token=token)
         except RegistrationError as error:
+            if isinstance(error, AlreadyRegistered) and _made_by_this_form(event, token):
+                # The same form sent again (a double-click): the answer the first one got.
+                session["last_registration"] = {"event": slug, "token": token}
+                return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
             attach_error(form, error)
             if isinstance(error, AlreadyRegistered):
                 form.form_errors.append(
@@ -98,6 +104,12 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         # that a wrong session shows together with the other fields' mistakes.
         form.check_sessions_offered(programme.instant)
     return _render_form(event, programme, form, is_open, now)
+
+
+def _made_by_this_form(event, token: str) -> bool:  # type: ignore[no-untyped-def]
+    """Tell whether the live registration given ``token`` is at ``event`` (so this form made it)."""
+    own = services.find_registration_by_token(token)
+    return own is not None and own.event_id == event.id and own.status == RegistrationStatus.ACTIVE
 
 
 def _blank_form(slug: str) -> str:

@@ -4,6 +4,7 @@ Public functions own their transaction (``write_transaction``); private helpers 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -104,6 +105,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def submission_token(event_id: int, email: str, form_token: str) -> str:
+    """Return the manage token for one submission of a registration form (256 bits, unguessable).
+
+    Derived by HMAC from the app's secret, the event, the email and the form's
+    own CSRF token (signed and timestamped per rendering, checked against the
+    browser's session before this is called): a double-click sends the same
+    form twice, and the second request can then recognise the registration the
+    first one made and show its private link, while any other browser or form
+    gets another token.
+    """
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    message = f"{event_id}:{normalize_email(email)}:{form_token}".encode()
+    return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()).rstrip(b"=").decode()
+
+
 # With the sessions (and groups) of its bookings and ranked choices, which every page of it shows.
 _REGISTRATION_BY_TOKEN = (
     select(Registration)
@@ -142,7 +158,7 @@ def check_registration_window(event: Event, now: datetime | None = None) -> None
 @retry_on_contention()
 def register(
     event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None,
-    sessions: dict[int, Session] | None = None,
+    sessions: dict[int, Session] | None = None, token: str | None = None,
 ) -> RegistrationResult:
     """Register a participant at an event and book the chosen sessions.
 
@@ -157,6 +173,8 @@ def register(
     ``sessions``: what :func:`choosable_sessions` returned for these choices, when the
     caller has read it already. Read again if it lacks a chosen session, or on a retry
     after a lost lock race (the rollback expired them; one may be gone meanwhile).
+    ``token``: the manage token to give (:func:`submission_token`); a random one by default,
+    and whenever an earlier registration, since cancelled, was given that one.
     """
     now = now or utcnow()
     check_registration_window(event, now)
@@ -164,11 +182,13 @@ def register(
         sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
     invitation = invitations.check_code(choices.invitation_code, chosen)
-    token = new_token()
+    token = token or new_token()
     email_normalized = normalize_email(participant.email)
     with refusing_duplicates(), write_transaction():
         if live_registration_exists(event.id, email_normalized):
             raise AlreadyRegistered()
+        if _token_taken(token):  # the same form sent again after its registration was cancelled
+            token = new_token()
         registration = new_registration(
             event, participant, token, now, "form",
             confirmation_expires_at=(
@@ -195,17 +215,27 @@ def register(
 
 @contextmanager
 def refusing_duplicates() -> Iterator[None]:
-    """Turn the unique index on live emails into AlreadyRegistered.
+    """Turn the unique indexes on live emails and on manage tokens into AlreadyRegistered.
 
     Two submissions for one email can both pass the check for a live
-    registration; the partial unique index decides, and the loser is told as usual.
+    registration; the partial unique index decides, and the loser is told as
+    usual. The same form sent twice at once also carries the same token.
     """
     try:
         yield
     except IntegrityError as error:
-        if "email" in str(error.orig).lower() or "uq_registration_live_email" in str(error.orig):
+        reason = str(error.orig).lower()
+        if "email" in reason or "manage_token_hash" in reason:
             raise AlreadyRegistered() from error
         raise
+
+
+def _token_taken(token: str) -> bool:
+    """Tell whether a registration (live or not) has this manage token."""
+    found = db.session.execute(
+        select(Registration.id).where(Registration.manage_token_hash == hash_token(token))
+    ).first()
+    return found is not None
 
 
 def new_registration(

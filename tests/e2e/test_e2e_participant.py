@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from e2e_support import Person, expect, register, screenshot, session_checkbox, unique_email
+from e2e_support import Person, expect, fill_person, register, screenshot, session_checkbox, unique_email
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,27 @@ def test_participant_registers_manages_and_cancels(server, new_page, language: s
     assert words.expert in promoted.get_body(preferencelist=("plain",)).get_content()
     other.goto(second_link)
     expect(booking_row(other, words.expert)).to_contain_text(words.confirmed)
+
+
+def test_the_register_button_sends_the_form_once(server, new_page) -> None:  # type: ignore[no-untyped-def]
+    """After the first click the button is busy and disabled, and a second try sends nothing more."""
+    words = WORDS["pl"]
+    slug = "e2e-pl"
+    page = new_page("desktop")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.goto(f"/events/{slug}/register")
+    fill_person(page, Person("Ewa", "Dwuklik", unique_email("twice")))
+    session_checkbox(page, words.transport).check()
+    page.locator("#consent").check()
+    # While the first submission is on its way, note the button's state and submit again
+    # (sessionStorage outlives the navigation to the success page).
+    page.evaluate("""() => document.addEventListener("submit", (event) => setTimeout(() => {
+        const button = event.target.querySelector("button[type=submit]");
+        sessionStorage.setItem("button", JSON.stringify([button.disabled, button.getAttribute("aria-busy")]));
+        event.target.requestSubmit();
+    }, 20), {once: true})""")
+    page.get_by_role("button", name=words.register, exact=True).click()
+    expect(page).to_have_url(re.compile(f"/events/{slug}/registered$"))
+    assert page.evaluate("() => sessionStorage.getItem('button')") == '[true,"true"]'
+    assert len([url for url in posts if url.endswith(f"/events/{slug}/register")]) == 1
