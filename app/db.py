@@ -5,6 +5,7 @@ import enum
 import logging
 import os
 import random
+import shutil
 import sqlite3
 import threading
 import time
@@ -16,7 +17,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Enum, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -202,6 +205,134 @@ def _sqlite_writer_turn(bind: Any) -> Iterator[None]:
         queue = _writer_queues.setdefault(path, _WriterQueue(path))
     with queue.turn():
         yield
+
+
+# Faults of the database itself, not of the request: the page says "busy, try again" (503).
+# PostgreSQL: lock_not_available, deadlock, serialization failure, read-only transaction,
+# disk full, out of memory, too many connections, admin shutdown, cannot connect now.
+UNAVAILABLE_PGCODES = {"55P03", "40P01", "40001", "25006", "53100", "53200", "53300", "57P01", "57P03"}
+UNAVAILABLE_SQLITE_MESSAGES = ("database is locked", "readonly database", "disk is full", "disk i/o error",
+                               "unable to open database")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Tell whether a database error means the database cannot serve now (busy, read-only, full, gone)."""
+    if isinstance(error, PoolTimeout | DisconnectionError):  # the pool's wait ran out; a lost connection
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    code = getattr(error.orig, "sqlstate", None)
+    if code in UNAVAILABLE_PGCODES or (code or "").startswith("08"):  # 08xxx: connection exceptions
+        return True
+    message = str(error.orig).lower()
+    return isinstance(error.orig, sqlite3.OperationalError) and any(m in message for m in UNAVAILABLE_SQLITE_MESSAGES)
+
+
+@event.listens_for(Engine, "handle_error")
+def _drop_read_only_sqlite_connections(context: Any) -> None:
+    """Discard SQLite connections that found their file read-only.
+
+    A connection opened while the file (or its directory) was read-only stays
+    read-only after the file becomes writable again; counted as a disconnect,
+    it is thrown away with the pool's others, and the next request opens a
+    fresh one.
+    """
+    original = context.original_exception
+    if isinstance(original, sqlite3.OperationalError) and "readonly database" in str(original).lower():
+        context.is_disconnect = True
+        _note_read_only()
+
+
+# While SQLite was lately found read-only, connections are used once and not pooled: one
+# opened meanwhile (to show the busy page, say) would stay read-only after the file is
+# writable again, and fail the next write too.
+READ_ONLY_SUSPECT_SECONDS = 30.0
+_read_only_seen: dict[str, float] = {"at": -READ_ONLY_SUSPECT_SECONDS}
+
+
+def _note_read_only() -> None:
+    """Remember that a SQLite connection was found read-only just now."""
+    _read_only_seen["at"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkin")
+def _mark_possibly_read_only(dbapi_connection: Any, record: Any) -> None:
+    """Mark a SQLite connection given back while read-only files were lately seen."""
+    if isinstance(dbapi_connection, sqlite3.Connection) and (
+        time.monotonic() - _read_only_seen["at"] < READ_ONLY_SUSPECT_SECONDS
+    ):
+        record.info["possibly_read_only"] = True
+
+
+@event.listens_for(Pool, "checkout")
+def _replace_possibly_read_only(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Have the pool open a fresh connection instead of one marked possibly read-only.
+
+    :raises DisconnectionError: which makes the pool discard this one and connect anew.
+    """
+    if record.info.pop("possibly_read_only", False):
+        raise DisconnectionError("SQLite connection opened while the file was read-only")
+
+
+def database_writable() -> tuple[bool, str]:
+    """Tell whether writes can succeed now, and why not (cheap: for /healthz).
+
+    PostgreSQL: not a standby in recovery, transactions not read-only by default.
+    SQLite: the connection may write (not query-only, the file takes a write
+    lock; a writer holding it for a second counts as busy, not broken) and the
+    disk has room.
+    """
+    session = db.session()
+    try:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            in_recovery = connection.exec_driver_sql("SELECT pg_is_in_recovery()").scalar()
+            read_only = connection.exec_driver_sql("SHOW default_transaction_read_only").scalar()
+            if in_recovery or read_only == "on":
+                return False, "read-only"
+            return True, "ok"
+        if connection.dialect.name != "sqlite":
+            return True, "ok"
+        database = connection.engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(database))).free
+            if free < MIN_FREE_DISK_BYTES:
+                return False, "disk full"
+        if connection.exec_driver_sql("PRAGMA query_only").scalar():
+            writable, state = False, "read-only"
+        else:
+            writable, state = _sqlite_takes_write_lock(connection)
+        if state == "read-only":
+            _note_read_only()
+            connection.invalidate()  # as for a failed write: the next one opens the file afresh
+        return writable, state
+    finally:
+        session.rollback()
+
+
+MIN_FREE_DISK_BYTES = 16 * 1024 * 1024
+
+
+def _sqlite_takes_write_lock(connection: Connection) -> tuple[bool, str]:
+    """Take and give back SQLite's write lock in a separate raw transaction (waiting at most a second)."""
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    previous = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=1000")
+    try:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error).lower() or "busy" in str(error).lower():
+            return True, "busy"
+        return False, "read-only" if "readonly" in str(error).lower() else str(error)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(previous)}")
+    return True, "ok"
 
 
 # PostgreSQL error codes worth one more try: lock_not_available (lock_timeout

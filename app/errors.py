@@ -1,10 +1,14 @@
 """The refusals of every use case, and the error pages in the page's language."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+
+from .db import is_unavailable
+from .extensions import db
 
 
 class DomainError(Exception):
@@ -33,7 +37,18 @@ MESSAGES = {
     413: (_l("Request too large"), _l("What you sent is too large.")),
     429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
     500: (_l("Something went wrong"), _l("An unexpected error occurred. Please try again later.")),
+    503: (_l("Busy right now"), _l("The system is busy right now and nothing was saved. Please try again in a moment.")),
 }
+# Said above a form whose submission met a busy or unavailable database: nothing was saved.
+BUSY_FORM_MESSAGE = _l(
+    "The system is busy right now, so nothing was saved. Your answers are kept below: please send the form again in a moment."
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def busy_page(page: str) -> tuple[str, int, dict[str, str]]:
+    """Answer ``page`` as "busy, try again": 503 with Retry-After."""
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def init_errors(app: Flask) -> None:
@@ -49,6 +64,21 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):  # type: ignore[no-untyped-def]
+        return _render(500)
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError):  # type: ignore[no-untyped-def]
+        # Busy, read-only, full or gone: nothing half-written (every service rolls back), so
+        # the person is told to try again; anything else is a bug and a 500.
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            db.session.remove()
+        if is_unavailable(error):
+            current_app.logger.warning("Database unavailable: %s", error.__class__.__name__)
+            page, code = _render(503)
+            return busy_page(page)
+        current_app.logger.error("Unexpected database error", exc_info=error)
         return _render(500)
 
 

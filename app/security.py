@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import text
 
+from .db import database_writable
 from .extensions import db
 
 
@@ -134,13 +135,16 @@ def _security_headers(response: Response) -> Response:
 
 
 def healthz():  # type: ignore[no-untyped-def]
-    """Answer 200 when the database answers, 503 otherwise; ``?deep=1`` adds the deep checks."""
+    """Answer 200 when the database answers and takes writes, 503 otherwise; ``?deep=1`` adds the deep checks."""
     try:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
+        writable, state = database_writable()
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
+    if not writable:  # read-only or full: registrations would fail
+        return jsonify(status="error", database=state), 503
     # Deep checks (registered by create_app, e.g. the booking counters): only on ?deep=1.
     if request.args.get("deep") == "1":
         healthy, fields = run_deep_health_checks()

@@ -17,8 +17,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
-from ..db import utcnow
+from ..db import is_unavailable, utcnow
+from ..errors import BUSY_FORM_MESSAGE, busy_page
 from ..events.services import (
     EventNotFound,
     get_public_event_row,
@@ -27,6 +29,7 @@ from ..events.services import (
     ranked_blocks,
     waitlist_counts,
 )
+from ..extensions import db
 from ..forms import attach_error
 from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
@@ -75,6 +78,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     now = utcnow()
     is_open = event.is_registration_open(now)
     valid = is_open and form.validate_on_submit()
+    busy = False
     if valid:
         participant = form.participant_data()
         token = services.submission_token(event.id, participant.email, form.csrf_token.data)
@@ -92,6 +96,8 @@ def register(slug: str):  # type: ignore[no-untyped-def]
                         url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
                     )
                 )
+        except SQLAlchemyError as error:
+            busy = _database_busy(form, error)
         else:
             # ``slug`` is the event's (it was found by it): reading event.slug would reload the committed row.
             session["last_registration"] = {"event": slug, "token": result.token}
@@ -103,7 +109,20 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         # The service, which checks the sessions, was not reached: check them here, so
         # that a wrong session shows together with the other fields' mistakes.
         form.check_sessions_offered(programme.instant)
-    return _render_form(event, programme, form, is_open, now)
+    page, status = _render_form(event, programme, form, is_open, now)
+    return busy_page(page) if busy else (page, status)
+
+
+def _database_busy(form, error: SQLAlchemyError) -> bool:  # type: ignore[no-untyped-def]
+    """Keep the person's answers when the database is busy or unavailable: say so above the form.
+
+    :raises SQLAlchemyError: ``error`` again when it is not such a fault (a bug: a 500).
+    """
+    if not is_unavailable(error):
+        raise error
+    db.session.rollback()
+    form.form_errors.append(BUSY_FORM_MESSAGE)
+    return True
 
 
 def _made_by_this_form(event, token: str) -> bool:  # type: ignore[no-untyped-def]
@@ -202,32 +221,33 @@ def manage(token: str):  # type: ignore[no-untyped-def]
                 getattr(form, name).data = session_id
     elif not can_change:
         form.form_errors.append(_("Changes are closed for this registration."))
-    elif form.validate_on_submit():
+    busy = False
+    if form.is_submitted() and can_change and form.validate_on_submit():
         try:
             services.change_choices(registration, form.choices_data(), now=now)
         except RegistrationError as error:
             attach_error(form, error)
+        except SQLAlchemyError as error:
+            busy = _database_busy(form, error)
         else:
             flash(_("Your changes have been saved."), "success")
             return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
-    return (
-        render_template(
-            "registration/manage.html",
-            event=event,
-            registration=registration,
-            form=form,
-            can_change=can_change,
-            token=token,
-            positions=waitlist_positions(registration.bookings),
-            blocks=ranked_blocks(event.sessions),
-            instant=instant_sessions(event.sessions),
-            waiting=waitlist_counts(event.id),
-            confirm_form=ConfirmForm(),
-            ranking_closed=ranking_closed_reason(event, now),
-            ranked_results=ranking_services.results_for(registration),
-        ),
-        422 if form.is_submitted() else 200,
+    page = render_template(
+        "registration/manage.html",
+        event=event,
+        registration=registration,
+        form=form,
+        can_change=can_change,
+        token=token,
+        positions=waitlist_positions(registration.bookings),
+        blocks=ranked_blocks(event.sessions),
+        instant=instant_sessions(event.sessions),
+        waiting=waitlist_counts(event.id),
+        confirm_form=ConfirmForm(),
+        ranking_closed=ranking_closed_reason(event, now),
+        ranked_results=ranking_services.results_for(registration),
     )
+    return busy_page(page) if busy else (page, 422 if form.is_submitted() else 200)
 
 
 @bp.route("/r/<token>/confirm", methods=["GET", "POST"])
