@@ -83,7 +83,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         participant = form.participant_data()
         token = services.submission_token(event.id, participant.email, form.csrf_token.data)
         try:
-            result = services.register(event, participant, form.choices_data(), now=now, sessions=sessions, token=token)
+            result = _register(event, participant, form.choices_data(), now, sessions, token)
         except RegistrationError as error:
             if isinstance(error, AlreadyRegistered) and _made_by_this_form(event, token):
                 # The same form sent again (a double-click): the answer the first one got.
@@ -123,6 +123,17 @@ def _database_busy(form, error: SQLAlchemyError) -> bool:  # type: ignore[no-unt
     db.session.rollback()
     form.form_errors.append(BUSY_FORM_MESSAGE)
     return True
+
+
+def _register(event, participant, choices, now, sessions, token: str):  # type: ignore[no-untyped-def]
+    """Register with the form's token; the same form sent again after its registration was cancelled gets a new one."""
+    try:
+        return services.register(event, participant, choices, now=now, sessions=sessions, token=token)
+    except AlreadyRegistered:
+        earlier = services.find_registration_by_token(token)
+        if earlier is None or earlier.status == RegistrationStatus.ACTIVE:
+            raise
+        return services.register(event, participant, choices, now=now, sessions=sessions)
 
 
 def _made_by_this_form(event, token: str) -> bool:  # type: ignore[no-untyped-def]

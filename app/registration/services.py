@@ -173,8 +173,8 @@ def register(
     ``sessions``: what :func:`choosable_sessions` returned for these choices, when the
     caller has read it already. Read again if it lacks a chosen session, or on a retry
     after a lost lock race (the rollback expired them; one may be gone meanwhile).
-    ``token``: the manage token to give (:func:`submission_token`); a random one by default,
-    and whenever an earlier registration, since cancelled, was given that one.
+    ``token``: the manage token to give (:func:`submission_token`); a random one by default.
+    A token given before (the same form sent twice) ends in AlreadyRegistered.
     """
     now = now or utcnow()
     check_registration_window(event, now)
@@ -187,8 +187,6 @@ def register(
     with refusing_duplicates(), write_transaction():
         if live_registration_exists(event.id, email_normalized):
             raise AlreadyRegistered()
-        if _token_taken(token):  # the same form sent again after its registration was cancelled
-            token = new_token()
         registration = new_registration(
             event, participant, token, now, "form",
             confirmation_expires_at=(
@@ -228,14 +226,6 @@ def refusing_duplicates() -> Iterator[None]:
         if "email" in reason or "manage_token_hash" in reason:
             raise AlreadyRegistered() from error
         raise
-
-
-def _token_taken(token: str) -> bool:
-    """Tell whether a registration (live or not) has this manage token."""
-    found = db.session.execute(
-        select(Registration.id).where(Registration.manage_token_hash == hash_token(token))
-    ).first()
-    return found is not None
 
 
 def new_registration(
