@@ -16,6 +16,20 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _days(name: str, default: int) -> int:
+    """Read a whole number of days from the environment; empty means 0 (off)."""
+    value = os.environ.get(name, str(default)).strip()
+    if not value:
+        return 0
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(f"{name} must be a whole number of days (0 or empty turns it off), not {value!r}.")
+    return days
+
+
 class Config:
     """Base configuration shared by every environment."""
 
@@ -98,6 +112,10 @@ class Config:
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Several app hosts share the database: SQLite (one host only) is refused.
     MULTI_HOST = _bool("ZAPISY_MULTI_HOST")
+
+    # Days after an event's end when its registrations are anonymised: `flask gdpr purge`
+    # without --before, and the outbox worker once a day. 0 or empty turns it off.
+    GDPR_RETENTION_DAYS = _days("GDPR_RETENTION_DAYS", 365)
 
     # Version of the data-processing consent text shown on the registration form.
     CONSENT_VERSION = "2026-11"

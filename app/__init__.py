@@ -167,10 +167,14 @@ def register_worker_tasks(app: Flask) -> None:
     """Give the outbox worker the domains' periodic tasks."""
     from .notifications.worker import add_task
     from .registration.counters import log_drift
+    from .registration.gdpr import purge_past_retention
     from .registration.holds import expire_holds
     from .registration.offers import expire_offers
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
+    if app.config.get("GDPR_RETENTION_DAYS"):
+        # Once a day, and an hour after a failure (the database restarting, say).
+        add_task(app, "purge past retention", purge_past_retention, every=24 * 3600.0, retry_after=3600.0)
     if app.config["COUNTER_AUDIT_INTERVAL"] > 0:
         add_task(app, "audit place counters", log_drift, every=app.config["COUNTER_AUDIT_INTERVAL"])

@@ -135,22 +135,35 @@ def gdpr_cli() -> None:
 
 
 @gdpr_cli.command("purge")
-@click.option("--before", "before", required=True, help="Anonymise registrations of events that ended before this date (YYYY-MM-DD).")
+@click.option("--before", "before", default=None,
+              help="Anonymise registrations of events that ended before this date (YYYY-MM-DD). "
+                   "Default: GDPR_RETENTION_DAYS before now.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
-def gdpr_purge_command(before: str, dry_run: bool) -> None:
+def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
     """Anonymise the registrations of past events, keeping the aggregate counts."""
     from datetime import datetime
 
-    from .registration.gdpr import purge_before
+    from flask import current_app
 
-    try:
-        day = datetime.strptime(before, "%Y-%m-%d")
-    except ValueError as error:
-        raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
-    cutoff = day.replace(tzinfo=TIMEZONE)
+    from .registration.gdpr import purge_before, retention_cutoff
+
+    if before is not None:
+        try:
+            day = datetime.strptime(before, "%Y-%m-%d")
+        except ValueError as error:
+            raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
+        cutoff = day.replace(tzinfo=TIMEZONE)
+        described = before
+    else:
+        retention = retention_cutoff()
+        if retention is None:
+            raise click.UsageError("Give --before YYYY-MM-DD, or set GDPR_RETENTION_DAYS to purge by age (it is 0: off).")
+        cutoff = retention
+        days = current_app.config["GDPR_RETENTION_DAYS"]
+        described = f"{cutoff:%Y-%m-%d %H:%M} UTC ({days} days ago, GDPR_RETENTION_DAYS)"
     result = purge_before(cutoff, dry_run=dry_run)
     verb = "Would anonymise" if dry_run else "Anonymised"
-    click.echo(f"{verb} {result.registrations} registrations of {result.events} events that ended before {before}.")
+    click.echo(f"{verb} {result.registrations} registrations of {result.events} events that ended before {described}.")
 
 
 @click.command("allocate")

@@ -32,6 +32,7 @@ RATE_LIMITS = {
     "registration.calendar": ("RATELIMIT_MANAGE", False),
     "gdpr.download": ("RATELIMIT_MANAGE", False),
     "gdpr.erase": ("RATELIMIT_MANAGE", False),
+    "gdpr.marketing_consent": ("RATELIMIT_MANAGE", False),
 }
 
 TOKEN_IN_PATH = re.compile(r"/r/[^/?#\s]+")

@@ -41,6 +41,18 @@ AUDIT_LABELS = {
     "registration.promoted": _l("Promoted from the waiting list"),
     "registration.link_reissued": _l("New private link sent"),
     "session.capacity_raised": _l("One place added to the session (override)"),
+    "registration.marketing_consent_given": _l("Consent to news given"),
+    "registration.marketing_consent_withdrawn": _l("Consent to news withdrawn"),
+    "gdpr_erase": _l("Personal data erased"),
+    "gdpr_purge": _l("Old registrations anonymised"),
+    "account.login": _l("Logged in"),
+    "account.login_failed": _l("Failed login"),
+    "account.logout": _l("Logged out"),
+    "account.created": _l("Account created"),
+    "account.enabled": _l("Account enabled"),
+    "account.disabled": _l("Account disabled"),
+    "account.event_assigned": _l("Event assigned to an account"),
+    "account.event_unassigned": _l("Event taken from an account"),
 }
 
 

@@ -1,9 +1,11 @@
 """Writing and reading the audit log."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
 
 from ..db import utcnow
@@ -51,3 +53,11 @@ def entries(*, event_id: int | None = None, registration_id: int | None = None, 
     if registration_id is not None:
         query = query.where(AuditEntry.registration_id == registration_id)
     return list(db.session.execute(query).scalars())
+
+
+def page_of_entries(page: int, per_page: int = 50, actions: Collection[str] | None = None) -> Pagination:
+    """Return one page of the whole audit log, newest first, optionally only ``actions``."""
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if actions is not None:
+        query = query.where(AuditEntry.action.in_(list(actions)))
+    return db.paginate(query, page=max(page, 1), per_page=per_page, max_per_page=per_page, error_out=False)

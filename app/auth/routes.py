@@ -43,6 +43,8 @@ def login():  # type: ignore[no-untyped-def]
 @bp.route("/logout", methods=["POST"])
 def logout():  # type: ignore[no-untyped-def]
     """Log out and forget the session."""
+    if current_user.is_authenticated:
+        services.record_logout(current_user._get_current_object(), request.remote_addr or "?")
     logout_user()
     language = session.get("lang")
     session.clear()

@@ -14,6 +14,8 @@ from ..extensions import db
 from .models import Organiser, Role
 from .throttle import get_throttle
 
+# The audit log's actor of a refused login: whoever typed it is not known.
+ANONYMOUS = "anonymous"
 # Checked against when the account does not exist, so both cases take as long.
 _DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
 MIN_PASSWORD_LENGTH = 10
@@ -81,13 +83,35 @@ def authenticate(email: str, password: str, ip: str) -> Organiser:
         if not valid or organiser is None or not organiser.is_enabled:
             throttle.hit(account_key)
             throttle.hit(ip_key)
+            _record_failed_login(organiser, valid, ip)
         else:
             throttle.reset(account_key)
             organiser = db.session.get(Organiser, organiser.id)
             organiser.last_login_at = utcnow()
+            record("account.login", actor=organiser, account_id=organiser.id, ip=ip)
     if not valid or organiser is None or not organiser.is_enabled:
         raise AuthError()
     return organiser
+
+
+def _record_failed_login(organiser: Organiser | None, valid: bool, ip: str) -> None:
+    """Audit a refused login (flushes only): the account it was for, if any, the IP and why.
+
+    What was typed is never stored: for an unknown account the "email" may
+    be a password typed into the wrong field, or a stranger's address.
+    """
+    if organiser is None:
+        record("account.login_failed", actor=ANONYMOUS, ip=ip, reason="unknown_account")
+        return
+    reason = "wrong_password" if not valid else "disabled"
+    record("account.login_failed", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email, ip=ip,
+           reason=reason)
+
+
+def record_logout(organiser: Organiser, ip: str) -> None:
+    """Audit an organiser logging out."""
+    with write_transaction():
+        record("account.logout", actor=organiser, account_id=organiser.id, ip=ip)
 
 
 def load_organiser(session_id: str) -> Organiser | None:

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from .delivery import DeliveryReport, deliver_all_due, deliver_due, worker_name
+from .delivery import DeliveryReport, deliver_all_due, deliver_due, redact_addresses, worker_name
 from .models import MessageStatus, OutboxMessage
 from .worker import run_due_tasks
 
@@ -78,4 +78,5 @@ def status_command(show_failed: int) -> None:
         .limit(show_failed)
     ).scalars()
     for message in failed:
-        click.echo(f"#{message.id} {message.kind.value} to {message.recipient_email}: {message.last_error}")
+        # No address: this output ends up in terminals, cron mails and tickets.
+        click.echo(f"#{message.id} {message.kind.value}: {redact_addresses(message.last_error, message.recipient_email)}")

@@ -13,8 +13,10 @@ import base64
 import io
 import logging
 import os
+import re
 import smtplib
 import socket
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +38,9 @@ from ..extensions import db, mail
 from .models import MessageStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+# Anything shaped like an email address, as SMTP replies quote them (with or without <>).
+_ADDRESS = re.compile(r"[^\s<>()\[\]@,;:\"']+@[^\s<>()\[\]@,;:\"']+")
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,9 @@ def deliver_due(limit: int | None = None, now: datetime | None = None, worker: s
             except TemporaryFailure as error:
                 _record_retry(claim, worker, str(error), now, report)
             except Exception as error:  # noqa: BLE001 - a bug must not leave the batch claimed
-                log.exception("Unexpected error delivering outbox message %s", claim.id)
+                # The traceback by hand: the exception's text may quote the recipient's address.
+                log.error("Unexpected error delivering outbox message %s\n%s", claim.id,
+                          redact_addresses("".join(traceback.format_exception(error)), claim.recipient_email))
                 _record_retry(claim, worker, f"{type(error).__name__}: {error}", now, report)
             else:
                 _record_sent(claim, worker, now, report)
@@ -460,6 +467,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def redact_addresses(text: str, address: str = "") -> str:
+    """Return an error text fit for logs: the recipient's address and any other email address replaced."""
+    if address:
+        text = re.sub(re.escape(address), "[recipient]", text, flags=re.IGNORECASE)
+    return _ADDRESS.sub("[address]", text)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Return the wait before the next attempt: exponential, capped."""
     config = current_app.config
@@ -495,10 +509,12 @@ def _record_sent(claim: ClaimedMessage, worker: str, now: datetime | None, repor
 
 def _record_failure(claim: ClaimedMessage, worker: str, error: str, report: DeliveryReport) -> None:
     """Mark a claim failed for good, keeping the error."""
-    log.warning("Outbox message %s failed: %s", claim.id, error)
+    # The row keeps the whole reply (erasure blanks it); logs and reports never carry the address.
+    redacted = redact_addresses(error, claim.recipient_email)
+    log.warning("Outbox message %s failed: %s", claim.id, redacted)
     _finish(claim, worker, status=MessageStatus.FAILED, claimed_at=None, last_error=error[:2000])
     report.failed += 1
-    report.errors.append(error)
+    report.errors.append(redacted)
 
 
 def _record_retry(
@@ -508,7 +524,8 @@ def _record_retry(
     if claim.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         _record_failure(claim, worker, f"gave up after {claim.attempts} attempts: {error}", report)
         return
-    log.info("Outbox message %s will be retried: %s", claim.id, error)
+    redacted = redact_addresses(error, claim.recipient_email)
+    log.info("Outbox message %s will be retried: %s", claim.id, redacted)
     _finish(
         claim,
         worker,
@@ -519,7 +536,7 @@ def _record_retry(
         last_error=error[:2000],
     )
     report.retried += 1
-    report.errors.append(error)
+    report.errors.append(redacted)
 
 
 def deliver_after_response(response: Response) -> Response:

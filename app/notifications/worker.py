@@ -26,6 +26,7 @@ class Task:
     name: str
     run: Callable[[datetime], object]
     every: float = 0.0
+    retry_after: float | None = None  # after a failure, sooner than ``every``
     last_run: float | None = field(default=None, compare=False)
 
     def is_due(self, clock: float) -> bool:
@@ -33,9 +34,11 @@ class Task:
         return self.last_run is None or clock - self.last_run >= self.every
 
 
-def add_task(app: Flask, name: str, run: Callable[[datetime], object], every: float = 0.0) -> None:
+def add_task(
+    app: Flask, name: str, run: Callable[[datetime], object], every: float = 0.0, retry_after: float | None = None
+) -> None:
     """Register a periodic task of the outbox worker on ``app``."""
-    app.extensions.setdefault(EXTENSION_KEY, []).append(Task(name, run, every))
+    app.extensions.setdefault(EXTENSION_KEY, []).append(Task(name, run, every, retry_after))
 
 
 def tasks() -> list[Task]:
@@ -56,5 +59,7 @@ def run_due_tasks(clock: Callable[[], float] = time.monotonic) -> list[str]:
         except Exception:  # noqa: BLE001 - one task's failure must not stop the others or delivery
             current_app.logger.exception("Outbox worker task %r failed", task.name)
             db.session.rollback()
+            if task.retry_after is not None and task.retry_after < task.every:
+                task.last_run = now - task.every + task.retry_after
         ran.append(task.name)
     return ran

@@ -126,3 +126,15 @@ class OfferUnavailable(RegistrationError):
     """The offered place is not (or no longer) offered to this registration."""
 
     message = _l("This place is no longer offered to you.")
+
+
+class RegistrationErased(RegistrationError):
+    """The registration's personal data has been erased: nothing about the person can change any more."""
+
+    message = _l("The personal data of this registration has been erased.")
+
+
+class ConsentNotRenewable(RegistrationError):
+    """Consent to news cannot be given again from a cancelled registration (withdrawing it still works)."""
+
+    message = _l("This registration is cancelled, so consent to news about future events can no longer be given from it.")

@@ -1,19 +1,22 @@
-"""GDPR (RODO): a participant's data export, erasure, and the purge of old events."""
+"""GDPR (RODO): a participant's data export, erasure, marketing consent, and the purge of old events."""
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 
 from ..audit.models import AuditEntry
+from ..audit.services import record
 from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import Event, Session
 from ..extensions import db
 from ..notifications.models import MessageKind, MessageStatus, OutboxMessage
 from . import bookings
+from .errors import ConsentNotRenewable, RegistrationErased
 from .models import LIVE_BOOKING_STATUSES, InvitationCode, Registration, RegistrationStatus
 from .services import hash_token
 
@@ -44,6 +47,7 @@ def export_data(registration: Registration) -> dict[str, Any]:
                 "given_at": registration.consent_at.isoformat(),
                 "source": registration.consent_source,
                 "marketing": registration.has_marketing_consent,
+                "marketing_at": registration.marketing_consent_at.isoformat() if registration.marketing_consent_at else None,
             },
             "checkin_code": registration.checkin_code,
             "created_at": registration.created_at.isoformat(),
@@ -104,6 +108,7 @@ def _anonymise(registration: Registration, now: datetime) -> None:
     if hasattr(registration, "search_text"):
         registration.search_text = ""
     registration.has_marketing_consent = False
+    registration.marketing_consent_at = None
     registration.status = RegistrationStatus.CANCELLED
     registration.manage_token_hash = hash_token(secrets.token_urlsafe(32))
     registration.anonymised_at = now
@@ -119,8 +124,9 @@ def _anonymise(registration: Registration, now: datetime) -> None:
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.registration_id == registration.id)
+        # last_error too: an SMTP refusal often quotes the address ("550 <jan@example.com>: no such user").
         .values(recipient_email=registration.email, recipient_name="", subject=ERASED, body_text="", body_html="",
-                attachments=[])
+                attachments=[], last_error="")
     )
     db.session.flush()
 
@@ -133,10 +139,11 @@ class PurgeResult:
     registrations: int
 
 
-def purge_before(before: datetime, dry_run: bool = False, now: datetime | None = None) -> PurgeResult:
+def purge_before(before: datetime, dry_run: bool = False, now: datetime | None = None, actor: str = "cli") -> PurgeResult:
     """Anonymise the registrations of events that ended before ``before`` (idempotent).
 
-    Bookings keep their statuses, so aggregate counts survive.
+    Bookings keep their statuses, so aggregate counts survive. ``actor`` names
+    who ran it in the audit log (the command line, or the worker's retention purge).
     """
     now = now or utcnow()
     query = (
@@ -159,7 +166,7 @@ def purge_before(before: datetime, dry_run: bool = False, now: datetime | None =
             registration.status = RegistrationStatus.ACTIVE if was_active else RegistrationStatus.CANCELLED
             count += 1
         _forget_invitations(before)
-        db.session.add(AuditEntry(at=now, actor_label="cli", action="gdpr_purge",
+        db.session.add(AuditEntry(at=now, actor_label=actor, action="gdpr_purge",
                                   details={"before": before.isoformat(), "registrations": count}))
     return PurgeResult(len(events), count)
 
@@ -184,5 +191,79 @@ def _forget_invitations(before: datetime) -> None:
     db.session.execute(
         update(OutboxMessage)
         .where(invitations)
-        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="")
+        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="", last_error="")
     )
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime | None:
+    """Return the end before which an event's registrations are past retention, or None when retention is off.
+
+    ``GDPR_RETENTION_DAYS`` (0 turns it off) counts from the event's end.
+    """
+    days = current_app.config.get("GDPR_RETENTION_DAYS") or 0
+    if days <= 0:
+        return None
+    return (now or utcnow()) - timedelta(days=days)
+
+
+def purge_past_retention(now: datetime | None = None) -> PurgeResult | None:
+    """Anonymise the registrations of events ended longer than GDPR_RETENTION_DAYS ago (the worker's daily task).
+
+    Returns what it did, or None with retention off; logs one line.
+    """
+    cutoff = retention_cutoff(now)
+    if cutoff is None:
+        return None
+    result = purge_before(cutoff, actor="retention")
+    current_app.logger.info(
+        "GDPR retention purge: anonymised %d registrations of %d events that ended before %s UTC.",
+        result.registrations, result.events, f"{cutoff:%Y-%m-%d %H:%M}",
+    )
+    return result
+
+
+def set_marketing_consent(registration: Registration, given: bool, now: datetime | None = None) -> bool:
+    """Give or withdraw the participant's consent to news about future events; return whether it changed.
+
+    Withdrawing works as long as the data exists, whatever the registration's
+    status (GDPR art. 7(3): withdrawing must be as easy as giving); giving it
+    again needs a live registration. Checked in the UPDATE itself, so an
+    erasure committed meanwhile is never undone.
+
+    :raises RegistrationErased: the data has been erased.
+    :raises ConsentNotRenewable: consent given from a cancelled registration.
+    """
+    now = now or utcnow()
+    registration_id, event_id = registration.id, registration.event_id
+    with write_transaction():
+        conditions = [
+            Registration.id == registration_id,
+            Registration.anonymised_at.is_(None),
+            Registration.has_marketing_consent == (not given),
+        ]
+        if given:
+            conditions.append(Registration.status == RegistrationStatus.ACTIVE)
+        changed = db.session.execute(
+            update(Registration)
+            .where(*conditions)
+            .values(has_marketing_consent=given, marketing_consent_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not changed:
+            current = db.session.execute(
+                select(Registration.anonymised_at, Registration.has_marketing_consent)
+                .where(Registration.id == registration_id)
+            ).one()
+            if current.anonymised_at is not None:
+                raise RegistrationErased()
+            if current.has_marketing_consent == given:
+                return False
+            raise ConsentNotRenewable()
+        record(
+            "registration.marketing_consent_given" if given else "registration.marketing_consent_withdrawn",
+            event_id=event_id,
+            registration_id=registration_id,
+            actor="participant",
+            source="private link",
+        )
+    return True

@@ -1,4 +1,4 @@
-"""The participant's GDPR rights from the private link: download the data, erase the registration."""
+"""The participant's GDPR rights from the private link: download the data, withdraw consent, erase."""
 from __future__ import annotations
 
 import json
@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 
 from . import gdpr, services
+from .errors import RegistrationError
 from .forms import ConfirmForm
 
 bp = Blueprint("gdpr", __name__)
@@ -44,3 +45,21 @@ def erase(token: str):  # type: ignore[no-untyped-def]
         return redirect(url_for("events.event", slug=event_slug), code=303)
     return render_template("registration/confirm_erase.html", registration=registration, event=registration.event,
                            form=form, token=token)
+
+
+@bp.route("/r/<token>/marketing/<any(withdraw, give):action>", methods=["POST"])
+def marketing_consent(token: str, action: str):  # type: ignore[no-untyped-def]
+    """Withdraw (or give again) the consent to news about future events, whatever the registration window."""
+    registration = _registration_or_404(token)
+    # CSRFProtect has already refused a POST without a valid token (400 page); the form only reads it.
+    if ConfirmForm().validate_on_submit():
+        try:
+            gdpr.set_marketing_consent(registration, given=action == "give")
+        except RegistrationError as error:
+            flash(str(error.message), "danger")
+        else:
+            if action == "give":
+                flash(_("Thank you: we will send you news about future events."), "success")
+            else:
+                flash(_("Your consent is withdrawn: we will not send you news about future events."), "success")
+    return redirect(url_for("registration.manage", token=token) + "#personal-data", code=303)

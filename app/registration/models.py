@@ -73,6 +73,9 @@ class Registration(db.Model):
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_source: Mapped[str] = mapped_column(String(20), default="form")
     has_marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When has_marketing_consent got its current value (given on the form, withdrawn or given
+    # again from the private link): consent must be provable, and so must its withdrawal.
+    marketing_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[RegistrationStatus] = mapped_column(
         enum_type(RegistrationStatus, "registration_status"), default=RegistrationStatus.ACTIVE
     )

@@ -248,6 +248,7 @@ def new_registration(
         consent_at=now,
         consent_source=source,
         has_marketing_consent=participant.has_marketing_consent,
+        marketing_consent_at=now if participant.has_marketing_consent else None,
         search_text=search_text(participant),
         manage_token_hash=hash_token(token),
         created_at=now,
