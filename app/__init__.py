@@ -95,7 +95,10 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     bootstrap.init_app(app)
-    login_manager.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # see extensions.py
+    from flask_login import current_user
+
+    app.jinja_env.globals["current_user"] = current_user  # read only where a template uses it
     from .auth.services import load_organiser
 
     login_manager.user_loader(load_organiser)

@@ -231,8 +231,8 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 @event.listens_for(Engine, "handle_error")
-def _drop_read_only_sqlite_connections(context: Any) -> None:
-    """Discard SQLite connections that found their file read-only.
+def _drop_read_only_connections(context: Any) -> None:
+    """Discard SQLite connections that found their file read-only (and PostgreSQL's read-only ones).
 
     A connection opened while the file (or its directory) was read-only stays
     read-only after the file becomes writable again; counted as a disconnect,
@@ -243,26 +243,29 @@ def _drop_read_only_sqlite_connections(context: Any) -> None:
     if isinstance(original, sqlite3.OperationalError) and "readonly database" in str(original).lower():
         context.is_disconnect = True
         _note_read_only()
+    elif getattr(original, "sqlstate", None) == "25006":
+        # PostgreSQL: read_only_sql_transaction. A connection to a server that became a
+        # standby (or to a read-only session) stays so; after a failover a new one finds the primary.
+        context.is_disconnect = True
+        _note_read_only()
 
 
-# While SQLite was lately found read-only, connections are used once and not pooled: one
-# opened meanwhile (to show the busy page, say) would stay read-only after the file is
-# writable again, and fail the next write too.
+# While a connection was lately found read-only, connections are used once and not pooled:
+# one opened meanwhile (to show the busy page, say) would stay read-only after the file is
+# writable again (or the primary is back), and fail the next write too.
 READ_ONLY_SUSPECT_SECONDS = 30.0
 _read_only_seen: dict[str, float] = {"at": -READ_ONLY_SUSPECT_SECONDS}
 
 
 def _note_read_only() -> None:
-    """Remember that a SQLite connection was found read-only just now."""
+    """Remember that a connection was found read-only just now."""
     _read_only_seen["at"] = time.monotonic()
 
 
 @event.listens_for(Pool, "checkin")
 def _mark_possibly_read_only(dbapi_connection: Any, record: Any) -> None:
-    """Mark a SQLite connection given back while read-only files were lately seen."""
-    if isinstance(dbapi_connection, sqlite3.Connection) and (
-        time.monotonic() - _read_only_seen["at"] < READ_ONLY_SUSPECT_SECONDS
-    ):
+    """Mark a connection given back while read-only ones were lately seen."""
+    if time.monotonic() - _read_only_seen["at"] < READ_ONLY_SUSPECT_SECONDS:
         record.info["possibly_read_only"] = True
 
 
@@ -273,7 +276,7 @@ def _replace_possibly_read_only(dbapi_connection: Any, record: Any, proxy: Any) 
     :raises DisconnectionError: which makes the pool discard this one and connect anew.
     """
     if record.info.pop("possibly_read_only", False):
-        raise DisconnectionError("SQLite connection opened while the file was read-only")
+        raise DisconnectionError("connection opened while the database was read-only")
 
 
 def database_writable() -> tuple[bool, str]:
@@ -291,6 +294,8 @@ def database_writable() -> tuple[bool, str]:
             in_recovery = connection.exec_driver_sql("SELECT pg_is_in_recovery()").scalar()
             read_only = connection.exec_driver_sql("SHOW default_transaction_read_only").scalar()
             if in_recovery or read_only == "on":
+                _note_read_only()
+                connection.invalidate()  # as for a failed write: the next check connects afresh
                 return False, "read-only"
             return True, "ok"
         if connection.dialect.name != "sqlite":
@@ -325,8 +330,14 @@ def _sqlite_takes_write_lock(connection: Connection) -> tuple[bool, str]:
         if raw.in_transaction:
             raw.execute("ROLLBACK")
         raw.execute("BEGIN IMMEDIATE")
+        # A connection that opened its file read-only still takes the lock; writing the
+        # header's user_version (unchanged, rolled back) is the write it refuses.
+        version = int(raw.execute("PRAGMA user_version").fetchone()[0])
+        raw.execute(f"PRAGMA user_version={version}")
         raw.execute("ROLLBACK")
     except sqlite3.OperationalError as error:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
         if "locked" in str(error).lower() or "busy" in str(error).lower():
             return True, "busy"
         return False, "read-only" if "readonly" in str(error).lower() else str(error)

@@ -30,6 +30,9 @@ mail = Mail()
 csrf = CSRFProtect()
 babel = Babel()
 bootstrap = Bootstrap5()
+# current_user reaches templates as a lazy global (create_app's init_app), not through Flask-Login's
+# context processor, which loads the account for every template rendered: the busy page
+# shown because the database failed would fail again reading it.
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "basic"

@@ -97,7 +97,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
                     )
                 )
         except SQLAlchemyError as error:
-            busy = _database_busy(form, error)
+            busy = _database_busy(error)
         else:
             # ``slug`` is the event's (it was found by it): reading event.slug would reload the committed row.
             session["last_registration"] = {"event": slug, "token": result.token}
@@ -109,19 +109,18 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         # The service, which checks the sessions, was not reached: check them here, so
         # that a wrong session shows together with the other fields' mistakes.
         form.check_sessions_offered(programme.instant)
-    page, status = _render_form(event, programme, form, is_open, now)
+    page, status = _render_form(event, programme, form, is_open, now, busy=busy)
     return busy_page(page) if busy else (page, status)
 
 
-def _database_busy(form, error: SQLAlchemyError) -> bool:  # type: ignore[no-untyped-def]
-    """Keep the person's answers when the database is busy or unavailable: say so above the form.
+def _database_busy(error: SQLAlchemyError) -> bool:
+    """Tell that the database is busy or unavailable: the form is shown again, answers kept, with BUSY_FORM_MESSAGE.
 
     :raises SQLAlchemyError: ``error`` again when it is not such a fault (a bug: a 500).
     """
     if not is_unavailable(error):
         raise error
     db.session.rollback()
-    form.form_errors.append(BUSY_FORM_MESSAGE)
     return True
 
 
@@ -154,8 +153,8 @@ def _blank_form(slug: str) -> str:
     return html
 
 
-def _render_form(event, programme, form, is_open: bool, now):  # type: ignore[no-untyped-def]
-    """Render the registration form page."""
+def _render_form(event, programme, form, is_open: bool, now, busy: bool = False):  # type: ignore[no-untyped-def]
+    """Render the registration form page (``busy``: the database refused it, nothing was saved)."""
     status = 422 if form.is_submitted() else 200
     closed_reason = None
     opens_at = None
@@ -177,6 +176,7 @@ def _render_form(event, programme, form, is_open: bool, now):  # type: ignore[no
             waiting=programme.waiting,
             blocks=programme.blocks,
             instant=programme.instant,
+            busy_message=BUSY_FORM_MESSAGE if busy else None,
         ),
         status,
     )
@@ -239,7 +239,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         except RegistrationError as error:
             attach_error(form, error)
         except SQLAlchemyError as error:
-            busy = _database_busy(form, error)
+            busy = _database_busy(error)
         else:
             flash(_("Your changes have been saved."), "success")
             return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
@@ -257,6 +257,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         confirm_form=ConfirmForm(),
         ranking_closed=ranking_closed_reason(event, now),
         ranked_results=ranking_services.results_for(registration),
+        busy_message=BUSY_FORM_MESSAGE if busy else None,
     )
     return busy_page(page) if busy else (page, 422 if form.is_submitted() else 200)
 
