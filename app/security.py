@@ -180,8 +180,12 @@ def run_deep_health_checks() -> tuple[bool, dict[str, object]]:
 
 
 def safe_next(target: str | None) -> str:
-    """Return ``target`` if it is a local path, else the home page."""
-    if target:
+    """Return ``target`` if it is a local path, else the home page.
+
+    Control characters are refused outright: browsers drop tabs and line breaks
+    ("/\t/evil.example" is "//evil.example" to them) and a CR/LF cannot go into a header.
+    """
+    if target and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
             return target

@@ -109,6 +109,9 @@ def test_changing_the_session_version_logs_every_session_out(client, make_organi
         ("//evil.example/", "/admin/"),
         ("/\\evil.example", "/admin/"),
         ("http:/evil.example", "/admin/"),
+        ("/admin/\r\nSet-Cookie: session=stolen", "/admin/"),
+        ("/\t/evil.example", "/admin/"),
+        ("/\n/evil.example", "/admin/"),
     ],
 )
 def test_next_only_redirects_to_local_paths(client, make_organiser, next_url, expected):

@@ -1,6 +1,8 @@
 """Event list, programme page, JSON API, language switch and demo data."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from sqlalchemy import func, select
 
@@ -61,11 +63,14 @@ def test_api_gives_availability_without_personal_data(client, make_event, make_s
         ("//evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("javascript:alert(1)", "/"),
+        ("/events/x/\r\nSet-Cookie: a=b", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\x7f/x", "/"),
         (None, "/"),
     ],
 )
 def test_language_switch_only_redirects_to_local_paths(client, target, expected):
-    url = "/language/en" + (f"?next={target}" if target else "")
+    url = "/language/en" + (f"?next={quote(target, safe='/:')}" if target else "")
     response = client.get(url)
     assert response.status_code == 302
     assert response.headers["Location"] == expected
