@@ -305,6 +305,8 @@ PL = {
     "The request could not be completed.": "Nie udało się wykonać tej operacji.",
     "The change could not be saved.": "Nie udało się zapisać zmiany.",
     "This address (slug) is already used. Choose another one.": "Ten adres (identyfikator) jest już zajęty. Wybierz inny.",
+    "You can only choose a series in which you already organise events. Ask an administrator to add you.":
+        "Możesz wybrać tylko cykl, w którym już organizujesz wydarzenia. Poproś administratora o dodanie Cię.",
     "%(taken)s places are already confirmed, so the capacity cannot be lower than %(taken)s. Cancel bookings first.": "Potwierdzonych miejsc jest już %(taken)s, więc limit nie może być mniejszy niż %(taken)s. Najpierw anuluj zapisy.",
     "This cannot be deleted because people have booked it (the history of cancelled bookings counts too). Cancel or close it instead.": "Nie można tego usunąć, bo są na to zapisy (liczy się też historia anulowanych zapisów). Zamiast tego anuluj lub zamknij.",
     "This change of status is not possible in the event's current status.": "Ta zmiana nie jest możliwa w obecnym stanie wydarzenia.",

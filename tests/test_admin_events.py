@@ -115,8 +115,9 @@ def test_series_slug_must_be_unique(client, db, make_event, as_organiser):
 
 
 def test_organiser_creates_a_draft_event_in_warsaw_time_and_gets_access(client, db, make_event, as_organiser):
-    series_id = make_event().series_id
-    organiser = as_organiser("organiser")
+    earlier = make_event()
+    series_id = earlier.series_id
+    organiser = as_organiser("organiser", events=[earlier])
     response = submit(client, "/admin/events/new", _event_form(series_id, registration_closes_at=f"{NOW.year + 1}-06-15T23:59"))
     assert response.status_code == 303
     event = db.session.execute(select(Event).where(Event.slug == "dialog-lodz")).scalar_one()
@@ -728,3 +729,68 @@ def test_admin_pages_render_in_both_languages(client, programme, as_organiser):
         for method, path in ADMIN_ROUTES + EVENT_ROUTES + [("GET", "/admin/events/new"), ("GET", "/admin/")]:
             if method == "GET":
                 assert client.get(path.format(**programme)).status_code == 200, path
+
+
+def _foreign_series_with_a_no_show(db, make_event, make_organiser, participant) -> Series:  # type: ignore[no-untyped-def]
+    """Return another organiser's series whose past meeting had ala@example.com as a no-show."""
+    from app.checkin.models import CheckIn, day_scope
+
+    foreign = Series(slug="foreign-tour", name_pl="Cudza seria", name_en="Someone else's series")
+    db.session.add(foreign)
+    db.session.commit()
+    starts = NOW - timedelta(days=60)
+    past = make_event(series=foreign, slug="foreign-past", starts_at=starts, ends_at=starts + timedelta(days=1),
+                      registration_opens_at=starts - timedelta(days=30), registration_closes_at=None)
+    make_organiser("organiser", events=[past])
+    came = registration_services.register(past, participant(email="came@example.com"), registration_services.Choices())
+    registration_services.register(past, participant(email="ala@example.com"), registration_services.Choices())
+    db.session.add(CheckIn(event_id=past.id, registration_id=came.registration.id, day=starts.date(),
+                           scope=day_scope(starts.date())))
+    db.session.commit()
+    return foreign
+
+
+def test_an_organiser_cannot_attach_an_event_to_another_organisers_series(
+    client, db, make_event, make_organiser, as_organiser, participant
+):
+    """The probe: an event in someone else's series would let series priority reveal its no-shows."""
+    from app.admin import programme
+
+    foreign = _foreign_series_with_a_no_show(db, make_event, make_organiser, participant)
+    mine = Series(slug="own-tour", name_pl="Własna seria", name_en="Own series")
+    empty = Series(slug="new-tour", name_pl="Nowa seria", name_en="New series")
+    db.session.add_all([mine, empty])
+    db.session.commit()
+    own = make_event(series=mine, slug="own-event")
+    organiser = as_organiser("organiser", events=[own])
+    page = client.get("/admin/events/new").text
+    assert "Cudza seria" not in page
+    assert f'value="{own.series_id}"' in page and f'value="{empty.id}"' in page
+
+    assert submit(client, "/admin/events/new", _event_form(foreign.id, slug="probe")).status_code == 422
+    assert _count(db, Event, Event.slug == "probe") == 0
+    assert submit(client, f"/admin/events/{own.id}/edit", _event_form(foreign.id, slug=own.slug)).status_code == 422
+    db.session.refresh(own)
+    assert own.series_id != foreign.id
+
+    # The service refuses it too (a form offering every series would not get past it).
+    data = programme.EventData(series_id=foreign.id, slug="probe", title_pl="Sonda", city="Kutno",
+                               starts_at=NOW + timedelta(days=30), ends_at=NOW + timedelta(days=31))
+    with pytest.raises(programme.SeriesNotYours) as refusal:
+        programme.create_event(data, assign_to=organiser.id)
+    assert refusal.value.field == "series_id"
+
+    # Its own series and a series with no meeting yet are open to the organiser.
+    assert submit(client, "/admin/events/new", _event_form(own.series_id, slug="own-next")).status_code == 303
+    assert submit(client, "/admin/events/new", _event_form(empty.id, slug="new-first")).status_code == 303
+
+
+def test_an_admin_may_attach_an_event_to_any_series(client, db, make_event, make_organiser, as_organiser, participant):
+    from app.ranking.history import series_history
+
+    foreign = _foreign_series_with_a_no_show(db, make_event, make_organiser, participant)
+    as_organiser("admin")
+    assert submit(client, "/admin/events/new", _event_form(foreign.id, slug="by-admin")).status_code == 303
+    event = db.session.execute(select(Event).where(Event.slug == "by-admin")).scalar_one()
+    # What an organiser's event there could have probed: the earlier meeting's no-show.
+    assert series_history(event, {"ala@example.com", "came@example.com"})["ala@example.com"].tier == -1

@@ -61,9 +61,17 @@ def _promoted_message(promoted: list) -> None:
         )
 
 
-def _series_choices(form: EventForm) -> None:
-    """Offer every series in the event form."""
-    form.series_id.choices = [(s.id, s.name) for s in db.session.execute(select(Series).order_by(Series.name_pl)).scalars()]
+def _limited_to() -> int | None:
+    """Return the signed-in account's id when it is limited to its own series (not an admin)."""
+    return None if current_user.role == Role.ADMIN else current_user.id
+
+
+def _series_choices(form: EventForm, event: Event | None = None) -> None:
+    """Offer the series the account may attach the event to (and the event's own)."""
+    series = manage.series_open_to(_limited_to())
+    if event is not None and all(s.id != event.series_id for s in series):
+        series.insert(0, event.series)
+    form.series_id.choices = [(s.id, s.name) for s in series]
 
 
 def _session_or_404(event: Event, session_id: int) -> Session:
@@ -137,9 +145,7 @@ def new_event():  # type: ignore[no-untyped-def]
     _series_choices(form)
     if form.validate_on_submit():
         try:
-            event = manage.create_event(
-                form.event_data(), assign_to=None if current_user.role == Role.ADMIN else current_user.id
-            )
+            event = manage.create_event(form.event_data(), assign_to=_limited_to())
         except manage.ManagementError as error:
             attach_error(form, error)
         else:
@@ -153,10 +159,10 @@ def edit_event(event_id: int):  # type: ignore[no-untyped-def]
     """Change an event; the page also offers publishing, closing, cloning and deleting."""
     event = event_or_404(event_id, manage=True)
     form = EventForm(obj=event)
-    _series_choices(form)
+    _series_choices(form, event)
     if form.validate_on_submit():
         try:
-            manage.update_event(event.id, form.event_data())
+            manage.update_event(event.id, form.event_data(), organiser_id=_limited_to())
         except manage.ManagementError as error:
             attach_error(form, error)
         else:

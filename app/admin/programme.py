@@ -98,6 +98,18 @@ class InvalidTransition(ManagementError):
     message = _l("This change of status is not possible in the event's current status.")
 
 
+class SeriesNotYours(ManagementError):
+    """An organiser may attach an event only to a series they hold events in (or a new one).
+
+    A series shares its participants' history (series priority reads who missed out or did
+    not come to earlier meetings), so attaching an event to another organiser's series
+    would let its allocation previews probe people at events the organiser cannot see.
+    """
+
+    message = _l("You can only choose a series in which you already organise events. Ask an administrator to add you.")
+    field = "series_id"
+
+
 class NotFound(ManagementError):
     """The series, event, session or group does not exist."""
 
@@ -228,15 +240,47 @@ def update_series(series_id: int, data: SeriesData) -> Series:
 # --- events ---------------------------------------------------------------------------
 
 
-def create_event(data: EventData, assign_to: int | None = None) -> Event:
-    """Create an event as a draft; ``assign_to`` names an account given access to it.
+def series_open_to(organiser_id: int | None) -> list[Series]:
+    """Return the series an event may be attached to, by name: all for an admin (``None``),
+    else those where the organiser holds an event and those with no event yet."""
+    query = select(Series).order_by(Series.name_pl, Series.id)
+    if organiser_id is not None:
+        query = query.where(_series_open_to(organiser_id))
+    return list(db.session.execute(query).scalars())
 
-    :raises SlugTaken, ManagementError: for a used slug, an unknown series or bad times.
+
+def _series_open_to(organiser_id: int) -> Any:
+    """Return the condition on Series that ``series_open_to`` states."""
+    held = (
+        select(Event.id)
+        .join(event_organiser, event_organiser.c.event_id == Event.id)
+        .where(Event.series_id == Series.id, event_organiser.c.organiser_id == organiser_id)
+    )
+    return or_(exists(held), ~exists(select(Event.id).where(Event.series_id == Series.id)))
+
+
+def _check_series(series_id: int, organiser_id: int | None) -> None:
+    """Refuse an unknown series, or one the (non-admin) organiser may not attach events to.
+
+    :raises NotFound, SeriesNotYours:
+    """
+    _get(Series, series_id, field="series_id")
+    if organiser_id is not None and db.session.execute(
+        select(Series.id).where(Series.id == series_id, _series_open_to(organiser_id))
+    ).first() is None:
+        raise SeriesNotYours()
+
+
+def create_event(data: EventData, assign_to: int | None = None) -> Event:
+    """Create an event as a draft; ``assign_to`` names the (non-admin) organiser creating it,
+    who gets access to it and may choose only a series open to them (``series_open_to``).
+
+    :raises SlugTaken, ManagementError: for a used slug, an unknown or foreign series or bad times.
     """
     _check_event_data(data)
     try:
         with write_transaction():
-            _get(Series, data.series_id, field="series_id")
+            _check_series(data.series_id, assign_to)
             _check_event_slug_free(data.slug)
             event = Event(status=EventStatus.DRAFT, **asdict(data))
             db.session.add(event)
@@ -250,16 +294,18 @@ def create_event(data: EventData, assign_to: int | None = None) -> Event:
     return event
 
 
-def update_event(event_id: int, data: EventData) -> Event:
-    """Change an event's fields (not its status).
+def update_event(event_id: int, data: EventData, organiser_id: int | None = None) -> Event:
+    """Change an event's fields (not its status); a (non-admin) ``organiser_id`` may move
+    it only to a series open to them.
 
-    :raises SlugTaken, ManagementError: for a used slug, an unknown series or bad times.
+    :raises SlugTaken, ManagementError: for a used slug, an unknown or foreign series or bad times.
     """
     _check_event_data(data)
     try:
         with write_transaction():
             event = _get(Event, event_id)
-            _get(Series, data.series_id, field="series_id")
+            if data.series_id != event.series_id:
+                _check_series(data.series_id, organiser_id)
             _check_event_slug_free(data.slug, except_id=event_id)
             changed = _assign(event, asdict(data))
             if changed:
