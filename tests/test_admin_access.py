@@ -75,3 +75,48 @@ def test_admin_only_routes_refuse_organisers(app, client, make_event, as_organis
     for path in paths:
         assert client.get(path).status_code == 403, path
         assert client.post(path, data={"csrf_token": token}).status_code in (403, 405), path
+
+
+# What staff at the venue may open of their own event: the check-in desk, the printed lists
+# (names, organisations, sessions) and the figures (dashboard, allocation runs). Everything else of the event is 403:
+# contact details, lists and exports of personal data, and every change.
+STAFF_ROUTES = {
+    ("GET", "admin_dashboard.event_dashboard"),
+    ("GET", "admin_allocation.index"),
+    ("GET", "admin_checkin.page"),
+    ("POST", "admin_checkin.check_in"),
+    ("GET", "admin_checkin.attendance"),
+    ("GET", "admin_exports.exports"),
+    ("GET", "admin_exports.sign_in_sheet"),
+    ("GET", "admin_exports.badges"),
+}
+
+
+def test_staff_of_the_event_open_only_the_venue_pages_and_never_see_contact_details(
+    app, client, db, make_event, make_session, register, as_organiser
+):
+    event = make_event()
+    session = make_session(event, groups=[2])
+    registration = register(event, session, email="ewa.kontakt@example.com", phone="+48 601 234 567")
+    as_organiser("staff", events=[event])
+    token = csrf_token(client.get("/admin/").text)
+    opened = set()
+    for rule, methods in _admin_rules(app):
+        if "event_id" not in rule.arguments:
+            continue
+        url = _url(rule, event.id).replace("/sessions/1/", f"/sessions/{session.id}/")
+        url = url.replace("/registrations/1", f"/registrations/{registration.id}")
+        for method in methods:
+            data = {"csrf_token": token, "code": registration.checkin_code} if method == "POST" else None
+            response = client.open(url, method=method, data=data)
+            if (method, rule.endpoint) in STAFF_ROUTES:
+                assert response.status_code in (200, 302), (method, url, response.status_code)
+                opened.add((method, rule.endpoint))
+                text = response.get_data(as_text=True)
+                assert "ewa.kontakt" not in text and "601 234 567" not in text, (method, url)
+            else:
+                assert response.status_code in (403, 404), (method, url, response.status_code)
+    assert opened == STAFF_ROUTES
+    assert client.get(f"/admin/events/{event.id}/export.csv").status_code == 403
+    checked_in = client.get(f"/admin/events/{event.id}/attendance.json").get_json()
+    assert checked_in["present"] == 1, checked_in  # the desk's POST did check the person in

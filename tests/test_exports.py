@@ -67,7 +67,7 @@ def _names(rows: list[list[str]]) -> list[str]:
 )
 def test_each_filter_returns_exactly_the_right_people(client, scene, as_organiser, query, expected):
     event, workshop, table, _people = scene
-    as_organiser("staff", events=[event])
+    as_organiser("organiser", events=[event])
     url = f"/admin/events/{event.id}/export.csv" + query.format(
         workshop=workshop.id, table=table.id, group0=workshop.groups[0].id, group1=workshop.groups[1].id)
     response = client.get(url)

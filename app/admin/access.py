@@ -60,14 +60,17 @@ def roles_required(*roles: Role) -> Callable:
     return decorator
 
 
-def event_or_404(event_id: int, manage: bool = False) -> Event:
+def event_or_404(event_id: int, manage: bool = False, personal: bool = False) -> Event:
     """Return an event the current account may see (404 otherwise).
 
-    With ``manage``, the account must also be allowed to change it (403 for staff).
+    With ``manage``, the account must also be allowed to change it; with ``personal``,
+    to see its participants' contact details, lists and exports (403 for staff).
     """
     event = db.session.get(Event, event_id)
     if event is None or not can_see_event(current_user, event_id):
         abort(404)
     if manage and not can_manage_event(current_user, event_id):
+        abort(403)
+    if personal and not current_user.role.sees_personal_data:
         abort(403)
     return event

@@ -49,7 +49,8 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
         by_category=[(category_label(value), n) for value, n in stats.counts_by(event, "category")],
         by_city=stats.counts_by(event, "city"),
         audit=entries(event_id=event.id, limit=30),
-        failed=failed_messages(event.id),
+        # Undelivered emails name their recipients: not for staff.
+        failed=failed_messages(event.id) if current_user.role.sees_personal_data else None,
     )
 
 

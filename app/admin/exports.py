@@ -54,7 +54,7 @@ def exports(event_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/events/<int:event_id>/export.<any(csv, xlsx):kind>")
 def export(event_id: int, kind: str):  # type: ignore[no-untyped-def]
     """Download a list as CSV (streamed) or XLSX."""
-    event = event_or_404(event_id)
+    event = event_or_404(event_id, personal=True)
     delimiter = "," if request.args.get("delimiter") == "," else ";"
     try:
         export_request = start_export(

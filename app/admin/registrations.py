@@ -59,7 +59,7 @@ AUDIT_LABELS = {
 @bp.route(BASE)
 def index(event_id: int):  # type: ignore[no-untyped-def]
     """List, search, filter and sort the event's registrations."""
-    event = event_or_404(event_id)
+    event = event_or_404(event_id, personal=True)
     admin_services.load_programme(event)
     form = RegistrationFilterForm(event, formdata=request.args)
     filters = form.filters()
@@ -85,7 +85,7 @@ def _page_url(page: int) -> str:
 @bp.route(ONE)
 def show(event_id: int, registration_id: int):  # type: ignore[no-untyped-def]
     """Show a registration: details, places, waiting-list positions, emails and audit trail."""
-    event = event_or_404(event_id)
+    event = event_or_404(event_id, personal=True)
     registration = _registration_or_404(event_id, registration_id)
     return render_template(
         "admin/registrations/show.html",

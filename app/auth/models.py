@@ -18,7 +18,16 @@ class Role(str, enum.Enum):
 
     ADMIN = "admin"  # everything, manages accounts
     ORGANISER = "organiser"  # manages the events it is assigned to
-    STAFF = "staff"  # reads lists and exports of its events, checks people in
+    STAFF = "staff"  # at the venue: checks people in, prints sign-in sheets and badges, sees counts
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Tell whether the role may see participants' contact details (email, phone), lists and exports.
+
+        Staff at the venue need names, organisations and sessions (the check-in desk, the sign-in
+        sheets and badges), not how to reach people.
+        """
+        return self is not Role.STAFF
 
 
 event_organiser = Table(
