@@ -32,10 +32,12 @@ run: demo
 	OUTBOX_POLL_INTERVAL=1 $(FLASK) outbox work & worker=$$!; \
 	OUTBOX_DELIVER_AFTER_REQUEST=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
-# ruff and the import contracts of .importlinter (docs/architecture.md); part of make test.
+# ruff, the import contracts of .importlinter (docs/architecture.md) and the dependency
+# audit (pip-audit; offline, a local advisory database: scripts/audit_deps.py); part of make test.
 lint: install
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff check app tests scripts/audit_deps.py
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/audit_deps.py
 
 test: install translations lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
