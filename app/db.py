@@ -12,14 +12,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
+import icu
 from sqlalchemy import DateTime, Enum, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -74,11 +77,57 @@ def enum_type(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
+@lru_cache(maxsize=4)
+def collator(locale: str = "pl_PL") -> icu.Collator:
+    """Return ICU's collator for ``locale`` (Polish: Ł after L, Ś after S, ą beside a)."""
+    return icu.Collator.createInstance(icu.Locale(locale))
+
+
+def _polish_compare(left: str | None, right: str | None) -> int:
+    """Compare two strings in Polish alphabetical order (SQLite's "pl" collation)."""
+    return int(collator().compare(left or "", right or ""))
+
+
+class PolishOrder(ColumnElement[Any]):
+    """A column compared in Polish alphabetical order: ``order_by(polish(Registration.last_name))``.
+
+    PostgreSQL uses its ICU collation "pl-x-icu" (built in where PostgreSQL has ICU, as
+    Debian's and the official images do); SQLite the "pl" collation each connection gets.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+def polish(column: Any) -> PolishOrder:
+    """Return ``column`` compared in Polish alphabetical order (for ORDER BY)."""
+    return PolishOrder(column)
+
+
+@compiles(PolishOrder)
+def _plain_order(element: PolishOrder, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(PolishOrder, "postgresql")
+def _postgresql_polish(element: PolishOrder, compiler: Any, **kw: Any) -> str:
+    return f'{compiler.process(element.column, **kw)} COLLATE "pl-x-icu"'
+
+
+@compiles(PolishOrder, "sqlite")
+def _sqlite_polish(element: PolishOrder, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} COLLATE pl"
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
-    """Turn on WAL, foreign keys and manual transaction control for SQLite."""
+    """Turn on WAL, foreign keys and manual transaction control for SQLite; add the "pl" collation."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
+    dbapi_connection.create_collation("pl", _polish_compare)
     # The driver's own implicit BEGIN is switched off so that we can emit
     # BEGIN IMMEDIATE for write transactions (see _sqlite_on_begin).
     dbapi_connection.isolation_level = None

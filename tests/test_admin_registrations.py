@@ -794,3 +794,21 @@ def test_without_the_atomic_guard_the_approval_race_overbooks(
     )
     assert statuses == [BookingStatus.CONFIRMED, BookingStatus.CONFIRMED]
     assert confirmed == 3 and session.taken == 2  # one more person than places, and the counter lies
+
+
+POLISH_ORDER = ["Adamczyk", "Ącki", "Dąbrowska", "Dudek", "Lis", "Łaski", "Sowa", "Śliwa", "Zając", "Żak"]
+
+
+def test_the_list_and_the_csv_sort_names_in_polish_order(client, make_event, register, as_organiser):
+    """Ł after L, Ś after S, Dąbrowska before Dudek: in SQL on both databases, paging included."""
+    event = make_event()
+    for name in reversed(POLISH_ORDER):
+        register(event, last_name=name, email=f"{fold(name)}@example.com")
+    assert _names(list_registrations(event, RegistrationFilters(sort="last_name"))) == POLISH_ORDER
+    assert _names(list_registrations(event, RegistrationFilters(sort="last_name", descending=True))) == POLISH_ORDER[::-1]
+    first = list_registrations(event, RegistrationFilters(sort="last_name"), page=1, per_page=4)
+    second = list_registrations(event, RegistrationFilters(sort="last_name"), page=2, per_page=4)
+    assert _names(first) + _names(second) == POLISH_ORDER[:8]
+    as_organiser("organiser", events=[event])
+    rows = client.get(f"/admin/events/{event.id}/export.csv").data.decode("utf-8-sig").splitlines()[1:]
+    assert [row.split(";")[0] for row in rows] == POLISH_ORDER

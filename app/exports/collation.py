@@ -2,18 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import TypeVar
 
-import icu
+from ..db import collator
 
 T = TypeVar("T")
-
-
-@lru_cache(maxsize=4)
-def collator(locale: str = "pl_PL") -> icu.Collator:
-    """Return ICU's collator for ``locale``."""
-    return icu.Collator.createInstance(icu.Locale(locale))
 
 
 def sorted_by_name(items: Iterable[T], key: Callable[[T], tuple[str, ...]], locale: str = "pl_PL") -> list[T]:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ..audit.services import record
 from ..checkin.services import attended_ids
-from ..db import write_transaction
+from ..db import polish, write_transaction
 from ..errors import DomainError
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
@@ -186,7 +186,7 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
     query = (
         select(*columns)
         .where(*_registration_filter(request))
-        .order_by(Registration.id)
+        .order_by(polish(Registration.last_name), polish(Registration.first_name), Registration.id)
         .execution_options(yield_per=CHUNK)
     )
     for chunk in db.session.execute(query).partitions(CHUNK):

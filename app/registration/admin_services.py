@@ -16,7 +16,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
 from ..audit.services import record
-from ..db import utcnow, write_transaction
+from ..db import polish, utcnow, write_transaction
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
 from ..notifications.models import OutboxMessage
@@ -50,12 +50,13 @@ from .services import (
     validate_choices,
 )
 
-# Sort keys an organiser may ask for, and the columns they sort on (id breaks ties).
-SORTS: dict[str, Any] = {
-    "last_name": Registration.last_name,
-    "created": Registration.created_at,
-    "organisation": Registration.organisation,
-    "city": Registration.city,
+# Sort keys an organiser may ask for, and the columns they sort on (id breaks ties); names
+# in Polish alphabetical order on both databases, as the printed lists.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "last_name": (polish(Registration.last_name), polish(Registration.first_name)),
+    "created": (Registration.created_at,),
+    "organisation": (polish(Registration.organisation),),
+    "city": (polish(Registration.city),),
 }
 DEFAULT_SORT = "last_name"
 PER_PAGE = 50
@@ -102,10 +103,10 @@ def registration_select(event_id: int, filters: RegistrationFilters) -> Select[t
         query = query.where(
             select(Booking.id).where(Booking.registration_id == Registration.id, *booking_clauses).exists()
         )
-    column = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    columns = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     if filters.descending:
-        return query.order_by(column.desc(), Registration.id.desc())
-    return query.order_by(column.asc(), Registration.id.asc())
+        return query.order_by(*(c.desc() for c in columns), Registration.id.desc())
+    return query.order_by(*(c.asc() for c in columns), Registration.id.asc())
 
 
 def list_registrations(
