@@ -393,6 +393,7 @@ PL = {
     "This place awaits approval.": "To miejsce czeka na akceptację.",
     "This place is cancelled.": "To miejsce jest anulowane.",
     "Registrations": "Zgłoszenia",
+    "The same as a table": "To samo w tabeli",
     "Add a registration": "Dodaj zgłoszenie",
     "Search and filters": "Wyszukiwanie i filtry",
     "Name, email, organisation or city": "Imię i nazwisko, e-mail, instytucja lub miasto",

@@ -1,6 +1,8 @@
 """Event and series dashboards."""
 from __future__ import annotations
 
+import re
+
 from app.admin.stats import bar_chart_svg
 
 
@@ -47,3 +49,18 @@ def test_series_overview_counts_meetings_cities_and_places(client, make_event, m
 def test_chart_escapes_labels():
     svg = bar_chart_svg([("<script>x</script>", 3)], title='"><img onerror=1>')
     assert "<script>" not in svg and "<img" not in svg
+
+
+def test_one_day_of_registrations_is_a_bar_among_two_weeks_with_a_table(client, make_event, register, as_organiser):
+    event = make_event()
+    for _ in range(3):
+        register(event)
+    as_organiser("organiser", events=[event])
+    client.get("/language/en")
+    page = client.get(f"/admin/events/{event.id}/dashboard").text
+    svg = page.split("<svg", 1)[1].split("</svg>")[0]
+    widths = {int(w) for w in re.findall(r'<rect [^>]*width="(\d+)"', svg)}
+    assert len(re.findall(r"<rect ", svg)) == 14 and max(widths) <= 32  # not one full-width bar
+    assert ">0</text>" in svg and ">3</text>" in svg  # an axis from 0 to the top
+    table = page.split("The same as a table", 1)[1].split("</table>")[0]
+    assert re.findall(r"<td>(\d+)</td>", table) == ["3"]

@@ -46,6 +46,7 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
         fill=stats.session_fill(event),
         chart=chart,
         total=sum(n for _day, n in per_day),
+        per_day=[(day, n) for day, n in per_day if n],
         by_category=[(category_label(value), n) for value, n in stats.counts_by(event, "category")],
         by_city=stats.counts_by(event, "city"),
         audit=entries(event_id=event.id, limit=30),

@@ -121,6 +121,10 @@ def attendance(event: Event) -> Attendance:
     return Attendance(present, registered, sessions, groups, fallback)
 
 
+MIN_CHART_DAYS = 14
+MAX_BAR_WIDTH = 32
+
+
 def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     """Return the number of registrations made each day (Warsaw time), with empty days filled in."""
 
@@ -130,7 +134,9 @@ def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     per_day = Counter(moment.astimezone(TIMEZONE).date() for moment in created)
     if not per_day:
         return []
-    first, last = min(per_day), max(per_day)
+    # At least two weeks up to the last day, so that one busy day is a bar among days, not the chart.
+    last = max(per_day)
+    first = min(min(per_day), date.fromordinal(last.toordinal() - (MIN_CHART_DAYS - 1)))
     days = []
     current = first
     while current <= last:
@@ -238,7 +244,7 @@ def bar_chart_svg(points: list[tuple[str, int]], width: int = 640, height: int =
         return ""
     top = max(n for _label, n in points) or 1
     gap = 2
-    bar = max(2, (width - 40) // len(points) - gap)
+    bar = min(MAX_BAR_WIDTH, max(2, (width - 40) // len(points) - gap))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height + 30}" '
         f'class="w-100" aria-label="{escape(title)}"><title>{escape(title)}</title>'
@@ -252,6 +258,9 @@ def bar_chart_svg(points: list[tuple[str, int]], width: int = 640, height: int =
         )
         if len(points) <= 31 or index % max(1, len(points) // 15) == 0:
             parts.append(f'<text x="{x}" y="{height + 14}" font-size="9" fill="#555">{escape(label[-5:])}</text>')
-    parts.append(f'<text x="0" y="12" font-size="10" fill="#555">{top}</text>')
+    for value in sorted({0, (top + 1) // 2, top}):  # the y axis: 0, the middle and the top
+        y = height - round((height - 20) * value / top)
+        parts.append(f'<text x="0" y="{y + 3}" font-size="10" fill="#555">{value}</text>')
+        parts.append(f'<line x1="28" y1="{y}" x2="{width}" y2="{y}" stroke="#ddd"/>')
     parts.append(f'<line x1="28" y1="{height}" x2="{width}" y2="{height}" stroke="#999"/></svg>')
     return "".join(parts)
