@@ -394,6 +394,10 @@ PL = {
     "This place is cancelled.": "To miejsce jest anulowane.",
     "Registrations": "Zgłoszenia",
     "The same as a table": "To samo w tabeli",
+    "Already registered? Get the link to your registration again": "Już się zapisałeś(-aś)? Wyślij mi ponownie link do mojego zgłoszenia",
+    "This link does not work": "Ten link nie działa",
+    "Private links stop working when a new one is sent. Open your event's page and choose \"Already registered? Get the link to your registration again\".":
+        "Prywatny link przestaje działać, gdy zostanie wysłany nowy. Otwórz stronę swojego wydarzenia i wybierz „Już się zapisałeś(-aś)? Wyślij mi ponownie link do mojego zgłoszenia”.",
     "Add a registration": "Dodaj zgłoszenie",
     "Search and filters": "Wyszukiwanie i filtry",
     "Name, email, organisation or city": "Imię i nazwisko, e-mail, instytucja lub miasto",

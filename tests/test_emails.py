@@ -258,7 +258,10 @@ def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(app, db, c
     assert sent.recipient_email == FORM_DEFAULTS["email"]
     new_link = sent.body_text.split("http://zapisy.test/r/")[1].split()[0]
     assert new_link != old_link
-    assert client.get(f"/r/{old_link}").status_code == 404  # the old link stops working
+    old = client.get(f"/r/{old_link}")
+    assert old.status_code == 404  # the old link stops working, and its page says where to get a new one
+    assert "Private links stop working when a new one is sent" in old.text and 'href="/"' in old.text
+    assert f'href="{url}"' in client.get(f"/events/{event.slug}/").text
     assert client.get(f"/r/{new_link}").status_code == 200
     assert "no longer works" in sent.body_text
 

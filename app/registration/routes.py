@@ -9,6 +9,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -210,7 +211,13 @@ def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
     """Return the registration of a manage token or answer 404."""
     registration = services.find_registration_by_token(token)
     if registration is None:
-        abort(404)
+        # An old link (replaced by "send me my link again") or a mistyped one: say where to get a new one.
+        page = render_template(
+            "errors/error.html", code=404, title=_("This link does not work"),
+            message=_("Private links stop working when a new one is sent. Open your event's page and choose "
+                      "\"Already registered? Get the link to your registration again\"."),
+        )
+        abort(make_response(page, 404))
     return registration
 
 
