@@ -37,6 +37,7 @@ from e2e_support import (
     HERE,
     HOW_TO_GET_CHROMIUM,
     LAUNCH_ARGS,
+    NARROW,
     PHONE,
     ROOT,
     WARSAW,
@@ -274,7 +275,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
-    """Return a factory of pages, each in its own context: ``new_page("phone")`` or ``new_page("desktop")``.
+    """Return a factory of pages, each in its own context: ``new_page("phone")``, ``"narrow"`` (360 px) or ``"desktop"``.
 
     On failure each page's last state is saved as a screenshot next to the others.
     """
@@ -284,7 +285,7 @@ def new_page(browser: Any, server: LiveServer, request: pytest.FixtureRequest) -
     contexts: list[Any] = []
 
     def factory(kind: str = "desktop") -> Any:
-        options = PHONE if kind == "phone" else DESKTOP
+        options = {"phone": PHONE, "narrow": NARROW}.get(kind, DESKTOP)
         context = browser.new_context(
             base_url=server.url, accept_downloads=True, reduced_motion="reduce", timezone_id="Europe/Warsaw",
             locale="pl-PL", **options,

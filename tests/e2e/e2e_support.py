@@ -41,6 +41,8 @@ ADMIN_EMAIL = "admin@zapisy.test"
 ADMIN_PASSWORD = "e2e-" + secrets.token_hex(8)
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# The narrowest phone the pages are made for: nothing may scroll sideways at this width.
+NARROW = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True}
 # The test events (slug: city): one per flow, so each flow owns its capacities.
 FLOW_EVENTS = {"e2e-pl": "Płock", "e2e-en": "Konin", "e2e-keyboard": "Kutno", "e2e-a11y": "Sieradz"}
 

@@ -1,0 +1,52 @@
+"""At a 360 px phone, no public page scrolls sideways, in Polish and in English."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from e2e_support import Person, expect, register, screenshot, unique_email
+
+# A phone widens its layout to fit what sticks out (and zooms out): window.innerWidth grows
+# with the page, so the page is measured against the device's width.
+WIDTH_CHECK = "() => document.documentElement.scrollWidth"
+# The innermost element that sticks out furthest, to say what to fix.
+CULPRIT = """(limit) => { let worst = null; for (const el of document.querySelectorAll('body *')) {
+  const r = el.getBoundingClientRect(); if (r.right > limit + 1 && (!worst || r.right >= worst[1]))
+  worst = [el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 60), r.right]; }
+  return worst; }"""
+
+
+def _fits(page, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Assert the page does not scroll sideways at the device's width."""
+    width = page.viewport_size["width"]
+    scroll = page.evaluate(WIDTH_CHECK)
+    assert scroll <= width, f"{what}: {scroll}px wide at {width}px; widest: {page.evaluate(CULPRIT, width)}"
+
+
+@pytest.mark.parametrize("language", ["pl", "en"])
+def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: str) -> None:  # type: ignore[no-untyped-def]
+    page = new_page("narrow")
+    page.goto(f"/language/{language}")
+    page.goto("/")
+    _fits(page, "the event list")
+    slugs = sorted(set(re.findall(r'href="/events/([a-z0-9-]+)/"', page.content())))
+    assert "pracownia-miast-sandomierz" in slugs, slugs
+    for slug in slugs:
+        for path in (f"/events/{slug}/", f"/events/{slug}/register", f"/events/{slug}/resend-link"):
+            page.goto(path)
+            _fits(page, path)
+    page.goto("/privacy")
+    _fits(page, "/privacy")
+    page.goto("/admin/login")
+    _fits(page, "/admin/login")
+
+    # A long name and organisation on the success and manage pages.
+    person = Person(first_name="Konstantynopolitańczykowianeczka" * 3, last_name="Wierzchosławiczówna-Grzegorzewska",
+                    email=unique_email("narrow"), organisation="Stowarzyszenie" * 8)
+    register(page, "e2e-pl" if language == "pl" else "e2e-en", person)
+    page.wait_for_url("**/registered")
+    _fits(page, "the success page")
+    screenshot(page, f"phone-360-registered-{language}")
+    page.locator("a[href*='/r/']").first.click()
+    expect(page.locator("h1")).to_be_visible()
+    _fits(page, "the manage page")
