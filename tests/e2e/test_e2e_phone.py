@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_support import Person, expect, register, screenshot, unique_email
+from e2e_support import Person, event_id_of, expect, flow_event_title, login, register, screenshot, unique_email
 
 # A phone widens its layout to fit what sticks out (and zooms out): window.innerWidth grows
 # with the page, so the page is measured against the device's width.
@@ -50,3 +50,19 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
     page.locator("a[href*='/r/']").first.click()
     expect(page.locator("h1")).to_be_visible()
     _fits(page, "the manage page")
+
+
+def test_a_very_long_name_keeps_the_admin_list_within_the_window(server, new_page) -> None:  # type: ignore[no-untyped-def]
+    participant = new_page("narrow")
+    person = Person(first_name="Bartłomiej", last_name="Długonazwiskowski" * 6, email=unique_email("longname"),
+                    organisation="Fundacja" * 12)
+    register(participant, "e2e-keyboard", person)
+    participant.wait_for_url("**/registered")
+    organiser = new_page("desktop")
+    login(organiser)
+    event_id = event_id_of(organiser, flow_event_title("e2e-keyboard"))
+    organiser.goto(f"/admin/events/{event_id}/registrations?q=Bartłomiej")
+    expect(organiser.locator("table")).to_contain_text("Długonazwiskowski")
+    _fits(organiser, "the registrations list")
+    organiser.get_by_role("link", name=re.compile("Długonazwiskowski")).first.click()
+    _fits(organiser, "the registration's page")
