@@ -276,3 +276,15 @@ def test_the_same_form_sent_twice_shows_one_registrations_page_and_another_brows
     new_link = re.search(r'href="(http://zapisy.test/r/[A-Za-z0-9_-]+)"', client.get(again.headers["Location"]).text)
     assert new_link and new_link.group(1) != links[0]
     assert _count(db, Registration) == 2
+
+
+def test_the_manage_page_shows_the_check_in_code_and_its_qr(client, make_event, make_session, participant):
+    from app.registration import services
+
+    event = make_event()
+    result = services.register(event, participant(), services.Choices(session_ids=[make_session(event).id]))
+    page = client.get(f"/r/{result.token}").text
+    section = page.split('id="checkin-code"', 1)[1].split("</section>")[0]
+    assert result.registration.checkin_code in section and "<svg" in section and "<script" not in section
+    services.cancel_registration(result.registration)
+    assert 'id="checkin-code"' not in client.get(f"/r/{result.token}").text

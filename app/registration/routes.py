@@ -30,6 +30,7 @@ from ..events.services import (
     ranked_blocks,
     waitlist_counts,
 )
+from ..exports.printing import qr_svg
 from ..extensions import db
 from ..forms import attach_error
 from ..i18n import current_language
@@ -265,6 +266,8 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         ranking_closed=ranking_closed_reason(event, now),
         ranked_results=ranking_services.results_for(registration),
         busy_message=BUSY_FORM_MESSAGE if busy else None,
+        checkin_qr=Markup(qr_svg(registration.checkin_code))  # noqa: S704 - segno's SVG of our own code
+        if registration.status == RegistrationStatus.ACTIVE and registration.checkin_code else None,
     )
     return busy_page(page) if busy else (page, 422 if form.is_submitted() else 200)
 

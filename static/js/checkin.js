@@ -41,6 +41,20 @@
       result.replaceChildren(box);
     }
 
+    // "Latest check-ins" as the server renders it (with its undo buttons), fetched again
+    // after a check-in made here, so the list is right without reloading the page.
+    function refreshRecent() {
+      var recent = document.getElementById("checkin-recent");
+      if (!recent) { return; }
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("checkin-recent");
+          if (fresh) { recent.replaceWith(fresh); }
+        }).catch(function () { /* the list stays as it was; the next reload shows it */ });
+    }
+
     function send(code) {
       if (busy) { return; }
       busy = true;
@@ -59,6 +73,7 @@
         var kinds = { ok: "success", already: "info" };
         show(kinds[answer.status] || "warning", answer.message, answer.person);
         if (navigator.vibrate && answer.status === "ok") { navigator.vibrate(80); }
+        if (answer.status === "ok") { refreshRecent(); }
       }).catch(function () {
         show("danger", root.dataset.msgNetwork);
       }).then(function () {
