@@ -108,3 +108,111 @@ OBJECTIVE_LABELS = {
     "linear": _l("linear (total score)"),
     "rank-maximal": _l("rank-maximal (most 1st choices, then 2nd…)"),
 }
+
+
+# How the audit log names each action (tests/test_audit_labels.py checks every recorded one has a name).
+AUDIT_ACTION_LABELS = {
+    "registration.added": _l("Added by an organiser"),
+    "registration.request_approved": _l("Request approved"),
+    "registration.request_declined": _l("Request declined"),
+    "registration.group_moved": _l("Moved to another group"),
+    "registration.booking_cancelled": _l("Place cancelled"),
+    "registration.cancelled": _l("Registration cancelled"),
+    "registration.promoted": _l("Promoted from the waiting list"),
+    "registration.link_reissued": _l("New private link sent"),
+    "registration.marketing_consent_given": _l("Consent to news given"),
+    "registration.marketing_consent_withdrawn": _l("Consent to news withdrawn"),
+    "session.capacity_raised": _l("One place added to the session (override)"),
+    "gdpr_erase": _l("Personal data erased"),
+    "gdpr_purge": _l("Old registrations anonymised"),
+    "account.login": _l("Logged in"),
+    "account.login_failed": _l("Failed login"),
+    "account.logout": _l("Logged out"),
+    "account.created": _l("Account created"),
+    "account.enabled": _l("Account enabled"),
+    "account.disabled": _l("Account disabled"),
+    "account.event_assigned": _l("Event assigned to an account"),
+    "account.event_unassigned": _l("Event taken from an account"),
+    "series.created": _l("Series created"),
+    "series.updated": _l("Series changed"),
+    "event.created": _l("Event created"),
+    "event.updated": _l("Event changed"),
+    "event.cloned": _l("Event copied"),
+    "event.deleted": _l("Event deleted"),
+    "event.publish": _l("Event published"),
+    "event.close": _l("Registration closed"),
+    "event.reopen": _l("Registration reopened"),
+    "session.created": _l("Session created"),
+    "session.updated": _l("Session changed"),
+    "session.deleted": _l("Session deleted"),
+    "group.created": _l("Group created"),
+    "group.updated": _l("Group changed"),
+    "group.deleted": _l("Group deleted"),
+    "session.counter_repaired": _l("Session's place counter repaired"),
+    "group.counter_repaired": _l("Group's place counter repaired"),
+    "invitation.created": _l("Invitation code created"),
+    "invitation.revoked": _l("Invitation code revoked"),
+    "offer_accepted": _l("Offered place accepted"),
+    "offer_declined": _l("Offered place declined"),
+    "offer_expired": _l("Offered place expired"),
+    "allocation_published": _l("Workshop allocation published"),
+    "allocation_reopened": _l("Workshop allocation reopened"),
+    "series_priority_changed": _l("Series priority changed"),
+    "checkin.undone": _l("Check-in undone"),
+    "bulk_email": _l("Email sent to participants"),
+    "email_retry": _l("Email sent again"),
+    "export": _l("List exported"),
+}
+
+# How the audit log names the details it keeps; the ids of rows are not shown.
+AUDIT_DETAIL_LABELS = {
+    "fields": _l("fields"),
+    "slug": _l("address"),
+    "title": _l("title"),
+    "name": _l("name"),
+    "capacity": _l("capacity"),
+    "status": _l("status"),
+    "previous_status": _l("previous status"),
+    "reason": _l("reason"),
+    "recipients": _l("recipients"),
+    "subject": _l("subject"),
+    "format": _l("format"),
+    "places": _l("places"),
+    "waitlisted": _l("on waiting lists"),
+    "promoted": _l("promoted"),
+    "seed": _l("seed"),
+    "objective": _l("objective"),
+    "enabled": _l("on"),
+    "role": _l("role"),
+    "ip": _l("IP address"),
+    "days": _l("days"),
+    "scope": _l("scope"),
+    "override": _l("override"),
+    "emailed": _l("emailed"),
+    "session_id": _l("session"),
+    "group_id": _l("group"),
+    "from_group_id": _l("from group"),
+    "to_group_id": _l("to group"),
+}
+HIDDEN_AUDIT_DETAILS = {"booking_id", "booking_ids", "registration_id", "event_id", "actor_id", "account_id", "account",
+                        "run_id", "code_id", "message_id", "series_id", "source_event_id", "deleted_event_id",
+                        "deleted_session_id", "deleted_group_id"}
+
+
+def audit_details(details: Mapping[str, Any], names: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Return an audit entry's details as (label, value) pairs to show: ids of sessions and groups
+    named from ``names`` ("session:<id>", "group:<id>" -> title), row ids left out, lists joined."""
+    shown = []
+    for key, value in sorted((details or {}).items()):
+        if key in HIDDEN_AUDIT_DETAILS or value is None or value == "":
+            continue
+        label = str(AUDIT_DETAIL_LABELS.get(key, key.replace("_", " ")))
+        kind = "session" if key == "session_id" else "group" if key.endswith("group_id") else None
+        if kind and names is not None:
+            value = names.get(f"{kind}:{value}", f"#{value}")
+        elif isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "✓" if value else "—"
+        shown.append((label, str(value)))
+    return shown

@@ -12,7 +12,7 @@ from ..audit.services import entries
 from ..auth.models import Role
 from ..events.models import Series
 from ..extensions import db
-from ..labels import category_label
+from ..labels import AUDIT_ACTION_LABELS, category_label
 from ..notifications.delivery import deliver_after_response
 from . import stats
 from .access import event_or_404, protect
@@ -50,6 +50,7 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
         by_category=[(category_label(value), n) for value, n in stats.counts_by(event, "category")],
         by_city=stats.counts_by(event, "city"),
         audit=entries(event_id=event.id, limit=30),
+        audit_labels=AUDIT_ACTION_LABELS,
         # Undelivered emails name their recipients: not for staff.
         failed=failed_messages(event.id) if current_user.role.sees_personal_data else None,
     )

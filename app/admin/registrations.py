@@ -14,7 +14,7 @@ from ..audit.services import entries
 from ..auth.services import can_manage_event
 from ..events.services import instant_sessions, ranked_blocks, waitlist_counts
 from ..forms import attach_error
-from ..labels import category_label
+from ..labels import AUDIT_ACTION_LABELS, audit_details, category_label
 from ..notifications.delivery import deliver_after_response
 from ..registration import admin_services
 from ..registration.admin_services import RegistrationNotFound
@@ -30,30 +30,6 @@ BASE = "/events/<int:event_id>/registrations"
 ONE = BASE + "/<int:registration_id>"
 BOOKING = ONE + "/bookings/<int:booking_id>"
 
-# How the audit trail names each action.
-AUDIT_LABELS = {
-    "registration.added": _l("Added by an organiser"),
-    "registration.request_approved": _l("Request approved"),
-    "registration.request_declined": _l("Request declined"),
-    "registration.group_moved": _l("Moved to another group"),
-    "registration.booking_cancelled": _l("Place cancelled"),
-    "registration.cancelled": _l("Registration cancelled"),
-    "registration.promoted": _l("Promoted from the waiting list"),
-    "registration.link_reissued": _l("New private link sent"),
-    "session.capacity_raised": _l("One place added to the session (override)"),
-    "registration.marketing_consent_given": _l("Consent to news given"),
-    "registration.marketing_consent_withdrawn": _l("Consent to news withdrawn"),
-    "gdpr_erase": _l("Personal data erased"),
-    "gdpr_purge": _l("Old registrations anonymised"),
-    "account.login": _l("Logged in"),
-    "account.login_failed": _l("Failed login"),
-    "account.logout": _l("Logged out"),
-    "account.created": _l("Account created"),
-    "account.enabled": _l("Account enabled"),
-    "account.disabled": _l("Account disabled"),
-    "account.event_assigned": _l("Event assigned to an account"),
-    "account.event_unassigned": _l("Event taken from an account"),
-}
 
 
 @bp.route(BASE)
@@ -94,7 +70,9 @@ def show(event_id: int, registration_id: int):  # type: ignore[no-untyped-def]
         positions=waitlist_positions(registration.bookings),
         emails=admin_services.email_history(registration.id),
         audit=entries(registration_id=registration.id),
-        audit_labels=AUDIT_LABELS,
+        audit_labels=AUDIT_ACTION_LABELS,
+        audit_details=audit_details,
+        audit_names=_programme_names(event),
         category_label=category_label,
         form=ConfirmForm(),
         move_form=MoveGroupForm(),
@@ -247,3 +225,13 @@ def _registration_or_404(event_id: int, registration_id: int):  # type: ignore[n
         abort(404)
 
 
+
+
+def _programme_names(event) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Return the event's session titles and group names by "session:<id>" / "group:<id>" (for the audit trail)."""
+    names = {}
+    for session in event.sessions:
+        names[f"session:{session.id}"] = session.title
+        for group in session.groups:
+            names[f"group:{group.id}"] = f"{session.title} — {group.name}"
+    return names

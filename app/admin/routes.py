@@ -8,8 +8,8 @@ from flask_login import current_user
 from ..audit.services import page_of_entries
 from ..auth.models import Role
 from ..auth.services import visible_events
+from ..labels import AUDIT_ACTION_LABELS, audit_details
 from .access import protect, roles_required
-from .registrations import AUDIT_LABELS
 
 bp = protect(Blueprint("admin", __name__, url_prefix="/admin"))
 
@@ -59,7 +59,8 @@ def audit_log():  # type: ignore[no-untyped-def]
         pagination=page_of_entries(page, actions=AUDIT_FILTERS[kind][1]),
         kind=kind,
         filters=AUDIT_FILTERS,
-        audit_labels=AUDIT_LABELS,
+        audit_labels=AUDIT_ACTION_LABELS,
+        audit_details=audit_details,
         actor_labels=ACTOR_LABELS,
         login_failure_labels=LOGIN_FAILURE_LABELS,
         page_url=lambda number: url_for(".audit_log", kind=kind, page=number),
