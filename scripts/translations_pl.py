@@ -810,4 +810,6 @@ PL = {
     'group': 'grupa',
     'from group': 'z grupy',
     'to group': 'do grupy',
+    "Summary": "Podsumowanie",
+    "All statuses": "Wszystkie statusy",
 }

@@ -126,14 +126,14 @@ def test_xlsx_reads_back_equal_with_no_formula_from_user_data(client, make_event
             if name.startswith("xl/worksheets/"):
                 assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
     workbook = openpyxl.load_workbook(path)
-    assert workbook.sheetnames[0] == "Summary" and len(workbook.sheetnames) == 3
+    assert workbook.sheetnames[0] == "Podsumowanie" and len(workbook.sheetnames) == 3  # a Polish export in Polish
     participants = workbook[workbook.sheetnames[-1]]
     assert participants.freeze_panes == "A2"
     rows = list(participants.iter_rows(min_row=2, values_only=True))
     assert [r[:3] for r in rows] == [("=1+2", "@SUM(A1)", "-2+3"), ("Żółkiewski", "Łukasz", "+48 Urząd")]
     assert rows[0][4] == "Łódź"  # the control character was removed, not a crash
     assert rows[0][-1].__class__.__name__ == "datetime"
-    summary = list(workbook["Summary"].iter_rows(min_row=3, values_only=True))
+    summary = list(workbook["Podsumowanie"].iter_rows(min_row=3, values_only=True))
     assert summary[0][0] == "Sesja" and summary[0][3] == 2
 
 
@@ -200,7 +200,15 @@ def test_cli_export_writes_csv_and_xlsx(runner, scene, tmp_path):
     assert {row[0] for row in rows[1:]} == {"Ząbek", "Lis"}
     xlsx = tmp_path / "out.xlsx"
     assert runner.invoke(args=["export", event.slug, "--format", "xlsx", "-o", str(xlsx)]).exit_code == 0
-    assert openpyxl.load_workbook(xlsx).sheetnames[0] == "Summary"
+    assert openpyxl.load_workbook(xlsx).sheetnames[0] == "Podsumowanie"
     bad = runner.invoke(args=["export", "no-such-event"])
     assert bad.exit_code != 0 and "no-such-event" in bad.output
     assert runner.invoke(args=["export", event.slug, "--format", "xlsx"]).exit_code != 0
+
+
+def test_the_status_filter_is_in_words(client, make_event, as_organiser):
+    event = make_event()
+    as_organiser("organiser", events=[event])
+    page = client.get(f"/admin/events/{event.id}/exports").text
+    assert '<option value="waitlisted">Lista rezerwowa</option>' in page
+    assert '<option value="all">Wszystkie statusy</option>' in page

@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..events.models import Group, Session
@@ -29,6 +30,8 @@ from ..exports.services import (
     xlsx_export,
 )
 from ..extensions import db
+from ..labels import BOOKING_STATUS_LABELS
+from ..registration.models import BookingStatus
 from .access import event_or_404, protect
 
 bp = protect(Blueprint("admin_exports", __name__, url_prefix="/admin"))
@@ -48,7 +51,8 @@ def _int_arg(name: str) -> int | None:
 def exports(event_id: int):  # type: ignore[no-untyped-def]
     """Offer the event's lists for download and printing."""
     event = event_or_404(event_id)
-    return render_template("admin/exports.html", event=event, statuses=STATUSES)
+    labels = {"all": _("All statuses"), **{s.value: str(BOOKING_STATUS_LABELS[s]) for s in BookingStatus}}
+    return render_template("admin/exports.html", event=event, statuses=[(s, labels.get(s, s)) for s in STATUSES])
 
 
 @bp.route("/events/<int:event_id>/export.<any(csv, xlsx):kind>")

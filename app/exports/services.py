@@ -297,7 +297,7 @@ def write_xlsx(request: ExportRequest, event: Event) -> str:
         else list(db.session.execute(select(Session).where(Session.event_id == event.id).order_by(Session.starts_at, Session.id)).scalars())
     )
     _summary_sheet(workbook, styles, event, sessions)
-    names: set[str] = {"Summary"}
+    names: set[str] = {_sheet_name(gettext("Summary"), set())}
     for session in sessions:
         sub = ExportRequest(event.id, session.id, request.group_id, request.status)
         sheet = _sheet(workbook, styles, _sheet_name(f"{session.id} {session.title_pl}", names), booking_headers(gettext),
@@ -321,7 +321,7 @@ def _summary_sheet(workbook, styles: dict, event: Event, sessions: list[Session]
             .group_by(Booking.session_id, Booking.status)
         ).all()
     )
-    sheet = _sheet(workbook, styles, "Summary", [gettext("Session"), gettext("Start"), gettext("Capacity"),
+    sheet = _sheet(workbook, styles, _sheet_name(gettext("Summary"), set()), [gettext("Session"), gettext("Start"), gettext("Capacity"),
                                                  gettext("Confirmed"), gettext("Waiting list"), gettext("Requests"),
                                                  gettext("Cancelled")], [50, 18, 10, 11, 11, 11, 11])
     rows: list[list[Cell]] = [[event.title_pl, local_time(event.starts_at), None, None, None, None, None]]
