@@ -24,16 +24,16 @@ MIASTA_PATRONS = ["Marszałek Województwa Łódzkiego", "Prezydent Miasta Łodz
 # Meetings of "Pracownia miast" named in the source text (dates of the 2016
 # meetings are not given there; the demo spreads them over the year).
 PRACOWNIA_PAST = [
-    ("wroclaw-2016", "Wrocław", date(2016, 3, 10), "3. edycja"),
-    ("sandomierz-2016", "Sandomierz", date(2016, 4, 14), "3. edycja"),
-    ("starachowice-2016", "Starachowice", date(2016, 5, 12), "3. edycja"),
-    ("tarnow-2016", "Tarnów", date(2016, 6, 9), "3. edycja"),
-    ("lublin-2016", "Lublin", date(2016, 9, 15), "3. edycja"),
-    ("skarzysko-kamienna-2016", "Skarżysko-Kamienna", date(2016, 10, 6), "3. edycja"),
-    ("poznan-2016", "Poznań", date(2016, 10, 20), "3. edycja"),
-    ("krakow-2016", "Kraków", date(2016, 11, 17), "3. edycja"),
-    ("rzeszow-2016", "Rzeszów", date(2016, 12, 1), "3. edycja"),
-    ("rzeszow-2017", "Rzeszów", date(2017, 3, 29), "3. edycja — podsumowanie"),
+    ("wroclaw-2016", "Wrocław", date(2016, 3, 10), "3"),
+    ("sandomierz-2016", "Sandomierz", date(2016, 4, 14), "3"),
+    ("starachowice-2016", "Starachowice", date(2016, 5, 12), "3"),
+    ("tarnow-2016", "Tarnów", date(2016, 6, 9), "3"),
+    ("lublin-2016", "Lublin", date(2016, 9, 15), "3"),
+    ("skarzysko-kamienna-2016", "Skarżysko-Kamienna", date(2016, 10, 6), "3"),
+    ("poznan-2016", "Poznań", date(2016, 10, 20), "3"),
+    ("krakow-2016", "Kraków", date(2016, 11, 17), "3"),
+    ("rzeszow-2016", "Rzeszów", date(2016, 12, 1), "3"),
+    ("rzeszow-2017", "Rzeszów", date(2017, 3, 29), "3"),
 ]
 
 
@@ -138,7 +138,7 @@ def _dialogue_session(series: Series, day: date) -> None:
             "focus on optimising city management. It closes with the awards of THINKTANK's yearly ranking of "
             "local government leaders."
         ),
-        edition_label="V edycja",
+        edition_label="V",
         city="Łódź",
         venue="Bionanopark, ul. Dubois 114/116",
         starts_at=_at(day, 9, 0),
@@ -206,7 +206,7 @@ def _sandomierz(series: Series, day: date) -> None:
             "in small groups (about 12 people) on modern promotion and on using film and film productions to "
             "promote a city."
         ),
-        edition_label="4. edycja",
+        edition_label="4",
         city="Sandomierz",
         venue="Sandomierskie Centrum Kultury",
         starts_at=_at(day, 10, 0),

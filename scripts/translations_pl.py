@@ -812,4 +812,6 @@ PL = {
     'to group': 'do grupy',
     "Summary": "Podsumowanie",
     "All statuses": "Wszystkie statusy",
+    "edition %(label)s": "edycja %(label)s",
+    "E.g. “XII” or “2026”: shown as “edition XII” in the reader's language.": "Np. „XII” lub „2026”: wyświetlane jako „edycja XII” w języku czytelnika.",
 }

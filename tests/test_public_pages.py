@@ -104,3 +104,10 @@ def test_demo_events_can_be_registered_for(runner, client, db):
         assert response.status_code == 303, slug
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Registration)).scalar_one() == 2
+
+
+def test_the_edition_is_worded_in_the_page_language(client, make_event):
+    event = make_event(edition_label="V")
+    assert "edycja V" in client.get(f"/events/{event.slug}/").text
+    english = client.get(f"/events/{event.slug}/?lang=en").text
+    assert "edition V" in english and "edycja" not in english

@@ -170,7 +170,7 @@ class EventForm(Form):
     title_en = _text(_l("Title (English)"), 250, required=False)
     description_pl = _area(_l("Description (Polish)"))
     description_en = _area(_l("Description (English)"))
-    edition_label = _text(_l("Edition"), 80, required=False, description=_l("E.g. “XII” or “2026”."))
+    edition_label = _text(_l("Edition"), 80, required=False, description=_l("E.g. “XII” or “2026”: shown as “edition XII” in the reader's language."))
     city = _text(_l("City"), 120)
     venue = _text(_l("Venue"), 250, required=False)
     starts_at = WarsawDateTimeField(_l("Starts (Warsaw time)"), validators=[InputRequired()])
