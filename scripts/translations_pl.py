@@ -814,4 +814,5 @@ PL = {
     "All statuses": "Wszystkie statusy",
     "edition %(label)s": "edycja %(label)s",
     "E.g. “XII” or “2026”: shown as “edition XII” in the reader's language.": "Np. „XII” lub „2026”: wyświetlane jako „edycja XII” w języku czytelnika.",
+    "Choose at least one session or rank at least one workshop.": "Wybierz co najmniej jedną sesję albo uszereguj co najmniej jeden warsztat.",
 }

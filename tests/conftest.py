@@ -231,8 +231,13 @@ def participant() -> Callable[..., services.ParticipantData]:
 def register(participant):  # type: ignore[no-untyped-def]
     """Return a helper registering a participant for sessions through the service layer."""
 
-    def helper(event: Event, *sessions: Session, rankings: dict | None = None, **person: Any):  # type: ignore[no-untyped-def]
+    def helper(event: Event, *sessions: Session, rankings: dict | None = None, by_organiser: bool = False,
+               **person: Any):  # type: ignore[no-untyped-def]
         choices = services.Choices(session_ids=[s.id for s in sessions], rankings=rankings or {})
+        if by_organiser:  # a paper sign-up: may name no session even where the event has some
+            from app.registration.admin_services import add_registration
+
+            return add_registration(event, participant(**person), choices).registration
         return services.register(event, participant(**person), choices).registration
 
     return helper

@@ -130,7 +130,7 @@ def _filter_scenario(make_event, make_session, register):  # type: ignore[no-unt
         "Bielska": register(event, workshop, restricted, last_name="Bielska"),
         "Cisowska": register(event, workshop, last_name="Cisowska"),  # waiting list
         "Dudek": register(event, restricted, last_name="Dudek", category="business"),  # request
-        "Ekiert": register(event, last_name="Ekiert", category="ngo"),
+        "Ekiert": register(event, last_name="Ekiert", category="ngo", by_organiser=True),
     }
     services.cancel_registration(people["Ekiert"])
     return event, workshop, restricted, people

@@ -316,8 +316,9 @@ def test_admin_event_form_edits_the_setting(client, db, make_event, as_organiser
     from tests.conftest import submit
     from tests.test_admin_events import _event_form
 
-    series_id = make_event().series_id
-    as_organiser("organiser")
+    earlier = make_event()
+    series_id = earlier.series_id
+    as_organiser("organiser", events=[earlier])
     page = client.get("/admin/events/new")
     assert 'name="requires_email_confirmation"' in page.text and 'name="confirmation_hold_hours"' in page.text
     data = _event_form(series_id, requires_email_confirmation="y", confirmation_hold_hours="48")

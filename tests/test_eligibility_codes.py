@@ -152,7 +152,7 @@ def test_form_link_prefills_code_and_books(db, restricted, client):  # type: ign
 
 def test_change_choices_with_code(db, restricted, make_session, register):  # type: ignore[no-untyped-def]
     event, session = restricted
-    registration = register(event, category="business")
+    registration = register(event, category="business", by_organiser=True)
     code = _code(db, session)
     services.change_choices(registration, services.Choices([session.id], invitation_code=code.code))
     db.session.rollback()

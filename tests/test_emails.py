@@ -269,12 +269,13 @@ def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(app, db, c
 def test_resend_link_is_rate_limited_per_registration_and_per_ip(app, db, client, make_event, make_session, register, outbox):
     app.config.update(OUTBOX_RESEND_MAX_PER_HOUR=2, OUTBOX_RESEND_MAX_PER_IP=4)
     event = make_event()
-    register(event, make_session(event), email="often@example.com")
+    talk = make_session(event)
+    register(event, talk, email="often@example.com")
     url = f"/events/{event.slug}/resend-link"
     for _ in range(3):
         assert submit(client, url, {"email": "often@example.com"}).status_code == 303
     assert len(outbox.messages(kind="manage_link")) == 2  # per registration and hour
-    register(event, email="other@example.com")
+    register(event, talk, email="other@example.com")
     submit(client, url, {"email": "other@example.com"})  # the IP's 4th request: still allowed
     submit(client, url, {"email": "other@example.com"})  # the 5th: refused silently
     assert len(outbox.messages(kind="manage_link", to="other@example.com")) == 1

@@ -98,9 +98,17 @@ def test_seed_demo_is_idempotent(runner, db):
 def test_demo_events_can_be_registered_for(runner, client, db):
     from tests.conftest import FORM_DEFAULTS, submit
 
+    from app.events.models import BookingMode, Session
+
     runner.invoke(args=["seed-demo"])
     for slug, language in (("v-sesja-dialogu-lodz", "pl"), ("pracownia-miast-sandomierz", "en")):
-        response = submit(client, f"/events/{slug}/register", {**FORM_DEFAULTS, "language": language, "email": f"{slug}@example.com"})
+        event = db.session.execute(select(Event).where(Event.slug == slug)).scalar_one()
+        first = db.session.execute(select(Session.id).where(
+            Session.event_id == event.id, Session.booking_mode == BookingMode.INSTANT
+        ).order_by(Session.starts_at, Session.id).limit(1)).scalar_one()
+        response = submit(client, f"/events/{slug}/register", {
+            **FORM_DEFAULTS, "language": language, "email": f"{slug}@example.com", "sessions": [str(first)],
+        })
         assert response.status_code == 303, slug
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Registration)).scalar_one() == 2

@@ -115,7 +115,8 @@ def test_duplicate_email_is_refused_without_revealing_the_first(client, db, make
     session = make_session(event, capacity=5)
     register(event, session, email="Taken@Example.com", first_name="Sekret")
     client.get("/language/en")
-    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": "taken@example.COM"})
+    response = submit(client, f"/events/{event.slug}/register",
+                      {**FORM_DEFAULTS, "email": "taken@example.COM", "sessions": [str(session.id)]})
     assert response.status_code == 422
     assert "already exists" in response.text
     assert "Sekret" not in response.text
@@ -288,3 +289,15 @@ def test_the_manage_page_shows_the_check_in_code_and_its_qr(client, make_event, 
     assert result.registration.checkin_code in section and "<svg" in section and "<script" not in section
     services.cancel_registration(result.registration)
     assert 'id="checkin-code"' not in client.get(f"/r/{result.token}").text
+
+
+def test_a_registration_must_name_a_session_where_the_event_has_any(client, db, make_event, make_session):
+    event = make_event()
+    make_session(event, capacity=5)
+    client.get("/language/en")
+    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS})
+    assert response.status_code == 422
+    assert "Choose at least one session or rank at least one workshop." in response.text
+    assert _count(db, Registration) == 0
+    empty = make_event(slug="no-programme-yet")
+    assert submit(client, f"/events/{empty.slug}/register", {**FORM_DEFAULTS}).status_code == 303

@@ -14,6 +14,7 @@ from app.ranking import history
 from app.ranking import services as ranking
 from app.ranking.models import AllocationOutcome
 from app.registration import services
+from app.registration.admin_services import add_registration
 from app.registration.models import Booking, BookingStatus, Registration
 from tests.allocation.conftest import random_instance
 from tests.allocation.test_allocation_bruteforce import brute_force_best
@@ -205,7 +206,8 @@ def test_series_page_shows_returning_people_and_later_places(db, client, make_ev
                                                               as_organiser):
     earlier = _missed_out_earlier(db, make_event, make_session, participant, "ala@example.com")
     _past(make_event, days_ago=30)  # a meeting without ranked workshops
-    services.register(db.session.get(Event, earlier.id), participant(email="solo@example.com"), services.Choices())
+    # A paper sign-up at the earlier meeting, for no workshop (after its allocation).
+    add_registration(db.session.get(Event, earlier.id), participant(email="solo@example.com"), services.Choices())
     event = make_event(series_priority=True)
     workshop = _workshop(make_session, event, capacity=2)
     _rank(event, workshop, participant, "ala@example.com")

@@ -48,6 +48,12 @@ class InvalidChoice(RegistrationError):
     field = "sessions"
 
 
+class NothingChosen(InvalidChoice):
+    """A registration must name at least one session or ranked workshop (where the event has any)."""
+
+    message = _l("Choose at least one session or rank at least one workshop.")
+
+
 class NotCancellable(RegistrationError):
     """The booking cannot be cancelled (already cancelled or event over)."""
 

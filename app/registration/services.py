@@ -32,6 +32,7 @@ from .errors import (
     AlreadyRegistered,
     InvalidChoice,
     NotCancellable,
+    NothingChosen,
     RankingClosed,
     RegistrationClosed,
     RegistrationNotOpenYet,
@@ -181,6 +182,8 @@ def register(
     if sessions is None or not sessions.keys() >= set(choices.session_ids) or not _all_loaded(sessions.values()):
         sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
+    if not chosen and not any(choices.rankings.values()) and (sessions or _has_sessions(event.id)):
+        raise NothingChosen()
     invitation = invitations.check_code(choices.invitation_code, chosen)
     token = token or new_token()
     email_normalized = normalize_email(participant.email)
@@ -561,6 +564,11 @@ _CHOOSABLE_SESSIONS = (
     )
     .options(joinedload(Session.groups))
 )
+
+
+def _has_sessions(event_id: int) -> bool:
+    """Tell whether the event has any session (asked only when nothing was chosen)."""
+    return db.session.execute(select(Session.id).where(Session.event_id == event_id).limit(1)).first() is not None
 
 
 def live_registration_exists(event_id: int, email_normalized: str) -> bool:

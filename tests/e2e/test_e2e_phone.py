@@ -16,6 +16,10 @@ CULPRIT = """(limit) => { let worst = null; for (const el of document.querySelec
   return worst; }"""
 
 
+# A session of every test event, by the page's language (a registration names at least one).
+TALK = {"pl": "Debata: transport publiczny", "en": "Debate: public transport"}
+
+
 def _fits(page, what: str) -> None:  # type: ignore[no-untyped-def]
     """Assert the page does not scroll sideways at the device's width."""
     width = page.viewport_size["width"]
@@ -42,7 +46,7 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
 
     # A long name and organisation on the success and manage pages.
     person = Person(first_name="Konstantynopolitańczykowianeczka" * 3, last_name="Wierzchosławiczówna-Grzegorzewska",
-                    email=unique_email("narrow"), organisation="Stowarzyszenie" * 8)
+                    email=unique_email("narrow"), organisation="Stowarzyszenie" * 8, sessions=[TALK[language]])
     register(page, "e2e-pl" if language == "pl" else "e2e-en", person)
     page.wait_for_url("**/registered")
     _fits(page, "the success page")
@@ -55,7 +59,7 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
 def test_a_very_long_name_keeps_the_admin_list_within_the_window(server, new_page) -> None:  # type: ignore[no-untyped-def]
     participant = new_page("narrow")
     person = Person(first_name="Bartłomiej", last_name="Długonazwiskowski" * 6, email=unique_email("longname"),
-                    organisation="Fundacja" * 12)
+                    organisation="Fundacja" * 12, sessions=[TALK["pl"]])
     register(participant, "e2e-keyboard", person)
     participant.wait_for_url("**/registered")
     organiser = new_page("desktop")
