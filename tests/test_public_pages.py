@@ -96,9 +96,8 @@ def test_seed_demo_is_idempotent(runner, db):
 
 
 def test_demo_events_can_be_registered_for(runner, client, db):
-    from tests.conftest import FORM_DEFAULTS, submit
-
     from app.events.models import BookingMode, Session
+    from tests.conftest import FORM_DEFAULTS, submit
 
     runner.invoke(args=["seed-demo"])
     for slug, language in (("v-sesja-dialogu-lodz", "pl"), ("pracownia-miast-sandomierz", "en")):
