@@ -639,6 +639,7 @@ def send_manage_link(event: Event, email: str, client_ip: str, now: datetime | N
             MessageKind.MANAGE_LINK,
             registration,
             now,
+            redact=[token],
             manage_url=absolute_url("registration.manage", token=token),
         )
 
