@@ -80,6 +80,9 @@ class Config:
     # (drift is logged as an error; `flask check counters --repair` repairs it). 0 switches it off.
     COUNTER_AUDIT_INTERVAL = float(os.environ.get("COUNTER_AUDIT_INTERVAL", "600"))
 
+    # Seconds the success page after registering can still show the private link (once).
+    REGISTRATION_RECEIPT_SECONDS = int(os.environ.get("REGISTRATION_RECEIPT_SECONDS", "900"))
+
     # Hours a waiting person has to accept a freed place of a ranked workshop.
     RANKED_OFFER_HOURS = float(os.environ.get("RANKED_OFFER_HOURS", "48"))
 

@@ -751,4 +751,5 @@ PL = {
     "someone not logged in": "ktoś niezalogowany",
     "the command line": "wiersz poleceń",
     "the retention purge": "automatyczna anonimizacja",
+    "For your privacy this page is shown only once. The link is also in the email we have sent you.": "Ze względów prywatności ta strona jest wyświetlana tylko raz. Link znajdziesz też w e-mailu, który do Ciebie wysłaliśmy.",
 }

@@ -1,7 +1,9 @@
 """Full page flows through the test client, with CSRF protection on."""
 from __future__ import annotations
 
+import base64
 import re
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -9,6 +11,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from app.events.models import BookingMode, EventStatus
+from app.registration import receipts, routes
 from app.registration.models import Booking, BookingStatus, Registration
 from tests.conftest import FORM_DEFAULTS, NOW, csrf_token, submit
 
@@ -276,3 +279,57 @@ def test_the_same_form_sent_twice_shows_one_registrations_page_and_another_brows
     new_link = re.search(r'href="(http://zapisy.test/r/[A-Za-z0-9_-]+)"', client.get(again.headers["Location"]).text)
     assert new_link and new_link.group(1) != links[0]
     assert _count(db, Registration) == 2
+
+
+def _session_cookie(app, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    """Return the browser's session cookie as sent, and its content as anyone at the browser can read it."""
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    assert cookie is not None
+    payload = cookie.value.removeprefix(".").split(".")[0]  # signed, not encrypted: base64 (maybe zlib) JSON
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    readable = zlib.decompress(raw) if cookie.value.startswith(".") else raw
+    return cookie.value + readable.decode(), app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_the_success_page_shows_the_private_link_once_and_the_cookie_never_holds_it(
+    app, client, db, make_event, make_session, outbox, monkeypatch
+):
+    event = make_event()
+    session = make_session(event, capacity=5)
+    answer = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": [str(session.id)]})
+    assert answer.status_code == 303
+    [message] = outbox.messages()
+    token = message.redact[0]  # the link of the confirmation email
+    readable, content = _session_cookie(app, client)
+    assert token not in readable and token not in repr(content)
+    assert set(content["registration_receipt"]) == {"event", "sealed", "until"}
+
+    page = client.get(answer.headers["Location"])
+    assert page.status_code == 200 and f"http://zapisy.test/r/{token}" in page.text
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Pragma"] == "no-cache"
+    assert "registration_receipt" not in _session_cookie(app, client)[1]
+    # Shown once: a reload, or the next person at a shared computer, gets the event page.
+    again = client.get(answer.headers["Location"])
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/events/{event.slug}/")
+    assert token not in again.text and again.headers["Cache-Control"] == "no-store"
+
+    # Not opened within the receipt's lifetime: gone too.
+    answer = submit(client, f"/events/{event.slug}/register",
+                    {**FORM_DEFAULTS, "email": "later@example.com", "sessions": [str(session.id)]})
+    real_now = routes.utcnow
+    monkeypatch.setattr(routes, "utcnow", lambda: real_now() + timedelta(seconds=app.config["REGISTRATION_RECEIPT_SECONDS"]))
+    assert client.get(answer.headers["Location"]).status_code == 302
+    assert client.get(f"/r/{token}").status_code == 200  # the link itself works on
+
+
+def test_a_receipt_opens_only_with_the_servers_key_and_for_its_event(app):
+    with app.test_request_context():
+        token = "T" * 43
+        receipt = receipts.make_receipt("event-1", token, NOW)
+        assert token not in repr(receipt)
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-1", NOW) == token
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-2", NOW) is None
+        for broken in ({"sealed": "%%%"}, {"sealed": ""}, {"until": "soon"}, {"until": None}):
+            assert receipts.take_receipt({receipts.SESSION_KEY: {**receipt, **broken}}, "event-1", NOW) is None
+        app.config["SECRET_KEY"] = "another-secret"
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-1", NOW) != token
