@@ -752,4 +752,5 @@ PL = {
     "the command line": "wiersz poleceń",
     "the retention purge": "automatyczna anonimizacja",
     "For your privacy this page is shown only once. The link is also in the email we have sent you.": "Ze względów prywatności ta strona jest wyświetlana tylko raz. Link znajdziesz też w e-mailu, który do Ciebie wysłaliśmy.",
+    "We could not register this email address for this event. If you have registered before, we can send your private link to that address again.": "Nie udało się zarejestrować tego adresu e-mail na to wydarzenie. Jeśli zgłoszenie zostało już wysłane wcześniej, możemy ponownie wysłać prywatny link na ten adres.",
 }

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import re
+import time
+import uuid
 import zlib
 from datetime import timedelta
 
@@ -10,6 +12,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from app.auth.models import LoginAttempt
 from app.events.models import BookingMode, EventStatus
 from app.registration import receipts, routes
 from app.registration.models import Booking, BookingStatus, Registration
@@ -333,3 +336,71 @@ def test_a_receipt_opens_only_with_the_servers_key_and_for_its_event(app):
             assert receipts.take_receipt({receipts.SESSION_KEY: {**receipt, **broken}}, "event-1", NOW) is None
         app.config["SECRET_KEY"] = "another-secret"
         assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-1", NOW) != token
+
+
+EXPLICIT = "Na to wydarzenie istnieje już zgłoszenie z tym adresem e-mail"
+NEUTRAL = "Nie udało się zarejestrować tego adresu e-mail na to wydarzenie"
+
+
+def _refusal(client, event, email: str) -> str:  # type: ignore[no-untyped-def]
+    """Submit the form for ``email`` (registered already) from a new browser; return what the refusal says.
+
+    That is the alert above the form and the email field's error, and they must link to the resend page only.
+    """
+    answer = submit(client.application.test_client(), f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": email})
+    assert answer.status_code == 422
+    said = re.search(r'id="form-errors">(.*?)</div>\n</div>', answer.text, re.S).group(1)
+    said += re.search(r'id="email-error">(.*?)</div>', answer.text, re.S).group(1)
+    assert re.findall(r'href="([^"]*)"', said) == [f"/events/{event.slug}/resend-link"]
+    return said
+
+
+def test_the_form_says_an_address_is_registered_only_a_few_times_then_refuses_neutrally(
+    app, client, db, make_event, register
+):
+    event = make_event()
+    register(event, email="known@example.com")
+    register(event, email="other@example.com")
+    for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+        assert EXPLICIT in _refusal(client, event, "Known@Example.com ")  # the address as the form normalises it
+    said = _refusal(client, event, "known@example.com")
+    assert NEUTRAL in said and EXPLICIT not in said
+    # Another address is still told; and no counter holds an address.
+    assert EXPLICIT in _refusal(client, event, "other@example.com")
+    keys = db.session.execute(select(LoginAttempt.key)).scalars().all()
+    assert len(keys) == app.config["ALREADY_REGISTERED_ANSWERS"] + 1 and not any("@" in key for key in keys)
+
+
+@pytest.mark.app_config(ALREADY_REGISTERED_WINDOW=1)
+def test_the_neutral_refusal_ends_with_the_window(app, client, db, make_event, register, monkeypatch):
+    event = make_event()
+    register(event, email="known@example.com")
+    for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+        assert EXPLICIT in _refusal(client, event, "known@example.com")
+    assert NEUTRAL in _refusal(client, event, "known@example.com")
+    time.sleep(1.1)
+    assert EXPLICIT in _refusal(client, event, "known@example.com")
+
+
+def test_the_registered_answers_count_in_redis_when_configured(app, client, db, make_event, register):
+    redis = pytest.importorskip("redis", reason="Redis tests skipped: the redis package is not installed")
+    server = redis.Redis(host="127.0.0.1", port=6379, db=13, socket_timeout=1)
+    try:
+        server.ping()
+    except redis.RedisError:
+        pytest.skip("Redis tests skipped: no Redis server answers on 127.0.0.1:6379")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+    email = f"redis-{uuid.uuid4().hex[:8]}@example.com"
+    event = make_event()
+    register(event, email=email)
+    try:
+        for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+            assert EXPLICIT in _refusal(client, event, email)
+        assert NEUTRAL in _refusal(client, event, email)
+        [key] = [k for k in server.keys("zapisy:*registered-answer:*")
+                 if int(server.get(k)) == app.config["ALREADY_REGISTERED_ANSWERS"]]
+        assert email.encode() not in key
+        assert db.session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one() == 0
+    finally:
+        for key in server.keys("zapisy:*registered-answer:*"):
+            server.delete(key)

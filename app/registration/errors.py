@@ -35,6 +35,16 @@ class AlreadyRegistered(RegistrationError):
     field = "email"
 
 
+class RegistrationRefused(RegistrationError):
+    """What an address registered already is told once it has been told so often enough (see services.refusal_for)."""
+
+    message = _l(
+        "We could not register this email address for this event. "
+        "If you have registered before, we can send your private link to that address again."
+    )
+    field = "email"
+
+
 class TimeClash(RegistrationError):
     """Two chosen sessions overlap in time."""
 

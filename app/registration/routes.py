@@ -38,7 +38,7 @@ from ..pagecache import cached_page
 from ..ranking import services as ranking_services
 from . import holds, offers, receipts, services
 from .calendar import registration_ics
-from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
+from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError, RegistrationRefused
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
 from .ranked import ranking_closed_reason
@@ -90,13 +90,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
                 # The same form sent again (a double-click): the answer the first one got.
                 receipts.keep_receipt(session, slug, token, now)
                 return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
-            attach_error(form, error)
-            if isinstance(error, AlreadyRegistered):
-                form.form_errors.append(
-                    Markup('<a href="{}">{}</a>').format(
-                        url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
-                    )
-                )
+            busy = _refuse(form, event, error, participant.email)
         except SQLAlchemyError as error:
             busy = _database_busy(error)
         else:
@@ -112,6 +106,27 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         form.check_sessions_offered(programme.instant)
     page, status = _render_form(event, programme, form, is_open, now, busy=busy)
     return busy_page(page) if busy else (page, status)
+
+
+def _refuse(form, event, error: RegistrationError, email: str) -> bool:  # type: ignore[no-untyped-def]
+    """Show a refusal in the form; tell whether the database was too busy to count it (see _database_busy).
+
+    An address registered already is told so only a few times (services.refusal_for_duplicate);
+    either answer links to the resend-link page, and to nothing else.
+    """
+    if isinstance(error, AlreadyRegistered):
+        try:
+            error = services.refusal_for_duplicate(email)
+        except SQLAlchemyError as fault:
+            return _database_busy(fault)
+    attach_error(form, error)
+    if isinstance(error, AlreadyRegistered | RegistrationRefused):
+        form.form_errors.append(
+            Markup('<a href="{}">{}</a>').format(
+                url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
+            )
+        )
+    return False
 
 
 def _database_busy(error: SQLAlchemyError) -> bool:
