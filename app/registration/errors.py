@@ -36,7 +36,7 @@ class AlreadyRegistered(RegistrationError):
 
 
 class RegistrationRefused(RegistrationError):
-    """What an address registered already is told once it has been told so often enough (see services.refusal_for)."""
+    """The neutral answer to an address registered already, once it was told so often enough (refusal_for_duplicate)."""
 
     message = _l(
         "We could not register this email address for this event. "

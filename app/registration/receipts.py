@@ -9,7 +9,7 @@ of HMAC-SHA256 (a pseudo-random function) under a key derived from
 keeps it from being altered. A receipt is good for ``REGISTRATION_RECEIPT_SECONDS``
 and only for the event it was made at, and the page that opens it takes it out
 of the session (:func:`take_receipt`): a later visitor of the same browser
-finds nothing. No database row and no write: the POST stays as fast as it was.
+finds nothing. No database row and no write: the POST costs about what it did.
 """
 from __future__ import annotations
 
