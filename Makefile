@@ -43,7 +43,8 @@ test: install translations lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Production-like local trial: gunicorn on 127.0.0.1:8000 with ZAPISY_ENV=production,
-# after `flask db upgrade`, and the outbox worker beside it (requests never send mail). Without SECRET_KEY in the environment, a random key is
+# after `flask db upgrade`, and the outbox worker beside it (requests never send mail; without
+# MAIL_SERVER it writes .eml files to instance/mail/, which production does only when told to). Without SECRET_KEY in the environment, a random key is
 # generated once into instance/secret_key (kept, so sessions survive restarts).
 # Plain HTTP here, so cookies are not marked Secure; see docs/deploy.md for the real thing.
 SERVE_HOST ?= 127.0.0.1
@@ -55,7 +56,8 @@ serve: install translations
 	fi
 	@export ZAPISY_ENV=production SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
 	  BASE_URL="$${BASE_URL:-http://$(SERVE_HOST):$(SERVE_PORT)}" \
-	  SESSION_COOKIE_SECURE="$${SESSION_COOKIE_SECURE:-0}" PREFERRED_URL_SCHEME="$${PREFERRED_URL_SCHEME:-http}"; \
+	  SESSION_COOKIE_SECURE="$${SESSION_COOKIE_SECURE:-0}" PREFERRED_URL_SCHEME="$${PREFERRED_URL_SCHEME:-http}" \
+	  OUTBOX_MAIL_DIR="$${OUTBOX_MAIL_DIR:-instance/mail}"; \
 	  $(FLASK) db upgrade && \
 	  { trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	    $(FLASK) outbox work & worker=$$!; \

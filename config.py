@@ -76,9 +76,16 @@ class Config:
     OUTBOX_RESEND_MAX_PER_HOUR = 3  # new-link emails per registration
     OUTBOX_RESEND_MAX_PER_IP = 20  # resend-link requests per client IP and hour
     OUTBOX_DEV_PAGE = False  # /dev/mail lists the written emails
+    # The registration form says "this address is registered already" this many times per address
+    # and window (seconds), then refuses neutrally: docs/deploy.md, "What the public forms tell".
+    ALREADY_REGISTERED_ANSWERS = int(os.environ.get("ALREADY_REGISTERED_ANSWERS", "3"))
+    ALREADY_REGISTERED_WINDOW = int(os.environ.get("ALREADY_REGISTERED_WINDOW", "3600"))
     # Seconds between the outbox worker's audits of the place counters against the bookings
     # (drift is logged as an error; `flask check counters --repair` repairs it). 0 switches it off.
     COUNTER_AUDIT_INTERVAL = float(os.environ.get("COUNTER_AUDIT_INTERVAL", "600"))
+
+    # Seconds the success page after registering can still show the private link (once).
+    REGISTRATION_RECEIPT_SECONDS = int(os.environ.get("REGISTRATION_RECEIPT_SECONDS", "900"))
 
     # Hours a waiting person has to accept a freed place of a ranked workshop.
     RANKED_OFFER_HOURS = float(os.environ.get("RANKED_OFFER_HOURS", "48"))

@@ -815,4 +815,6 @@ PL = {
     "edition %(label)s": "edycja %(label)s",
     "E.g. “XII” or “2026”: shown as “edition XII” in the reader's language.": "Np. „XII” lub „2026”: wyświetlane jako „edycja XII” w języku czytelnika.",
     "Choose at least one session or rank at least one workshop.": "Wybierz co najmniej jedną sesję albo uszereguj co najmniej jeden warsztat.",
+    "For your privacy this page is shown only once. The link is also in the email we have sent you.": "Ze względów prywatności ta strona jest wyświetlana tylko raz. Link znajdziesz też w e-mailu, który do Ciebie wysłaliśmy.",
+    "We could not register this email address for this event. If you have registered before, we can send your private link to that address again.": "Nie udało się zarejestrować tego adresu e-mail na to wydarzenie. Jeśli zgłoszenie zostało już wysłane wcześniej, możemy ponownie wysłać prywatny link na ten adres.",
 }

@@ -212,7 +212,11 @@ class Participant:
         timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
         if timing:
             self.stats.server_times[kind].append(float(timing.group(1)) / 1000)
-        # Kept whatever its Secure flag: this client stands behind a TLS proxy.
+        self.keep_cookies(response)
+        return response
+
+    def keep_cookies(self, response: httpx.Response) -> None:
+        """Keep the cookies ``response`` sets (whatever their Secure flag: this client stands behind a TLS proxy)."""
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")
             value = rest.split(";", 1)[0]
@@ -220,7 +224,14 @@ class Participant:
                 self.cookies.pop(name.strip(), None)
             else:
                 self.cookies[name.strip()] = value
-        return response
+
+    def fork(self, response: httpx.Response) -> Participant:
+        """Return this browser as it would be had ``response`` been the last answer it got (of several at once)."""
+        other = Participant(self.client, self.base_url, self.stats)
+        other.cookies = dict(self.cookies)
+        other.csrf_token = self.csrf_token
+        other.keep_cookies(response)
+        return other
 
     async def load_form(self, path: str) -> httpx.Response:
         """GET a form page and keep its CSRF token."""

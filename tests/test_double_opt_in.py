@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.db import utcnow
 from app.events.models import Group, ParticipantCategory, Session
 from app.extensions import db as _db
-from app.registration import holds, services
+from app.registration import holds, receipts, services
 from app.registration.errors import ConfirmationExpired
 from app.registration.models import (
     Booking,
@@ -103,7 +103,7 @@ def test_manage_and_success_pages_ask_to_confirm_until_when(client, db, opt_in_e
     assert 'id="awaiting-confirmation"' in manage.text
     assert f"/r/{token}/confirm" in manage.text
     with client.session_transaction() as flask_session:
-        flask_session["last_registration"] = {"event": event.slug, "token": token}
+        receipts.keep_receipt(flask_session, event.slug, token, utcnow())
     success = client.get(f"/events/{event.slug}/registered")
     assert 'id="awaiting-confirmation"' in success.text
     holds.confirm_registration(_reg(db, registration_id))

@@ -194,21 +194,26 @@ def test_double_click_registers_once_and_every_click_lands_on_its_success_page(l
             answers = await asyncio.wait_for(
                 asyncio.gather(*(person.submit(path, data) for _ in range(DOUBLE_CLICKS))), RUN_TIMEOUT
             )
-            pages = [await person.follow(a) for a in answers if a.status_code == 303]
+            # The browser follows one of the answers, whichever came last: each must lead to the page.
+            followed = [(person.fork(a), a) for a in answers if a.status_code == 303]
+            pages = [await browser.follow(answer) for browser, answer in followed]
+            # The page is shown once: the same browser asking again is sent to the event page.
+            again = await followed[0][0].follow(followed[0][1])
             # Another browser with the same address is told it is registered already.
             other = Participant(client, load_target.server.url)
             await other.load_form(path)
             refused = await other.submit(path, data)
-            return person, answers, pages + [refused]
+            return person, answers, pages + [again, refused]
 
     person, answers, pages = asyncio.run(double_click())
-    *successes, refused = pages
+    *successes, again, refused = pages
 
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {303: DOUBLE_CLICKS}, statuses
     assert person.stats.server_errors == 0, statuses
     links = {re.search(r'href="https?://[^/"]+(/r/[A-Za-z0-9_-]+)"', page.text).group(1) for page in successes}
     assert len(successes) == DOUBLE_CLICKS and len(links) == 1  # one registration's page, twenty times
+    assert again.status_code == 302 and "/r/" not in again.text
     assert refused.status_code == 422 and "/r/" not in refused.text
 
     url = load_target.database_url

@@ -99,3 +99,31 @@ def test_revision_0005_folds_existing_names_as_the_app_does(tmp_path):
 
     assert stored == [search_text(Person(*p)) for p in people]
     assert stored[0] == "lukasz zolkiewski lz@example.com urzad miasta lodzi lodz"
+
+
+def test_revision_0012_removes_the_private_links_of_emails_sent_before_it(tmp_path):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.sqlite'}")
+    token = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
+    with app.app_context():
+        upgrade(revision="0010")
+        with db.engine.begin() as connection:
+            for n, status in enumerate(("sent", "pending", "failed"), start=1):
+                connection.execute(text(
+                    "INSERT INTO outbox_message (id, kind, status, recipient_email, recipient_name, sender_name,"
+                    " reply_to, language, subject, body_text, body_html, attachments, message_id, attempts,"
+                    " next_attempt_at, last_error, created_at) VALUES (:n, 'registration_received', :status,"
+                    " 'a@example.com', '', '', '', 'pl', 'S', :text, :html, '[]', :mid, 1, '2026-01-01', '',"
+                    " '2026-01-01')"
+                ), {"n": n, "status": status, "mid": f"<{n}@zapisy.test>",
+                    "text": f"Link: https://zapisy.example/r/{token}\nPotwierdź: https://zapisy.example/r/{token}/confirm",
+                    "html": f'<a href="https://zapisy.example/r/{token}">https://zapisy.example/r/{token}</a>'})
+        upgrade(revision="0012")
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT status, body_text, body_html, redact FROM outbox_message ORDER BY id")).all()
+        db.engine.dispose()
+    sent, pending, failed = rows
+    assert token not in sent.body_text + sent.body_html
+    assert sent.body_text == "Link: https://zapisy.example/r/[removed]\nPotwierdź: https://zapisy.example/r/[removed]/confirm"
+    # Not sent yet (or to be retried by an organiser): the link is still needed.
+    assert token in pending.body_text and token in failed.body_html
+    assert pending.redact == failed.redact == f'["{token}"]'  # and removed once they are sent

@@ -325,6 +325,76 @@ def test_long_lines_and_polish_text_survive_smtp(app, db, smtp_server, outbox):
     assert received.message.get_body(preferencelist=("plain",)).get_content().rstrip("\n") == long_line
 
 
+def _rows_holding(db, secret: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """Return the ids of outbox rows that hold ``secret`` anywhere (bodies, attachments, private parts)."""
+    db.session.rollback()
+    rows = db.session.execute(db.select(OutboxMessage)).scalars()
+    return [row.id for row in rows
+            if secret in "".join(map(str, (row.body_text, row.body_html, row.attachments, row.redact, row.subject)))]
+
+
+def test_a_delivered_email_leaves_no_working_link_in_its_row_and_a_retry_still_sends_it(
+    app, db, client, make_event, make_session, participant, smtp_server, outbox
+):
+    event = make_event(requires_email_confirmation=True)  # the confirmation link carries the token too
+    session = make_session(event)
+    result = services.register(event, participant(email="link@example.com"), services.Choices(session_ids=[session.id]))
+    token = result.token
+    # The first attempt is put off: the row must still carry the link for the next one.
+    smtp_server.handler.rcpt_replies["link@example.com"] = "451 4.7.1 Try again later"
+    assert deliver_due().retried == 1
+    [row] = outbox.messages()
+    assert row.status == MessageStatus.PENDING and token in row.body_text and row.redact == [token]
+
+    del smtp_server.handler.rcpt_replies["link@example.com"]
+    _make_all_due(db)
+    assert deliver_due().sent == 1
+    [received] = smtp_server.handler.to("link@example.com")
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    html = received.message.get_body(preferencelist=("html",)).get_content()
+    assert f"http://zapisy.test/r/{token}" in text and f"http://zapisy.test/r/{token}/confirm" in text
+    assert f'href="http://zapisy.test/r/{token}"' in html
+    assert _rows_holding(db, token) == []
+    [row] = outbox.messages()
+    assert row.status == MessageStatus.SENT and row.redact == []
+    assert "http://zapisy.test/r/[removed]" in row.body_text and "Sesja" in row.body_text  # the rest is kept
+    assert client.get(f"/r/{token}").status_code == 200  # the link still works
+
+    # A new link asked for on the resend page: the same once it is sent.
+    services.send_manage_link(event, "link@example.com", "192.0.2.1")
+    [new] = outbox.messages(kind="manage_link")
+    new_token = new.redact[0]
+    assert new_token != token and f"/r/{new_token}" in new.body_text and f"/r/{new_token}" in new.body_html
+    assert deliver_due().sent == 1
+    assert f"/r/{new_token}" in smtp_server.handler.to("link@example.com")[-1].message.get_body(
+        preferencelist=("plain",)).get_content()
+    assert _rows_holding(db, new_token) == []
+    assert client.get(f"/r/{new_token}").status_code == 200
+
+
+def test_a_failed_email_keeps_its_link_for_an_organisers_retry(app, db, make_event, make_session, participant, smtp_server, outbox):
+    event = make_event()
+    result = services.register(event, participant(email="nobody@example.com"), services.Choices())
+    smtp_server.handler.rcpt_replies["nobody@example.com"] = "550 5.1.1 No such user"
+    assert deliver_due().failed == 1
+    [row] = outbox.messages()
+    assert row.status == MessageStatus.FAILED and result.token in row.body_text and row.redact == [result.token]
+
+
+def test_production_without_a_mail_server_writes_no_eml_files(app, db, make_event, make_session, register, outbox):
+    event = make_event()
+    register(event, make_session(event))
+    app.config.update(IS_PRODUCTION=True, OUTBOX_MAIL_DIR=None)
+    report = deliver_due()
+    assert report.sent == 0 and report.retried == 1
+    [row] = outbox.messages()
+    assert row.status == MessageStatus.PENDING and row.last_error == "MAIL_SERVER is not set"
+    # A directory named on purpose (a local production-like trial) is written to.
+    app.config["OUTBOX_MAIL_DIR"] = str(outbox.directory)
+    _make_all_due(db)
+    assert deliver_due().sent == 1 and len(list(outbox.directory.glob("*.eml"))) == 1
+
+
 def test_the_worker_runs_each_task_when_due_and_goes_on_after_a_failing_one(app, caplog):
     from app.notifications.worker import add_task, run_due_tasks
 

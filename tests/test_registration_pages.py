@@ -1,14 +1,20 @@
 """Full page flows through the test client, with CSRF protection on."""
 from __future__ import annotations
 
+import base64
 import re
+import time
+import uuid
+import zlib
 from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from app.auth.models import LoginAttempt
 from app.events.models import BookingMode, EventStatus
+from app.registration import receipts, routes
 from app.registration.models import Booking, BookingStatus, Registration
 from tests.conftest import FORM_DEFAULTS, NOW, csrf_token, submit
 
@@ -301,3 +307,123 @@ def test_a_registration_must_name_a_session_where_the_event_has_any(client, db, 
     assert _count(db, Registration) == 0
     empty = make_event(slug="no-programme-yet")
     assert submit(client, f"/events/{empty.slug}/register", {**FORM_DEFAULTS}).status_code == 303
+def _session_cookie(app, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    """Return the browser's session cookie as sent, and its content as anyone at the browser can read it."""
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    assert cookie is not None
+    payload = cookie.value.removeprefix(".").split(".")[0]  # signed, not encrypted: base64 (maybe zlib) JSON
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    readable = zlib.decompress(raw) if cookie.value.startswith(".") else raw
+    return cookie.value + readable.decode(), app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_the_success_page_shows_the_private_link_once_and_the_cookie_never_holds_it(
+    app, client, db, make_event, make_session, outbox, monkeypatch
+):
+    event = make_event()
+    session = make_session(event, capacity=5)
+    answer = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": [str(session.id)]})
+    assert answer.status_code == 303
+    [message] = outbox.messages()
+    token = message.redact[0]  # the link of the confirmation email
+    readable, content = _session_cookie(app, client)
+    assert token not in readable and token not in repr(content)
+    assert set(content["registration_receipt"]) == {"event", "sealed", "until"}
+
+    page = client.get(answer.headers["Location"])
+    assert page.status_code == 200 and f"http://zapisy.test/r/{token}" in page.text
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Pragma"] == "no-cache"
+    assert "registration_receipt" not in _session_cookie(app, client)[1]
+    # Shown once: a reload, or the next person at a shared computer, gets the event page.
+    again = client.get(answer.headers["Location"])
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/events/{event.slug}/")
+    assert token not in again.text and again.headers["Cache-Control"] == "no-store"
+
+    # Not opened within the receipt's lifetime: gone too.
+    answer = submit(client, f"/events/{event.slug}/register",
+                    {**FORM_DEFAULTS, "email": "later@example.com", "sessions": [str(session.id)]})
+    real_now = routes.utcnow
+    monkeypatch.setattr(routes, "utcnow", lambda: real_now() + timedelta(seconds=app.config["REGISTRATION_RECEIPT_SECONDS"]))
+    assert client.get(answer.headers["Location"]).status_code == 302
+    assert client.get(f"/r/{token}").status_code == 200  # the link itself works on
+
+
+def test_a_receipt_opens_only_with_the_servers_key_and_for_its_event(app):
+    with app.test_request_context():
+        token = "T" * 43
+        receipt = receipts.make_receipt("event-1", token, NOW)
+        assert token not in repr(receipt)
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-1", NOW) == token
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-2", NOW) is None
+        for broken in ({"sealed": "%%%"}, {"sealed": ""}, {"until": "soon"}, {"until": None}):
+            assert receipts.take_receipt({receipts.SESSION_KEY: {**receipt, **broken}}, "event-1", NOW) is None
+        app.config["SECRET_KEY"] = "another-secret"
+        assert receipts.take_receipt({receipts.SESSION_KEY: dict(receipt)}, "event-1", NOW) != token
+
+
+EXPLICIT = "Na to wydarzenie istnieje już zgłoszenie z tym adresem e-mail"
+NEUTRAL = "Nie udało się zarejestrować tego adresu e-mail na to wydarzenie"
+
+
+def _refusal(client, event, email: str) -> str:  # type: ignore[no-untyped-def]
+    """Submit the form for ``email`` (registered already) from a new browser; return what the refusal says.
+
+    That is the alert above the form and the email field's error, and they must link to the resend page only.
+    """
+    answer = submit(client.application.test_client(), f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": email})
+    assert answer.status_code == 422
+    said = re.search(r'id="form-errors">(.*?)</div>\n</div>', answer.text, re.S).group(1)
+    said += re.search(r'id="email-error">(.*?)</div>', answer.text, re.S).group(1)
+    assert re.findall(r'href="([^"]*)"', said) == [f"/events/{event.slug}/resend-link"]
+    return said
+
+
+def test_the_form_says_an_address_is_registered_only_a_few_times_then_refuses_neutrally(
+    app, client, db, make_event, register
+):
+    event = make_event()
+    register(event, email="known@example.com")
+    register(event, email="other@example.com")
+    for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+        assert EXPLICIT in _refusal(client, event, "Known@Example.com ")  # the address as the form normalises it
+    said = _refusal(client, event, "known@example.com")
+    assert NEUTRAL in said and EXPLICIT not in said
+    # Another address is still told; and no counter holds an address.
+    assert EXPLICIT in _refusal(client, event, "other@example.com")
+    keys = db.session.execute(select(LoginAttempt.key)).scalars().all()
+    assert len(keys) == app.config["ALREADY_REGISTERED_ANSWERS"] + 1 and not any("@" in key for key in keys)
+
+
+@pytest.mark.app_config(ALREADY_REGISTERED_WINDOW=1)
+def test_the_neutral_refusal_ends_with_the_window(app, client, db, make_event, register, monkeypatch):
+    event = make_event()
+    register(event, email="known@example.com")
+    for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+        assert EXPLICIT in _refusal(client, event, "known@example.com")
+    assert NEUTRAL in _refusal(client, event, "known@example.com")
+    time.sleep(1.1)
+    assert EXPLICIT in _refusal(client, event, "known@example.com")
+
+
+def test_the_registered_answers_count_in_redis_when_configured(app, client, db, make_event, register):
+    redis = pytest.importorskip("redis", reason="Redis tests skipped: the redis package is not installed")
+    server = redis.Redis(host="127.0.0.1", port=6379, db=13, socket_timeout=1)
+    try:
+        server.ping()
+    except redis.RedisError:
+        pytest.skip("Redis tests skipped: no Redis server answers on 127.0.0.1:6379")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+    email = f"redis-{uuid.uuid4().hex[:8]}@example.com"
+    event = make_event()
+    register(event, email=email)
+    try:
+        for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
+            assert EXPLICIT in _refusal(client, event, email)
+        assert NEUTRAL in _refusal(client, event, email)
+        [key] = [k for k in server.keys("zapisy:*registered-answer:*")
+                 if int(server.get(k)) == app.config["ALREADY_REGISTERED_ANSWERS"]]
+        assert email.encode() not in key
+        assert db.session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one() == 0
+    finally:
+        for key in server.keys("zapisy:*registered-answer:*"):
+            server.delete(key)

@@ -5,7 +5,11 @@ PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises claimers) and committed
 before any network I/O, so several workers never hold the same message. A
 claim left by a killed worker is released after ``OUTBOX_CLAIM_TIMEOUT``
 seconds. Each outcome is committed on its own, right after the message is
-handed over, so that a crash re-sends at most the message in flight.
+handed over, so that a crash re-sends at most the message in flight. A
+message's private parts (``OutboxMessage.redact``: a manage token) stay in
+its row until it is delivered, as a retry needs them, and are replaced in the
+stored bodies by the same commit that marks it sent. A failed message keeps
+them: an organiser may put it back in the queue.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Any, Protocol
 
 import flask_mail
 from flask import Flask, current_app
+from markupsafe import escape
 from sqlalchemy import select, text, update
 from werkzeug.wrappers import Response
 
@@ -38,6 +43,9 @@ from ..extensions import db, mail
 from .models import MessageStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+# What a private part of a delivered message's bodies becomes in its row.
+REDACTED = "[removed]"
 
 # Anything shaped like an email address, as SMTP replies quote them (with or without <>).
 _ADDRESS = re.compile(r"[^\s<>()\[\]@,;:\"']+@[^\s<>()\[\]@,;:\"']+")
@@ -60,6 +68,7 @@ class ClaimedMessage:
     attachments: list[dict[str, Any]]
     message_id: str
     created_at: datetime
+    redact: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: OutboxMessage) -> ClaimedMessage:
@@ -78,6 +87,7 @@ class ClaimedMessage:
             attachments=list(row.attachments or []),
             message_id=row.message_id,
             created_at=row.created_at,
+            redact=list(row.redact or []),
         )
 
 
@@ -326,10 +336,17 @@ def checkin_qr_png(code: str) -> bytes:
 
 
 def get_transport() -> Transport:
-    """Return SMTP when ``MAIL_SERVER`` is set, else the .eml directory."""
+    """Return SMTP when ``MAIL_SERVER`` is set, else the .eml directory.
+
+    In production the .eml files (whole emails, private links included) are
+    written only to a directory named on purpose in ``OUTBOX_MAIL_DIR``: a
+    forgotten ``MAIL_SERVER`` leaves the emails waiting in the outbox instead.
+    """
     config = current_app.config
     if config.get("MAIL_SERVER"):
         return SMTPTransport(current_app._get_current_object(), float(config["MAIL_TIMEOUT"]))  # type: ignore[attr-defined]
+    if config.get("IS_PRODUCTION") and not config.get("OUTBOX_MAIL_DIR"):
+        return NoTransport()
     return FileTransport(mail_directory())
 
 
@@ -337,6 +354,23 @@ def mail_directory() -> Path:
     """Return the directory of the .eml files written without a mail server."""
     configured = current_app.config.get("OUTBOX_MAIL_DIR")
     return Path(configured) if configured else Path(current_app.instance_path) / "mail"
+
+
+class NoTransport:
+    """No way to deliver: production without ``MAIL_SERVER`` (every message waits for a later attempt)."""
+
+    def open(self) -> None:
+        """Refuse, as a temporary failure: setting MAIL_SERVER lets the messages go."""
+        log.error("MAIL_SERVER is not set: emails wait in the outbox (.eml files are written in production "
+                  "only to an OUTBOX_MAIL_DIR set on purpose)")
+        raise TemporaryFailure("MAIL_SERVER is not set")
+
+    def send(self, message: OutboxMail, claim: ClaimedMessage) -> None:
+        """Never reached: ``open`` refuses."""
+        raise TemporaryFailure("MAIL_SERVER is not set")
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 class FileTransport:
@@ -502,9 +536,38 @@ def _finish(claim: ClaimedMessage, worker: str, **values: Any) -> None:
 
 
 def _record_sent(claim: ClaimedMessage, worker: str, now: datetime | None, report: DeliveryReport) -> None:
-    """Mark a claim sent."""
-    _finish(claim, worker, status=MessageStatus.SENT, sent_at=now or utcnow(), claimed_at=None, last_error="")
+    """Mark a claim sent, removing its private parts from the stored bodies."""
+    _finish(claim, worker, status=MessageStatus.SENT, sent_at=now or utcnow(), claimed_at=None, last_error="",
+            **redacted_values(claim))
     report.sent += 1
+
+
+def redacted_values(claim: ClaimedMessage) -> dict[str, Any]:
+    """Return the row's new bodies (and attachments) without the claim's private parts; nothing when it has none."""
+    if not claim.redact:
+        return {}
+    in_html = claim.redact + [str(escape(secret)) for secret in claim.redact]
+    values: dict[str, Any] = {
+        "body_text": redact_secrets(claim.body_text, claim.redact),
+        "body_html": redact_secrets(claim.body_html, in_html),
+        "redact": [],
+    }
+    attachments = [
+        {**item, "content": redact_secrets(item["content"], claim.redact)}
+        if isinstance(item.get("content"), str) and item.get("encoding") != "base64" else item
+        for item in claim.attachments
+    ]
+    if attachments != claim.attachments:
+        values["attachments"] = attachments
+    return values
+
+
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """Return ``text`` with every occurrence of each secret replaced by REDACTED."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def _record_failure(claim: ClaimedMessage, worker: str, error: str, report: DeliveryReport) -> None:

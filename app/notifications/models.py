@@ -65,6 +65,9 @@ class OutboxMessage(db.Model):
     # "content" in base64 with "encoding": "base64", or "qr_code": <text> to be drawn when sent;
     # "content_id" and "disposition": "inline" make it an inline part.
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Private parts of the bodies (a manage token): needed until the message is delivered, then
+    # replaced in the stored bodies and forgotten, so that a sent row holds no working link.
+    redact: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # Kept across retries so that a receiver can recognise a message sent twice.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -58,12 +58,14 @@ def queue_email(
     recipient_name: str = "",
     registration_id: int | None = None,
     attachments: Iterable[dict[str, Any]] = (),
+    redact: Iterable[str] = (),
 ) -> OutboxMessage:
     """Render ``templates/email/<template>.{txt,html}`` (the kind's name by default) in ``language`` and queue it.
 
     ``subject`` is a translatable text with an ``%(event)s`` placeholder for the
     event's title. The templates get ``context`` with the event, its links, the
-    organiser's name and the subject. Flushes only.
+    organiser's name and the subject. ``redact``: secrets in the bodies (a manage
+    token) that the row keeps only until the message is delivered. Flushes only.
     """
     language = email_language(language)
     organiser_name = event.series.organiser_name if event.series else ""
@@ -86,7 +88,7 @@ def queue_email(
         body_html = render_template(f"email/{name}.html", **values)
     message = add_to_outbox(
         kind, event, recipient_email, language, subject_text, body_text, body_html, now,
-        recipient_name=recipient_name, registration_id=registration_id, attachments=attachments,
+        recipient_name=recipient_name, registration_id=registration_id, attachments=attachments, redact=redact,
     )
     db.session.flush()
     return message
@@ -105,11 +107,12 @@ def add_to_outbox(
     recipient_name: str = "",
     registration_id: int | None = None,
     attachments: Iterable[dict[str, Any]] = (),
+    redact: Iterable[str] = (),
 ) -> OutboxMessage:
     """Add an email written already to the outbox, due now, from the event's organiser (not flushed).
 
     A recipient that is not a plain address is kept as failed at once, so that
-    organisers see who could not be told.
+    organisers see who could not be told. ``redact`` as for :func:`queue_email`.
     """
     recipient = recipient_email.strip()
     contact = (event.contact_email or "").strip()
@@ -126,6 +129,7 @@ def add_to_outbox(
         body_text=body_text,
         body_html=body_html,
         attachments=list(attachments),
+        redact=[secret for secret in redact if secret],
         message_id=make_msgid(domain=mail_domain()),
         next_attempt_at=now,
         created_at=now,

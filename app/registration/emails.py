@@ -58,6 +58,7 @@ def queue_registration_received(registration: Registration, token: str, now: dat
         MessageKind.REGISTRATION_RECEIVED,
         registration,
         now,
+        redact=[token],
         manage_url=absolute_url("registration.manage", token=token),
         confirm_url=(
             absolute_url("registration.confirm_email", token=token) if registration.is_awaiting_confirmation else None
@@ -107,11 +108,13 @@ def queue_request_decided(booking: Booking, approved: bool, now: datetime) -> Ou
 
 
 def queue_message(
-    kind: MessageKind, registration: Registration, now: datetime, subject: object | None = None, **context: Any
+    kind: MessageKind, registration: Registration, now: datetime, subject: object | None = None,
+    redact: Iterable[str] = (), **context: Any,
 ) -> OutboxMessage:
     """Queue an email of ``kind`` to the registration's participant, with their bookings (flushes only).
 
     ``subject`` replaces the kind's own (another domain's message about a registration).
+    ``redact``: the manage token of a link in ``context``, kept in the outbox row only until it is sent.
     """
     event = registration.event
     language = email_language(registration.language)
@@ -135,6 +138,7 @@ def queue_message(
     return queue_email(
         kind, event, registration.email, language, subject or SUBJECTS[kind], now, values,
         recipient_name=registration.full_name, registration_id=registration.id, attachments=attachments,
+        redact=redact,
     )
 
 

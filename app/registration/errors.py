@@ -35,6 +35,16 @@ class AlreadyRegistered(RegistrationError):
     field = "email"
 
 
+class RegistrationRefused(RegistrationError):
+    """The neutral answer to an address registered already, once it was told so often enough (refusal_for_duplicate)."""
+
+    message = _l(
+        "We could not register this email address for this event. "
+        "If you have registered before, we can send your private link to that address again."
+    )
+    field = "email"
+
+
 class TimeClash(RegistrationError):
     """Two chosen sessions overlap in time."""
 

@@ -126,7 +126,7 @@ def _anonymise(registration: Registration, now: datetime) -> None:
         .where(OutboxMessage.registration_id == registration.id)
         # last_error too: an SMTP refusal often quotes the address ("550 <jan@example.com>: no such user").
         .values(recipient_email=registration.email, recipient_name="", subject=ERASED, body_text="", body_html="",
-                attachments=[], last_error="")
+                attachments=[], redact=[], last_error="")
     )
     db.session.flush()
 
@@ -191,7 +191,8 @@ def _forget_invitations(before: datetime) -> None:
     db.session.execute(
         update(OutboxMessage)
         .where(invitations)
-        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="", last_error="")
+        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="", redact=[],
+                last_error="")
     )
 
 

@@ -37,9 +37,9 @@ from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
 from ..pagecache import cached_page
 from ..ranking import services as ranking_services
-from . import holds, offers, services
+from . import holds, offers, receipts, services
 from .calendar import registration_ics
-from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError
+from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError, RegistrationRefused
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
 from .ranked import ranking_closed_reason
@@ -89,20 +89,14 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         except RegistrationError as error:
             if isinstance(error, AlreadyRegistered) and _made_by_this_form(event, token):
                 # The same form sent again (a double-click): the answer the first one got.
-                session["last_registration"] = {"event": slug, "token": token}
+                receipts.keep_receipt(session, slug, token, now)
                 return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
-            attach_error(form, error)
-            if isinstance(error, AlreadyRegistered):
-                form.form_errors.append(
-                    Markup('<a href="{}">{}</a>').format(
-                        url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
-                    )
-                )
+            busy = _refuse(form, event, error, participant.email)
         except SQLAlchemyError as error:
             busy = _database_busy(error)
         else:
             # ``slug`` is the event's (it was found by it): reading event.slug would reload the committed row.
-            session["last_registration"] = {"event": slug, "token": result.token}
+            receipts.keep_receipt(session, slug, result.token, now)
             return deliver_after_response(redirect(url_for(".registered", slug=slug), code=303))
     elif form.is_submitted() and not is_open:
         form.form_errors.append(_("Registration for this event is closed."))
@@ -113,6 +107,27 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         form.check_sessions_offered(programme.instant)
     page, status = _render_form(event, programme, form, is_open, now, busy=busy)
     return busy_page(page) if busy else (page, status)
+
+
+def _refuse(form, event, error: RegistrationError, email: str) -> bool:  # type: ignore[no-untyped-def]
+    """Show a refusal in the form; tell whether the database was too busy to count it (see _database_busy).
+
+    An address registered already is told so only a few times (services.refusal_for_duplicate);
+    either answer links to the resend-link page, and to nothing else.
+    """
+    if isinstance(error, AlreadyRegistered):
+        try:
+            error = services.refusal_for_duplicate(email)
+        except SQLAlchemyError as fault:
+            return _database_busy(fault)
+    attach_error(form, error)
+    if isinstance(error, AlreadyRegistered | RegistrationRefused):
+        form.form_errors.append(
+            Markup('<a href="{}">{}</a>').format(
+                url_for("notifications.resend_link", slug=event.slug), _("Send me my link again")
+            )
+        )
+    return False
 
 
 def _database_busy(error: SQLAlchemyError) -> bool:
@@ -186,21 +201,24 @@ def _render_form(event, programme, form, is_open: bool, now, busy: bool = False)
 
 @bp.route("/events/<slug>/registered")
 def registered(slug: str):  # type: ignore[no-untyped-def]
-    """Show the result of a registration just made (POST-redirect-GET)."""
+    """Show the result of a registration just made (POST-redirect-GET), once, and never from a cache."""
     event = _event_or_404(slug)
-    last = session.get("last_registration") or {}
-    registration = None
-    if last.get("event") == event.slug:
-        registration = services.find_registration_by_token(last.get("token", ""))
-    if registration is None:
-        return redirect(url_for("events.event", slug=event.slug))
-    return render_template(
-        "registration/registered.html",
-        event=event,
-        registration=registration,
-        manage_url=_manage_url(last["token"]),
-        positions=waitlist_positions(registration.bookings),
-    )
+    token = receipts.take_receipt(session, event.slug, utcnow())
+    registration = services.find_registration_by_token(token or "")
+    if token is None or registration is None:
+        response = redirect(url_for("events.event", slug=event.slug))
+    else:
+        response = make_response(render_template(
+            "registration/registered.html",
+            event=event,
+            registration=registration,
+            manage_url=_manage_url(token),
+            positions=waitlist_positions(registration.bookings),
+        ))
+    # The page shows the private link: no browser history, back button or proxy may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _manage_url(token: str) -> str:

@@ -35,7 +35,9 @@ from .errors import (
     NothingChosen,
     RankingClosed,
     RegistrationClosed,
+    RegistrationError,
     RegistrationNotOpenYet,
+    RegistrationRefused,
     TimeClash,
 )
 from .models import (
@@ -647,12 +649,38 @@ def send_manage_link(event: Event, email: str, client_ip: str, now: datetime | N
             MessageKind.MANAGE_LINK,
             registration,
             now,
+            redact=[token],
             manage_url=absolute_url("registration.manage", token=token),
         )
 
 
 def _resend_throttle() -> DatabaseThrottle | RedisThrottle:
     """Return the counter of resend requests per IP: the login throttle's store, one-hour window."""
-    window = timedelta(hours=1)
+    return _throttle(timedelta(hours=1))
+
+
+def _throttle(window: timedelta) -> DatabaseThrottle | RedisThrottle:
+    """Return a counter in the login throttle's store (Redis when REDIS_URL is set, else the database)."""
     url = current_app.config.get("REDIS_URL")
     return RedisThrottle(url, window) if url else DatabaseThrottle(window)
+
+
+def refusal_for_duplicate(email: str) -> RegistrationError:
+    """Return the form's answer to ``email`` registered already at the event, and count it.
+
+    Saying so helps a person who forgot they registered, but lets anyone check
+    an address: the form says it ``ALREADY_REGISTERED_ANSWERS`` times per
+    address within ``ALREADY_REGISTERED_WINDOW`` seconds (across events and
+    visitors), then gives the neutral RegistrationRefused. Both point to the
+    resend-link page. The counter is keyed by an HMAC of the address, never by
+    the address itself.
+    """
+    config = current_app.config
+    throttle = _throttle(timedelta(seconds=config["ALREADY_REGISTERED_WINDOW"]))
+    secret = str(config["SECRET_KEY"]).encode()
+    key = "registered-answer:" + hmac.new(secret, normalize_email(email).encode(), hashlib.sha256).hexdigest()[:32]
+    with write_transaction():
+        if throttle.count(key) >= config["ALREADY_REGISTERED_ANSWERS"]:
+            return RegistrationRefused()
+        throttle.hit(key)  # only the answers given: an address being probed adds no rows
+    return AlreadyRegistered()
