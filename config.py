@@ -30,10 +30,16 @@ def _days(name: str, default: int) -> int:
     return days
 
 
+# Public (it is in this file): only a development run (ZAPISY_ENV=development) may sign with it.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key"
+
+
 class Config:
     """Base configuration shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key")
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # required outside development (create_app checks)
+    # Whether a public key (development's, the tests') may sign sessions: never where it matters.
+    ALLOW_PUBLIC_SECRET_KEY = False
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'zapisy.sqlite'}"
     )
@@ -130,6 +136,8 @@ class DevelopmentConfig(Config):
     """Local development: debug helpers on."""
 
     DEBUG = True
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    ALLOW_PUBLIC_SECRET_KEY = True
     OUTBOX_DEV_PAGE = True
     # A bare `flask run` shows its emails at once; `make run` starts the outbox worker beside
     # the server instead and switches this off.
@@ -141,6 +149,7 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    ALLOW_PUBLIC_SECRET_KEY = True  # an in-memory database unless a test's fixture gives one
     SQLALCHEMY_DATABASE_URI = "sqlite://"  # the tests' fixtures choose the database
     BASE_URL = "http://zapisy.test"
     OUTBOX_DELIVER_AFTER_REQUEST = False  # tests that deliver switch it on
