@@ -97,6 +97,8 @@ class Config:
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     LOGIN_MAX_FAILURES_PER_IP = 30
     ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
+    # Hours after login when a back-office session ends however busy it was (a stolen cookie too).
+    ADMIN_MAX_SESSION_HOURS = float(os.environ.get("ADMIN_MAX_SESSION_HOURS", "12"))
     PERMANENT_SESSION_LIFETIME = 12 * 3600
 
     # Abuse limits (Flask-Limiter), per client IP; storage in Redis when REDIS_URL is set.

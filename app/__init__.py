@@ -129,9 +129,9 @@ def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
     app.jinja_env.globals["current_user"] = current_user  # read only where a template uses it
-    from .auth.services import load_organiser
+    from .auth.sessions import load_user
 
-    login_manager.user_loader(load_organiser)
+    login_manager.user_loader(load_user)
     # Import the models so that metadata (and Alembic) knows every table.
     from .audit import models as _audit  # noqa: F401
     from .auth import models as _auth  # noqa: F401

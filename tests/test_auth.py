@@ -1,11 +1,13 @@
 """Login, throttling, sessions and the organiser CLI."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import Organiser, Role
-from tests.conftest import PASSWORD, login, submit
+from tests.conftest import PASSWORD, csrf_token, login, submit
 
 
 def test_login_and_logout(client, make_organiser):
@@ -99,6 +101,73 @@ def test_changing_the_session_version_logs_every_session_out(client, make_organi
     organiser.session_version += 1
     db.session.commit()
     assert client.get("/admin/").status_code == 302
+
+
+def _logout(client) -> None:  # type: ignore[no-untyped-def]
+    """Log out through the back office's logout button."""
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert client.post("/admin/logout", data={"csrf_token": csrf_token(page.text)}).status_code == 302
+
+
+def _sent_to_login(response) -> bool:  # type: ignore[no-untyped-def]
+    """Tell whether the response sends the browser to the login page."""
+    return response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_a_cookie_saved_before_logout_no_longer_opens_the_admin(app, client, make_organiser):
+    login(client, make_organiser("admin"))
+    saved = client.get_cookie("session").value
+    _logout(client)
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    assert _sent_to_login(thief.get("/admin/"))
+    assert _sent_to_login(thief.get("/admin/accounts/"))
+
+
+def test_logging_out_ends_the_accounts_sessions_in_other_browsers(app, client, make_organiser):
+    organiser = make_organiser()
+    other = app.test_client()
+    login(client, organiser)
+    login(other, organiser)
+    _logout(client)
+    assert _sent_to_login(other.get("/admin/"))
+    assert login(other, organiser).status_code == 302 and other.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(("hours_ago", "still_open"), [(11.9, True), (12.1, False)])
+def test_a_session_ends_twelve_hours_after_login_however_busy(client, make_organiser, hours_ago, still_open):
+    client.get("/language/en")
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        # Logged in long ago, and used a minute ago: the idle timeout never ran out.
+        session["login_at"] -= hours_ago * 3600
+        session["seen_at"] = time.time() - 60
+    response = client.get("/admin/")
+    if still_open:
+        assert response.status_code == 200
+        return
+    assert _sent_to_login(response)
+    assert "Your session has ended 12 hours after you logged in." in client.get(response.headers["Location"]).text
+    with client.session_transaction() as session:
+        assert "_user_id" not in session and "login_at" not in session
+    assert _sent_to_login(client.get("/admin/"))  # and stays ended
+
+
+@pytest.mark.app_config(ADMIN_MAX_SESSION_HOURS=1)
+def test_the_maximum_session_lifetime_is_configurable(client, make_organiser):
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        session["login_at"] -= 3601
+    assert _sent_to_login(client.get("/admin/"))
+
+
+def test_a_session_without_a_login_time_is_over(client, make_organiser):
+    # Cookies from before the lifetime was kept say nothing of their login: they end once.
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        del session["login_at"]
+    assert _sent_to_login(client.get("/admin/"))
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,17 @@
 """Login and logout of organisers."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from ..db import utcnow
 from ..security import safe_next
 from . import services
 from .forms import LoginForm
+from .sessions import end_outlived_session, end_session, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
+bp.before_app_request(end_outlived_session)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -27,14 +28,7 @@ def login():  # type: ignore[no-untyped-def]
         except services.AuthError as error:
             form.form_errors.append(error.message)
         else:
-            # A fresh session on login: nothing from before survives (session fixation).
-            language = session.get("lang")
-            session.clear()
-            if language:
-                session["lang"] = language
-            login_user(organiser)
-            session.permanent = True
-            session["seen_at"] = utcnow().timestamp()
+            start_session(organiser)
             target = safe_next(form.next.data)
             return redirect(target if target != url_for("events.index") else url_for("admin.index"))
     return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
@@ -42,13 +36,9 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/logout", methods=["POST"])
 def logout():  # type: ignore[no-untyped-def]
-    """Log out and forget the session."""
+    """Log out: every session of the account ends on the server, not only this cookie."""
     if current_user.is_authenticated:
-        services.record_logout(current_user._get_current_object(), request.remote_addr or "?")
-    logout_user()
-    language = session.get("lang")
-    session.clear()
-    if language:
-        session["lang"] = language
-    flash(_("You have been logged out."), "info")
+        services.log_out(current_user.id, request.remote_addr or "?")
+    end_session()
+    flash(_("You have been logged out on every device."), "info")
     return redirect(url_for("auth.login"))

@@ -1,6 +1,8 @@
 """Account use cases: create organisers, check passwords with throttling."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -108,10 +110,30 @@ def _record_failed_login(organiser: Organiser | None, valid: bool, ip: str) -> N
            reason=reason)
 
 
-def record_logout(organiser: Organiser, ip: str) -> None:
-    """Audit an organiser logging out."""
+def log_out(organiser_id: int, ip: str) -> None:
+    """End every session of the account, copies of its cookie included, and audit the logout."""
     with write_transaction():
+        organiser = _account(organiser_id)
+        _end_sessions(organiser)
         record("account.logout", actor=organiser, account_id=organiser.id, ip=ip)
+
+
+def _end_sessions(organiser: Organiser) -> None:
+    """Give the account a new session version, so that every session cookie of it is stale (flushes only)."""
+    organiser.session_version = Organiser.session_version + 1
+    db.session.flush()
+
+
+def session_outlived(logged_in_at: object, now: datetime) -> bool:
+    """Tell whether a session that logged in at ``logged_in_at`` (a timestamp; None: unknown) is past its lifetime.
+
+    The lifetime (ADMIN_MAX_SESSION_HOURS) counts from the login, not from the
+    last request: a stolen cookie used often still stops working.
+    """
+    if not isinstance(logged_in_at, (int, float)):
+        return True
+    limit = current_app.config["ADMIN_MAX_SESSION_HOURS"] * 3600
+    return now.timestamp() - logged_in_at > limit
 
 
 def load_organiser(session_id: str) -> Organiser | None:
@@ -191,8 +213,7 @@ def set_account_enabled(organiser_id: int, enabled: bool, acting_id: int | None 
     with write_transaction():
         organiser = _account(organiser_id)
         organiser.is_enabled = enabled
-        # A new session version makes every logged-in browser of the account stale.
-        organiser.session_version = Organiser.session_version + 1
+        _end_sessions(organiser)
         record("account.enabled" if enabled else "account.disabled", account_id=organiser.id, account=organiser.email)
     return organiser
 
