@@ -93,9 +93,14 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
 
     REDIS_URL = os.environ.get("REDIS_URL")  # shared counters for several hosts
-    LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
-    LOGIN_MAX_FAILURES_PER_IP = 30
+    LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds in which failed logins are counted
+    # One account from one address: after LOGIN_BACKOFF_AFTER failures, wait LOGIN_BACKOFF_BASE seconds,
+    # doubled with each further failure up to LOGIN_BACKOFF_MAX. Never a lock: the right password from
+    # another address works at once, so nobody can keep an organiser out by failing on purpose.
+    LOGIN_BACKOFF_AFTER = 3
+    LOGIN_BACKOFF_BASE = 2.0
+    LOGIN_BACKOFF_MAX = 300.0
+    LOGIN_MAX_FAILURES_PER_IP = 30  # then the address is refused for any account until the window passes
     ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
     # Hours after login when a back-office session ends however busy it was (a stolen cookie too).
     ADMIN_MAX_SESSION_HOURS = float(os.environ.get("ADMIN_MAX_SESSION_HOURS", "12"))

@@ -149,6 +149,7 @@ PL = {
     "Your session has ended %(hours)s hours after you logged in. Please log in again.": "Sesja wygasła po %(hours)s godz. od zalogowania. Zaloguj się ponownie.",
     "Invalid email or password.": "Nieprawidłowy e-mail lub hasło.",
     "Too many failed attempts. Wait a few minutes and try again.": "Zbyt wiele nieudanych prób. Odczekaj kilka minut i spróbuj ponownie.",
+    "Too many failed attempts. Try again in %(seconds)s s.": "Zbyt wiele nieudanych prób. Spróbuj ponownie za %(seconds)s s.",
     "The password must have at least %(n)s characters.": "Hasło musi mieć co najmniej %(n)s znaków.",
     "An account with this email already exists.": "Konto z tym adresem e-mail już istnieje.",
     "No account has this email.": "Nie ma konta z tym adresem e-mail.",

@@ -1,6 +1,7 @@
 """Account use cases: create organisers, check passwords with throttling."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import current_app
@@ -14,7 +15,7 @@ from ..errors import DomainError
 from ..events.models import Event
 from ..extensions import db
 from .models import Organiser, Role
-from .throttle import get_throttle
+from .throttle import Throttle, backoff_seconds, get_throttle
 
 # The audit log's actor of a refused login: whoever typed it is not known.
 ANONYMOUS = "anonymous"
@@ -30,9 +31,17 @@ class AuthError(DomainError):
 
 
 class TooManyAttempts(AuthError):
-    """Too many failed logins for this account or address."""
+    """Too many failed logins from this address (for this account, or for any)."""
 
     message = _l("Too many failed attempts. Wait a few minutes and try again.")
+
+
+class WaitBeforeRetrying(TooManyAttempts):
+    """The back-off of this account from this address has not passed yet."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(_l("Too many failed attempts. Try again in %(seconds)s s.", seconds=seconds))
+        self.seconds = seconds
 
 
 def normalize_account_email(email: str) -> str:
@@ -60,40 +69,61 @@ def create_organiser(email: str, password: str, role: Role, name: str = "") -> O
     return organiser
 
 
-def authenticate(email: str, password: str, ip: str) -> Organiser:
+def authenticate(email: str, password: str, ip: str, now: datetime | None = None) -> Organiser:
     """Return the account for valid credentials.
 
-    Failures are counted per account and per IP address; over the limit every
-    attempt is refused (even a right password) until the window passes. The
+    Failures slow down guessing without locking anyone out: each account and
+    source address together get a short exponential back-off (the right
+    password from another address still works at once), and an address that
+    fails too often, whatever the accounts, is refused for a while. The
     messages never tell whether the account exists.
 
     :raises TooManyAttempts, AuthError:
     """
     email = normalize_account_email(email)
+    now = now or utcnow()
     throttle = get_throttle()
-    account_key, ip_key = f"account:{email}", f"ip:{ip}"
-    config = current_app.config
-    if (
-        throttle.count(account_key) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-        or throttle.count(ip_key) >= config["LOGIN_MAX_FAILURES_PER_IP"]
-    ):
-        db.session.rollback()
-        raise TooManyAttempts()
+    pair_key, ip_key = login_key(email, ip), f"ip:{ip}"
+    _check_throttle(throttle, pair_key, ip_key, now)
     organiser = db.session.execute(select(Organiser).where(Organiser.email == email)).scalar_one_or_none()
     valid = check_password_hash(organiser.password_hash if organiser else _DUMMY_HASH, password)
     with write_transaction():
         if not valid or organiser is None or not organiser.is_enabled:
-            throttle.hit(account_key)
-            throttle.hit(ip_key)
+            throttle.hit(pair_key, now)
+            throttle.hit(ip_key, now)
             _record_failed_login(organiser, valid, ip)
         else:
-            throttle.reset(account_key)
+            throttle.reset(pair_key)
             organiser = db.session.get(Organiser, organiser.id)
-            organiser.last_login_at = utcnow()
+            organiser.last_login_at = now
             record("account.login", actor=organiser, account_id=organiser.id, ip=ip)
     if not valid or organiser is None or not organiser.is_enabled:
         raise AuthError()
     return organiser
+
+
+def login_key(email: str, ip: str) -> str:
+    """Return the throttle's key of one account's attempts from one address."""
+    return f"login:{normalize_account_email(email)}|{ip}"
+
+
+def _check_throttle(throttle: Throttle, pair_key: str, ip_key: str, now: datetime) -> None:
+    """Refuse an attempt from an address over its limit, or before the account's back-off from it has passed.
+
+    :raises TooManyAttempts, WaitBeforeRetrying:
+    """
+    config = current_app.config
+    if throttle.count(ip_key, now) >= config["LOGIN_MAX_FAILURES_PER_IP"]:
+        db.session.rollback()
+        raise TooManyAttempts()
+    recent = throttle.recent(pair_key, now)
+    if recent.last_at is not None:
+        wait = backoff_seconds(
+            recent.count, config["LOGIN_BACKOFF_AFTER"], config["LOGIN_BACKOFF_BASE"], config["LOGIN_BACKOFF_MAX"]
+        ) - (now - recent.last_at).total_seconds()
+        if wait > 0:
+            db.session.rollback()
+            raise WaitBeforeRetrying(math.ceil(wait))
 
 
 def _record_failed_login(organiser: Organiser | None, valid: bool, ip: str) -> None:
