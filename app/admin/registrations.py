@@ -53,6 +53,8 @@ AUDIT_LABELS = {
     "account.disabled": _l("Account disabled"),
     "account.event_assigned": _l("Event assigned to an account"),
     "account.event_unassigned": _l("Event taken from an account"),
+    "account.password_changed": _l("Password changed"),
+    "account.password_set": _l("Password set from the command line"),
 }
 
 

@@ -22,6 +22,7 @@ ANONYMOUS = "anonymous"
 # Checked against when the account does not exist, so both cases take as long.
 _DUMMY_HASH = generate_password_hash("not a real password", method="scrypt")
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200  # what the forms accept; scrypt would take any length
 
 
 class AuthError(DomainError):
@@ -55,8 +56,7 @@ def create_organiser(email: str, password: str, role: Role, name: str = "") -> O
     :raises AuthError: for a short password or an email already in use.
     """
     email = normalize_account_email(email)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
+    check_password_policy(password)
     with write_transaction():
         if db.session.execute(select(Organiser.id).where(Organiser.email == email)).first():
             raise AuthError(_l("An account with this email already exists."))
@@ -67,6 +67,64 @@ def create_organiser(email: str, password: str, role: Role, name: str = "") -> O
         db.session.flush()
         record("account.created", account_id=organiser.id, account=email, role=role.value)
     return organiser
+
+
+def check_password_policy(password: str, field: str | None = None) -> None:
+    """Refuse a password too short (or absurdly long) to be an account's.
+
+    :raises AuthError: naming ``field``.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH), field=field)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AuthError(_l("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH), field=field)
+
+
+def change_password(organiser_id: int, current_password: str, new_password: str, ip: str,
+                    now: datetime | None = None) -> Organiser:
+    """Set the account's own new password once its current one is confirmed; every session of it ends.
+
+    A wrong current password counts as a failed login of the account from
+    ``ip`` (a borrowed session must not become a way to guess it).
+
+    :raises TooManyAttempts, AuthError: naming the field at fault.
+    """
+    now = now or utcnow()
+    check_password_policy(new_password, field="new_password")
+    organiser = _account(organiser_id)
+    throttle = get_throttle()
+    pair_key, ip_key = login_key(organiser.email, ip), f"ip:{ip}"
+    _check_throttle(throttle, pair_key, ip_key, now)
+    if not check_password_hash(organiser.password_hash, current_password):
+        with write_transaction():
+            throttle.hit(pair_key, now)
+            throttle.hit(ip_key, now)
+        raise AuthError(_l("The current password is not right."), field="current_password")
+    with write_transaction():
+        organiser = _account(organiser_id)
+        _set_password(organiser, new_password)
+        throttle.reset(pair_key)
+        record("account.password_changed", actor=organiser, account_id=organiser.id, ip=ip)
+    return organiser
+
+
+def set_password(organiser_id: int, password: str, actor: str = "cli") -> Organiser:
+    """Give the account a new password without the old one (the command line); every session of it ends.
+
+    :raises AuthError: for a password against the policy or an unknown account.
+    """
+    check_password_policy(password)
+    with write_transaction():
+        organiser = _account(organiser_id)
+        _set_password(organiser, password)
+        record("account.password_set", actor=actor, account_id=organiser.id, account=organiser.email)
+    return organiser
+
+
+def _set_password(organiser: Organiser, password: str) -> None:
+    """Store the hash of a new password and end the account's sessions (flushes only)."""
+    organiser.password_hash = generate_password_hash(password, method="scrypt")
+    _end_sessions(organiser)
 
 
 def authenticate(email: str, password: str, ip: str, now: datetime | None = None) -> Organiser:
