@@ -101,6 +101,11 @@ class Config:
     LOGIN_BACKOFF_BASE = 2.0
     LOGIN_BACKOFF_MAX = 300.0
     LOGIN_MAX_FAILURES_PER_IP = 30  # then the address is refused for any account until the window passes
+    # Forgotten passwords: a link by email, working once for this many hours; at most so many
+    # emails an hour per account and requests an hour per address (more are ignored, silently).
+    PASSWORD_RESET_HOURS = float(os.environ.get("PASSWORD_RESET_HOURS", "1"))
+    PASSWORD_RESET_MAX_PER_ACCOUNT = 3
+    PASSWORD_RESET_MAX_PER_IP = 10
     ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
     # Hours after login when a back-office session ends however busy it was (a stolen cookie too).
     ADMIN_MAX_SESSION_HOURS = float(os.environ.get("ADMIN_MAX_SESSION_HOURS", "12"))

@@ -55,6 +55,8 @@ AUDIT_LABELS = {
     "account.event_unassigned": _l("Event taken from an account"),
     "account.password_changed": _l("Password changed"),
     "account.password_set": _l("Password set from the command line"),
+    "account.password_reset_requested": _l("Link to set a new password asked for"),
+    "account.password_reset": _l("New password set from an emailed link"),
 }
 
 

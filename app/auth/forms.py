@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
 from ..forms import Form
+from ..notifications.services import is_plain_address
 from ..validators import normalize_text
 from .services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
@@ -40,4 +41,21 @@ class ChangePasswordForm(Form):
     """A logged-in organiser's current password and the new one, twice."""
 
     current_password = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    new_password, new_password_again = new_password_fields()
+
+
+class ForgotPasswordForm(Form):
+    """The email of an account whose password was forgotten."""
+
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)], filters=[normalize_text])
+
+    def validate_email(self, field) -> None:  # type: ignore[no-untyped-def]
+        """Refuse what is not an email address (accounts' addresses may be at any domain, test ones too)."""
+        if not is_plain_address(field.data or ""):
+            raise ValidationError(_l("This is not an email address."))
+
+
+class ResetPasswordForm(Form):
+    """A new password, twice, set from an emailed link."""
+
     new_password, new_password_again = new_password_fields()

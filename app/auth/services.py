@@ -1,12 +1,15 @@
-"""Account use cases: create organisers, check passwords with throttling."""
+"""Account use cases: create organisers, check passwords with throttling, change and reset passwords."""
 from __future__ import annotations
 
+import hashlib
 import math
-from datetime import datetime
+import re
+import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
@@ -14,7 +17,8 @@ from ..db import utcnow, write_transaction
 from ..errors import DomainError
 from ..events.models import Event
 from ..extensions import db
-from .models import Organiser, Role
+from .emails import queue_password_reset
+from .models import Organiser, PasswordResetToken, Role
 from .throttle import Throttle, backoff_seconds, get_throttle
 
 # The audit log's actor of a refused login: whoever typed it is not known.
@@ -35,6 +39,28 @@ class TooManyAttempts(AuthError):
     """Too many failed logins from this address (for this account, or for any)."""
 
     message = _l("Too many failed attempts. Wait a few minutes and try again.")
+
+
+class ResetLinkInvalid(AuthError):
+    """A password reset link that is not (or no longer) one."""
+
+    message = _l("This link to set a new password is not valid. Ask for a new one below.")
+
+
+class ResetLinkExpired(ResetLinkInvalid):
+    """A password reset link past its time."""
+
+    def __init__(self) -> None:
+        hours = f"{current_app.config['PASSWORD_RESET_HOURS']:g}"
+        super().__init__(_l("This link to set a new password has expired: a link works for %(hours)s h. "
+                            "Ask for a new one below.", hours=hours))
+
+
+class ResetLinkUsed(ResetLinkInvalid):
+    """A password reset link used already, or made void by a later password."""
+
+    message = _l("This link to set a new password has been used already, or the password has changed since. "
+                 "Ask for a new one below if you need it.")
 
 
 class WaitBeforeRetrying(TooManyAttempts):
@@ -121,10 +147,116 @@ def set_password(organiser_id: int, password: str, actor: str = "cli") -> Organi
     return organiser
 
 
-def _set_password(organiser: Organiser, password: str) -> None:
-    """Store the hash of a new password and end the account's sessions (flushes only)."""
+def _set_password(organiser: Organiser, password: str, now: datetime | None = None) -> None:
+    """Store the hash of a new password, end the account's sessions and void its reset links (flushes only)."""
     organiser.password_hash = generate_password_hash(password, method="scrypt")
     _end_sessions(organiser)
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.organiser_id == organiser.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now or utcnow())
+    )
+
+
+# What token_urlsafe(32) gives; anything else in a link is refused before hashing.
+RESET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def hash_reset_token(token: str) -> str:
+    """Return the stored form of a reset link's token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_password_reset(email: str, ip: str, language: str, now: datetime | None = None) -> None:
+    """Email a link that sets a new password to the enabled account of ``email``, if there is one.
+
+    The caller answers the same whatever happens here, so the page tells nobody
+    whether an account exists. Requests over PASSWORD_RESET_MAX_PER_IP (per
+    address) or PASSWORD_RESET_MAX_PER_ACCOUNT (per email) an hour send
+    nothing, so nobody can flood an organiser's inbox. The link's token is
+    stored only as a hash and works once, for PASSWORD_RESET_HOURS.
+    """
+    now = now or utcnow()
+    email = normalize_account_email(email)
+    config = current_app.config
+    throttle = get_throttle(timedelta(hours=1))
+    ip_key, account_key = f"reset-ip:{ip}", f"reset:{email}"
+    with write_transaction():
+        over = (throttle.count(ip_key, now) >= config["PASSWORD_RESET_MAX_PER_IP"]
+                or throttle.count(account_key, now) >= config["PASSWORD_RESET_MAX_PER_ACCOUNT"])
+        throttle.hit(ip_key, now)
+        throttle.hit(account_key, now)
+        if over:
+            current_app.logger.warning("Password reset requests over the limit from %s", ip)
+            return
+        # Links a week past their time are of no use even to say "expired".
+        db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.expires_at < now - timedelta(days=7)))
+        organiser = db.session.execute(select(Organiser).where(Organiser.email == email)).scalar_one_or_none()
+        if organiser is None or not organiser.is_enabled:
+            reason = "unknown_account" if organiser is None else "disabled"
+            record("account.password_reset_requested", actor=ANONYMOUS, ip=ip, reason=reason,
+                   account_id=organiser.id if organiser else None, account=organiser.email if organiser else None)
+            return
+        token = secrets.token_urlsafe(32)
+        db.session.add(PasswordResetToken(
+            organiser_id=organiser.id, token_hash=hash_reset_token(token), created_at=now,
+            expires_at=now + timedelta(hours=config["PASSWORD_RESET_HOURS"]),
+        ))
+        queue_password_reset(organiser, token, language, now)
+        record("account.password_reset_requested", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email,
+               ip=ip)
+
+
+def check_reset_link(token: str, now: datetime | None = None) -> Organiser:
+    """Return the account a password reset link may set a password for.
+
+    :raises ResetLinkInvalid, ResetLinkExpired, ResetLinkUsed:
+    """
+    return _reset_link(token, now or utcnow())[1]
+
+
+def reset_password(token: str, password: str, ip: str, now: datetime | None = None) -> Organiser:
+    """Set the password of the account a reset link is for, once: the link, the account's other links and its sessions end.
+
+    :raises ResetLinkInvalid, ResetLinkExpired, ResetLinkUsed, AuthError: the last naming the field at fault.
+    """
+    now = now or utcnow()
+    check_password_policy(password, field="new_password")
+    with write_transaction():
+        link, organiser = _reset_link(token, now)
+        # Single use even when two requests race: only one can change used_at from NULL.
+        taken = db.session.execute(
+            update(PasswordResetToken)
+            .where(PasswordResetToken.id == link.id, PasswordResetToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if taken.rowcount != 1:
+            raise ResetLinkUsed()
+        _set_password(organiser, password, now)
+        record("account.password_reset", actor=organiser, account_id=organiser.id, ip=ip)
+    return organiser
+
+
+def _reset_link(token: str, now: datetime) -> tuple[PasswordResetToken, Organiser]:
+    """Return a usable reset link's row and its enabled account.
+
+    :raises ResetLinkInvalid, ResetLinkExpired, ResetLinkUsed:
+    """
+    if not RESET_TOKEN.match(token or ""):
+        raise ResetLinkInvalid()
+    link = db.session.execute(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == hash_reset_token(token))
+    ).scalar_one_or_none()
+    if link is None:
+        raise ResetLinkInvalid()
+    if link.used_at is not None:
+        raise ResetLinkUsed()
+    if link.expires_at <= now:
+        raise ResetLinkExpired()
+    organiser = db.session.get(Organiser, link.organiser_id, populate_existing=True)
+    if organiser is None or not organiser.is_enabled:
+        raise ResetLinkInvalid()
+    return link, organiser
 
 
 def authenticate(email: str, password: str, ip: str, now: datetime | None = None) -> Organiser:

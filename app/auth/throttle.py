@@ -116,9 +116,9 @@ class RedisThrottle:
         self.client.delete(self.name(key))
 
 
-def get_throttle() -> Throttle:
-    """Return the configured throttle (Redis when REDIS_URL is set)."""
-    window = timedelta(seconds=current_app.config["LOGIN_THROTTLE_WINDOW"])
+def get_throttle(window: timedelta | None = None) -> Throttle:
+    """Return the configured throttle (Redis when REDIS_URL is set), counting over ``window`` (the login's by default)."""
+    window = window or timedelta(seconds=current_app.config["LOGIN_THROTTLE_WINDOW"])
     url = current_app.config.get("REDIS_URL")
     if url:
         return RedisThrottle(url, window)
