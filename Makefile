@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
+# The local targets (db, demo, run) are development unless ZAPISY_ENV says otherwise: only there may
+# the public development SECRET_KEY sign sessions and /dev/mail list the emails. Unset, the app is production.
+DEV_ENV := ZAPISY_ENV=$${ZAPISY_ENV:-development}
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -20,15 +23,16 @@ translations: install
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
 
 db: install translations
-	$(FLASK) db upgrade
+	$(DEV_ENV) $(FLASK) db upgrade
 
 demo: db
-	$(FLASK) seed-demo
+	$(DEV_ENV) $(FLASK) seed-demo
 
 # The outbox worker runs beside the server (polling every second), so that every email,
 # bulk ones included, lands in instance/mail/ at once; it stops with the server.
 run: demo
-	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@export $(DEV_ENV); \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	OUTBOX_POLL_INTERVAL=1 $(FLASK) outbox work & worker=$$!; \
 	OUTBOX_DELIVER_AFTER_REQUEST=0 $(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -30,10 +30,16 @@ def _days(name: str, default: int) -> int:
     return days
 
 
+# Public (it is in this file): only a development run (ZAPISY_ENV=development) may sign with it.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key"
+
+
 class Config:
     """Base configuration shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key")
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # required outside development (create_app checks)
+    # Whether a public key (development's, the tests') may sign sessions: never where it matters.
+    ALLOW_PUBLIC_SECRET_KEY = False
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'zapisy.sqlite'}"
     )
@@ -94,10 +100,22 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
 
     REDIS_URL = os.environ.get("REDIS_URL")  # shared counters for several hosts
-    LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
-    LOGIN_MAX_FAILURES_PER_IP = 30
+    LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds in which failed logins are counted
+    # One account from one address: after LOGIN_BACKOFF_AFTER failures, wait LOGIN_BACKOFF_BASE seconds,
+    # doubled with each further failure up to LOGIN_BACKOFF_MAX. Never a lock: the right password from
+    # another address works at once, so nobody can keep an organiser out by failing on purpose.
+    LOGIN_BACKOFF_AFTER = 3
+    LOGIN_BACKOFF_BASE = 2.0
+    LOGIN_BACKOFF_MAX = 300.0
+    LOGIN_MAX_FAILURES_PER_IP = 30  # then the address is refused for any account until the window passes
+    # Forgotten passwords: a link by email, working once for this many hours; at most so many
+    # emails an hour per account and requests an hour per address (more are ignored, silently).
+    PASSWORD_RESET_HOURS = float(os.environ.get("PASSWORD_RESET_HOURS", "1"))
+    PASSWORD_RESET_MAX_PER_ACCOUNT = 3
+    PASSWORD_RESET_MAX_PER_IP = 10
     ADMIN_IDLE_TIMEOUT = int(os.environ.get("ADMIN_IDLE_TIMEOUT", str(30 * 60)))  # seconds
+    # Hours after login when a back-office session ends however busy it was (a stolen cookie too).
+    ADMIN_MAX_SESSION_HOURS = float(os.environ.get("ADMIN_MAX_SESSION_HOURS", "12"))
     PERMANENT_SESSION_LIFETIME = 12 * 3600
 
     # Abuse limits (Flask-Limiter), per client IP; storage in Redis when REDIS_URL is set.
@@ -137,6 +155,8 @@ class DevelopmentConfig(Config):
     """Local development: debug helpers on."""
 
     DEBUG = True
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    ALLOW_PUBLIC_SECRET_KEY = True
     OUTBOX_DEV_PAGE = True
     # A bare `flask run` shows its emails at once; `make run` starts the outbox worker beside
     # the server instead and switches this off.
@@ -148,6 +168,7 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    ALLOW_PUBLIC_SECRET_KEY = True  # an in-memory database unless a test's fixture gives one
     SQLALCHEMY_DATABASE_URI = "sqlite://"  # the tests' fixtures choose the database
     BASE_URL = "http://zapisy.test"
     OUTBOX_DELIVER_AFTER_REQUEST = False  # tests that deliver switch it on

@@ -45,12 +45,12 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s" rid=%({x-request-id}o)s'
 
 # A private manage link is the key to a registration: it must never reach a log.
-TOKEN_IN_PATH = re.compile(r"/r/[^/?#\s\"]+")
+TOKEN_IN_PATH = re.compile(r"(/r|/reset-password)/[^/?#\s\"]+")
 
 
 def redact(value: str) -> str:
     """Hide private manage tokens (``/r/<token>``) in a path, URL or log line."""
-    return TOKEN_IN_PATH.sub("/r/[token]", value)
+    return TOKEN_IN_PATH.sub(r"\1/[token]", value)
 
 
 class RedactingLogger(Logger):

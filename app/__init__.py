@@ -11,9 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
-    """Create and configure the Flask application."""
-    from config import configs
+    """Create and configure the Flask application.
 
+    Without ``config_class`` the environment chooses (``ZAPISY_ENV``, production when unset).
+
+    :raises ConfigError: for an unsafe or inconsistent configuration.
+    """
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -21,7 +24,7 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     if config_class is None:
-        config_class = configs[os.environ.get("ZAPISY_ENV", "development")]
+        config_class = config_from_environment()
     app.config.from_object(config_class)
     app.config.update(overrides)
     app.config["IS_PRODUCTION"] = getattr(config_class, "__name__", "") == "ProductionConfig"
@@ -47,20 +50,47 @@ class ConfigError(RuntimeError):
     """The configuration is unsafe or inconsistent; the app refuses to start."""
 
 
-DEFAULT_SECRET = "dev-only-insecure-key"
+# Keys anyone can read in this repository: they sign nothing outside development and the tests.
+PUBLIC_SECRETS = frozenset({"dev-only-insecure-key", "test-secret"})
+MIN_SECRET_LENGTH = 16
+MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def config_from_environment() -> type:
+    """Return the config class ``ZAPISY_ENV`` names; unset means production, so nothing runs open by accident.
+
+    :raises ConfigError: for an unknown name.
+    """
+    from config import configs
+
+    name = os.environ.get("ZAPISY_ENV", "").strip() or "production"
+    if name not in configs:
+        raise ConfigError(f"ZAPISY_ENV={name!r} is not one of {', '.join(sorted(configs))}.")
+    return configs[name]
 
 
 def check_config(app: Flask) -> None:
-    """Refuse to start in production with a default secret or debug on, and SQLite on several hosts.
+    """Refuse to start with a missing or public secret outside development, debug in production, SQLite on several hosts.
 
     :raises ConfigError:
     """
-    if app.config["IS_PRODUCTION"]:
+    if not app.config.get("ALLOW_PUBLIC_SECRET_KEY"):
         secret = app.config.get("SECRET_KEY") or ""
-        if secret == DEFAULT_SECRET or len(secret) < 16:
-            raise ConfigError("Set SECRET_KEY to a long random value (e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
-        if app.debug or app.config.get("DEBUG"):
-            raise ConfigError("Debug mode must be off in production (unset FLASK_DEBUG).")
+        if not secret:
+            problem = "SECRET_KEY is not set"
+        elif secret in PUBLIC_SECRETS:
+            problem = "SECRET_KEY is the public development key"
+        elif len(secret) < MIN_SECRET_LENGTH:
+            problem = f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters"
+        else:
+            problem = ""
+        if problem:
+            raise ConfigError(
+                f"{problem}. Outside development it must be a long random value, e.g. from {MAKE_A_SECRET}. "
+                "To run locally with the built-in development key, set ZAPISY_ENV=development (make run does)."
+            )
+    if app.config["IS_PRODUCTION"] and (app.debug or app.config.get("DEBUG")):
+        raise ConfigError("Debug mode must be off in production (unset FLASK_DEBUG, or set ZAPISY_ENV=development).")
     if app.config.get("MULTI_HOST") and app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("ZAPISY_MULTI_HOST is set: several hosts need PostgreSQL, SQLite is for one host only.")
 
@@ -99,9 +129,9 @@ def register_extensions(app: Flask) -> None:
     from flask_login import current_user
 
     app.jinja_env.globals["current_user"] = current_user  # read only where a template uses it
-    from .auth.services import load_organiser
+    from .auth.sessions import load_user
 
-    login_manager.user_loader(load_organiser)
+    login_manager.user_loader(load_user)
     # Import the models so that metadata (and Alembic) knows every table.
     from .audit import models as _audit  # noqa: F401
     from .auth import models as _auth  # noqa: F401

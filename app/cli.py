@@ -72,6 +72,25 @@ def create_organiser_command(email: str, role: str, name: str, event_slugs: tupl
     click.echo(f"Created {role} account {organiser.email}" + (f" for {', '.join(event_slugs)}" if event_slugs else "") + ".")
 
 
+@organiser_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set an account's password (asked twice, not shown); its open sessions end."""
+    from .auth.services import AuthError, find_organiser, set_password
+
+    try:
+        organiser = find_organiser(email)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        set_password(organiser.id, password)
+    except AuthError as error:
+        raise click.ClickException(cli_text(error.message)) from error
+    click.echo(f"New password set for {organiser.email}; its open sessions have ended.")
+
+
 @organiser_cli.command("assign")
 @click.argument("email")
 @click.argument("event_slugs", nargs=-1, required=True)

@@ -35,14 +35,15 @@ RATE_LIMITS = {
     "gdpr.marketing_consent": ("RATELIMIT_MANAGE", False),
 }
 
-TOKEN_IN_PATH = re.compile(r"/r/[^/?#\s]+")
+# Secrets in paths: a manage link (/r/<token>) and a password-reset link (/admin/reset-password/<token>).
+TOKEN_IN_PATH = re.compile(r"(/r|/reset-password)/[^/?#\s]+")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("zapisy.request")
 
 
 def redact(path: str) -> str:
     """Hide private manage tokens in a path or log line."""
-    return TOKEN_IN_PATH.sub("/r/[token]", path)
+    return TOKEN_IN_PATH.sub(r"\1/[token]", path)
 
 
 class RedactTokens(logging.Filter):

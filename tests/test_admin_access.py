@@ -7,13 +7,17 @@ import pytest
 
 from tests.conftest import csrf_token
 
+PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "auth.forgot_password", "auth.reset_password_link",
+                    "auth.reset_password"}
+
 
 def _admin_rules(app):  # type: ignore[no-untyped-def]
-    """Return (rule, methods) of every /admin route but the login page."""
+    """Return (rule, methods) of every /admin route but the login, logout and forgotten-password pages."""
     rules = []
     for rule in app.url_map.iter_rules():
-        # Logging in and out needs no account (logging out clears the session).
-        if not rule.rule.startswith("/admin") or rule.endpoint in {"auth.login", "auth.logout"}:
+        # Logging in and out needs no account (logging out clears the session), nor does
+        # setting a forgotten password (tests/test_passwords.py checks its links).
+        if not rule.rule.startswith("/admin") or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
         methods = sorted(m for m in rule.methods if m in {"GET", "POST"})
         rules.append((rule, methods))

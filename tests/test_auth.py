@@ -1,11 +1,17 @@
 """Login, throttling, sessions and the organiser CLI."""
 from __future__ import annotations
 
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import Organiser, Role
-from tests.conftest import PASSWORD, login, submit
+from app.auth.services import AuthError, TooManyAttempts, WaitBeforeRetrying, authenticate, login_key
+from app.auth.throttle import backoff_seconds, get_throttle
+from tests.conftest import PASSWORD, csrf_token, login, submit
 
 
 def test_login_and_logout(client, make_organiser):
@@ -37,16 +43,75 @@ def test_disabled_accounts_cannot_log_in(client, make_organiser):
     assert login(client, organiser).status_code == 422
 
 
-def test_login_is_throttled_per_account_even_for_the_right_password(client, make_organiser, app):
+def test_failing_on_purpose_cannot_keep_the_right_password_out_from_another_address(app, client, make_organiser):
+    # Five wrong passwords used to lock the account for everyone, the right password included.
+    organiser = make_organiser()
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    attacker.get("/language/en")
+    answers = [login(attacker, organiser, f"guess number {n}").text for n in range(12)]
+    assert sum("Too many failed attempts" in text for text in answers) >= 8  # the attacker is slowed down
+    response = login(client, organiser)
+    assert response.status_code == 302 and client.get("/admin/").status_code == 200
+
+
+def test_the_right_password_waits_out_the_back_off_from_the_same_address(client, make_organiser, app):
     organiser = make_organiser()
     client.get("/language/en")
-    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
-        assert login(client, organiser, "bad password!").status_code == 422
+    for _ in range(app.config["LOGIN_BACKOFF_AFTER"]):
+        assert "Invalid email or password." in login(client, organiser, "bad password!").text
     blocked = login(client, organiser)
-    assert blocked.status_code == 422 and "Too many failed attempts" in blocked.text
-    # Another account from the same address still works (the IP limit is higher).
-    other = make_organiser()
-    assert login(client, other).status_code == 302
+    assert blocked.status_code == 422 and "Too many failed attempts. Try again in 2 s." in blocked.text
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+
+
+def _throttle_store(name: str, app):  # type: ignore[no-untyped-def]
+    """Point the app at the database or Redis store of the throttle (skipping when Redis is absent)."""
+    if name == "redis":
+        redis = pytest.importorskip("redis", reason="Redis tests skipped: the redis package is not installed")
+        try:
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
+        except Exception:  # noqa: BLE001
+            pytest.skip("Redis tests skipped: no Redis server answers on 127.0.0.1:6379")
+        app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    return get_throttle()
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_the_back_off_doubles_and_then_lets_the_right_password_in(app, make_organiser, store):
+    throttle = _throttle_store(store, app)
+    ip = f"192.0.2.{secrets.randbelow(250) + 1}"
+    organiser = make_organiser(email=f"backoff-{secrets.token_hex(4)}@zapisy.test")
+    key = login_key(organiser.email, ip)
+    throttle.reset(key)
+    throttle.reset(f"ip:{ip}")
+    start = datetime.now(UTC)
+    try:
+        for n in range(3):  # LOGIN_BACKOFF_AFTER failures are free
+            with pytest.raises(AuthError) as refused:
+                authenticate(organiser.email, "wrong password", ip, now=start + timedelta(seconds=n / 10))
+            assert not isinstance(refused.value, TooManyAttempts)
+        assert throttle.recent(key, start + timedelta(seconds=1)).count == 3
+        last = start + timedelta(seconds=0.2)
+        with pytest.raises(WaitBeforeRetrying) as waiting:
+            authenticate(organiser.email, PASSWORD, ip, now=last + timedelta(seconds=1))
+        assert waiting.value.seconds == 1  # 2 s after the third failure
+        with pytest.raises(AuthError):  # the wait is over: a fourth wrong password is checked
+            authenticate(organiser.email, "wrong again", ip, now=last + timedelta(seconds=2))
+        last += timedelta(seconds=2)
+        with pytest.raises(WaitBeforeRetrying) as waiting:
+            authenticate(organiser.email, PASSWORD, ip, now=last + timedelta(seconds=1))
+        assert waiting.value.seconds == 3  # now 4 s
+        assert authenticate(organiser.email, PASSWORD, ip, now=last + timedelta(seconds=4)).id == organiser.id
+        assert throttle.recent(key, last + timedelta(seconds=5)).count == 0  # a login forgets the failures
+    finally:
+        throttle.reset(key)
+        throttle.reset(f"ip:{ip}")
+
+
+def test_the_back_off_is_short_and_capped():
+    assert [backoff_seconds(n, 3, 2.0, 300.0) for n in (0, 2, 3, 4, 5, 9, 10, 50)] == [0, 0, 2, 4, 8, 128, 256, 300]
 
 
 def test_login_is_throttled_per_ip(client, make_organiser, app):
@@ -59,19 +124,23 @@ def test_login_is_throttled_per_ip(client, make_organiser, app):
 
 
 def test_throttle_uses_redis_when_configured(client, make_organiser, app):
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping()
-    except Exception:  # noqa: BLE001
-        pytest.skip("Redis tests skipped: no Redis server answers on 127.0.0.1:6379")
-    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    _throttle_store("redis", app)
+    import redis
+
+    server = redis.Redis(host="127.0.0.1", port=6379, db=15)
+    client.environ_base["REMOTE_ADDR"] = ip = "198.51.100.17"
     organiser = make_organiser(email="redis-throttle@zapisy.test")
-    redis.Redis(host="127.0.0.1", port=6379, db=15).delete("zapisy:login:account:redis-throttle@zapisy.test")
-    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
-        login(client, organiser, "bad password!")
-    assert redis.Redis(host="127.0.0.1", port=6379, db=15).get("zapisy:login:account:redis-throttle@zapisy.test") == b"5"
-    assert login(client, organiser).status_code == 422
-    redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
+    keys = [f"zapisy:throttle:login:redis-throttle@zapisy.test|{ip}", f"zapisy:throttle:ip:{ip}"]
+    server.delete(*keys)
+    try:
+        for _ in range(app.config["LOGIN_BACKOFF_AFTER"]):
+            login(client, organiser, "bad password!")
+        assert [server.zcard(key) for key in keys] == [3, 3]
+        assert login(client, organiser).status_code == 422  # backing off
+        other = app.test_client()
+        assert login(other, organiser).status_code == 302  # from another address
+    finally:
+        server.delete(*keys)
 
 
 def test_login_starts_a_fresh_session(client, make_organiser):
@@ -99,6 +168,73 @@ def test_changing_the_session_version_logs_every_session_out(client, make_organi
     organiser.session_version += 1
     db.session.commit()
     assert client.get("/admin/").status_code == 302
+
+
+def _logout(client) -> None:  # type: ignore[no-untyped-def]
+    """Log out through the back office's logout button."""
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert client.post("/admin/logout", data={"csrf_token": csrf_token(page.text)}).status_code == 302
+
+
+def _sent_to_login(response) -> bool:  # type: ignore[no-untyped-def]
+    """Tell whether the response sends the browser to the login page."""
+    return response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_a_cookie_saved_before_logout_no_longer_opens_the_admin(app, client, make_organiser):
+    login(client, make_organiser("admin"))
+    saved = client.get_cookie("session").value
+    _logout(client)
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    assert _sent_to_login(thief.get("/admin/"))
+    assert _sent_to_login(thief.get("/admin/accounts/"))
+
+
+def test_logging_out_ends_the_accounts_sessions_in_other_browsers(app, client, make_organiser):
+    organiser = make_organiser()
+    other = app.test_client()
+    login(client, organiser)
+    login(other, organiser)
+    _logout(client)
+    assert _sent_to_login(other.get("/admin/"))
+    assert login(other, organiser).status_code == 302 and other.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize(("hours_ago", "still_open"), [(11.9, True), (12.1, False)])
+def test_a_session_ends_twelve_hours_after_login_however_busy(client, make_organiser, hours_ago, still_open):
+    client.get("/language/en")
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        # Logged in long ago, and used a minute ago: the idle timeout never ran out.
+        session["login_at"] -= hours_ago * 3600
+        session["seen_at"] = time.time() - 60
+    response = client.get("/admin/")
+    if still_open:
+        assert response.status_code == 200
+        return
+    assert _sent_to_login(response)
+    assert "Your session has ended 12 hours after you logged in." in client.get(response.headers["Location"]).text
+    with client.session_transaction() as session:
+        assert "_user_id" not in session and "login_at" not in session
+    assert _sent_to_login(client.get("/admin/"))  # and stays ended
+
+
+@pytest.mark.app_config(ADMIN_MAX_SESSION_HOURS=1)
+def test_the_maximum_session_lifetime_is_configurable(client, make_organiser):
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        session["login_at"] -= 3601
+    assert _sent_to_login(client.get("/admin/"))
+
+
+def test_a_session_without_a_login_time_is_over(client, make_organiser):
+    # Cookies from before the lifetime was kept say nothing of their login: they end once.
+    login(client, make_organiser())
+    with client.session_transaction() as session:
+        del session["login_at"]
+    assert _sent_to_login(client.get("/admin/"))
 
 
 @pytest.mark.parametrize(

@@ -70,10 +70,10 @@ def test_a_login_for_an_unknown_account_keeps_nothing_that_was_typed(client, db)
 
 def test_attempts_refused_by_the_throttle_are_not_audited_one_by_one(client, db, make_organiser, app):
     organiser = make_organiser()
-    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    limit = app.config["LOGIN_BACKOFF_AFTER"]
     for _ in range(limit):
         login(client, organiser, "bad password!")
-    login(client, organiser)  # refused by the throttle, right password or not
+    login(client, organiser)  # refused by the back-off, right password or not
     login(client, organiser, "bad password!")
     entries = _entries(db)
     assert len(entries) == limit and {e.details["reason"] for e in entries} == {"wrong_password"}

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +15,8 @@ from app.registration.models import Registration
 from app.security import get_limiter, redact
 from config import ProductionConfig, TestingConfig
 from tests.conftest import FORM_DEFAULTS, csrf_token, submit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_security_headers_on_pages_errors_and_static_files(client, make_event):
@@ -68,6 +74,21 @@ def test_logs_never_contain_manage_tokens(client, caplog):
         client.get(f"/r/{token}")
     assert caplog.records and all(token not in r.getMessage() for r in caplog.records)
     assert redact(f'"GET /r/{token}/calendar.ics HTTP/1.1"') == '"GET /r/[token]/calendar.ics HTTP/1.1"'
+    with caplog.at_level(logging.INFO, logger="zapisy.request"):
+        client.get(f"/admin/reset-password/{token}")
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert redact(f"/admin/reset-password/{token}") == "/admin/reset-password/[token]"
+
+
+def test_gunicorn_access_log_hides_reset_links_too():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    line = '"GET /admin/reset-password/SECRET123 HTTP/1.1" "GET /r/SECRET456 HTTP/1.1"'
+    assert "SECRET" not in conf.redact(line)
 
 
 def test_oversized_requests_get_the_413_page(client, make_event, db):
@@ -129,6 +150,46 @@ def test_production_refuses_unsafe_settings(overrides):
 def test_production_starts_with_a_real_secret():
     app = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY="x" * 40)
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+REAL_SECRET = "a-real-secret-of-enough-length-0123456789"
+
+
+@pytest.mark.parametrize("secret", [None, "", "dev-only-insecure-key", "test-secret", "short"])
+def test_without_zapisy_env_a_missing_or_public_secret_is_refused(monkeypatch, secret):
+    # Unset ZAPISY_ENV used to mean development: the public key signed sessions, /dev/mail was served.
+    monkeypatch.delenv("ZAPISY_ENV", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY .*ZAPISY_ENV=development"):
+        create_app(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY=secret)
+
+
+def test_the_refusal_is_what_a_bare_flask_command_prints(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("ZAPISY_ENV", "SECRET_KEY", "FLASK_DEBUG")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "routes"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr and "ZAPISY_ENV=development" in result.stderr
+    assert "/dev/mail" not in result.stdout
+
+
+def test_only_an_explicit_development_environment_serves_dev_mail_with_the_public_key(monkeypatch):
+    monkeypatch.delenv("ZAPISY_ENV", raising=False)
+    unset = create_app(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY=REAL_SECRET, SESSION_COOKIE_SECURE=False)
+    assert unset.config["IS_PRODUCTION"] and not unset.debug
+    assert unset.test_client().get("/dev/mail").status_code == 404
+    monkeypatch.setenv("ZAPISY_ENV", "production")
+    production = create_app(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY=REAL_SECRET)
+    assert production.test_client().get("/dev/mail").status_code == 404
+    monkeypatch.setenv("ZAPISY_ENV", "development")
+    development = create_app(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY="dev-only-insecure-key")
+    assert development.test_client().get("/dev/mail").status_code == 200
+
+
+def test_an_unknown_zapisy_env_is_refused(monkeypatch):
+    monkeypatch.setenv("ZAPISY_ENV", "prod")
+    with pytest.raises(ConfigError, match="'prod' is not one of development, production, testing"):
+        create_app(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY=REAL_SECRET)
 
 
 def test_several_hosts_refuse_sqlite():

@@ -1,13 +1,15 @@
-"""Back-office accounts (admins only): list, create, enable or disable, give access to events."""
+"""Back-office accounts: every organiser's own password; for admins, the list, creation, enabling, events."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth import services as accounts
+from ..auth.forms import ChangePasswordForm
 from ..auth.models import Organiser, Role
+from ..auth.sessions import keep_session
 from ..events.models import Event
 from ..extensions import db
 from ..forms import attach_error
@@ -23,6 +25,24 @@ bp = protect(Blueprint("admin_accounts", __name__, url_prefix="/admin"))
 def _labels() -> dict:
     """Give the account pages the labels of roles."""
     return {"role_labels": ROLE_LABELS}
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():  # type: ignore[no-untyped-def]
+    """Change one's own password (any role); the account's other sessions end, this one goes on."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            organiser = accounts.change_password(
+                current_user.id, form.current_password.data, form.new_password.data, request.remote_addr or "?"
+            )
+        except accounts.AuthError as error:
+            attach_error(form, error)
+        else:
+            keep_session(organiser)
+            flash(_("Your password has been changed. Your sessions in other browsers have ended."), "success")
+            return redirect(url_for("admin.index"), code=303)
+    return render_template("auth/change_password.html", form=form), 422 if form.is_submitted() else 200
 
 
 @bp.route("/accounts/")

@@ -18,7 +18,9 @@ AUDIT_FILTERS = {
     "all": (_l("Everything"), None),
     "logins": (_l("Logins"), ("account.login", "account.login_failed", "account.logout")),
     "accounts": (_l("Accounts"), ("account.created", "account.enabled", "account.disabled",
-                                  "account.event_assigned", "account.event_unassigned")),
+                                  "account.event_assigned", "account.event_unassigned",
+                                  "account.password_changed", "account.password_set",
+                                  "account.password_reset_requested", "account.password_reset")),
     "privacy": (_l("Personal data"), ("gdpr_erase", "gdpr_purge", "registration.marketing_consent_given",
                                       "registration.marketing_consent_withdrawn")),
 }

@@ -1,4 +1,4 @@
-"""Typed models of organiser accounts, their events and login attempts."""
+"""Typed models of organiser accounts, their events, login attempts and password reset links."""
 from __future__ import annotations
 
 import enum
@@ -87,3 +87,20 @@ class LoginAttempt(db.Model):
 
     def __repr__(self) -> str:
         return f"<LoginAttempt {self.key} {self.at:%Y-%m-%d %H:%M}>"
+
+
+class PasswordResetToken(db.Model):
+    """A link emailed to set a forgotten password: single use, short-lived, kept only as a hash."""
+
+    __tablename__ = "password_reset_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the token in the link
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the link sets a password, or when the password changes another way (the link is then void).
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<PasswordResetToken {self.id} organiser={self.organiser_id} expires={self.expires_at:%Y-%m-%d %H:%M}>"

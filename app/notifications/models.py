@@ -27,6 +27,7 @@ class MessageKind(str, enum.Enum):
     RANKED_OFFER = "ranked_offer"
     INVITATION = "invitation"  # an organiser's invitation code for a restricted session
     BULK = "bulk"  # an organiser's message to many participants
+    PASSWORD_RESET = "password_reset"  # a link to set an organiser's forgotten password (no event)
 
 
 class MessageStatus(str, enum.Enum):

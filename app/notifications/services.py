@@ -47,7 +47,7 @@ def email_language(language: str) -> str:
 
 def queue_email(
     kind: MessageKind,
-    event: Event,
+    event: Event | None,
     recipient_email: str,
     language: str,
     subject: object,
@@ -64,26 +64,25 @@ def queue_email(
 
     ``subject`` is a translatable text with an ``%(event)s`` placeholder for the
     event's title. The templates get ``context`` with the event, its links, the
-    organiser's name and the subject. ``redact``: secrets in the bodies (a manage
-    token) that the row keeps only until the message is delivered. Flushes only.
+    organiser's name and the subject; an email about no event (an organiser's
+    account) gets none of the event's. ``redact``: secrets in the bodies (a manage
+    token, a password-reset link) that the row keeps only until the message is
+    delivered. Flushes only.
     """
     language = email_language(language)
-    organiser_name = event.series.organiser_name if event.series else ""
-    values: dict[str, Any] = {
-        "event": event,
-        "event_url": absolute_url("events.event", slug=event.slug),
-        "resend_url": absolute_url("notifications.resend_link", slug=event.slug),
-        "organiser_name": organiser_name,
-        "contact_email": event.contact_email,
-        "language": language,
-        "kind": kind.value,
-        **context,
-    }
+    values: dict[str, Any] = {"event": event, "language": language, "kind": kind.value}
+    if event is not None:
+        values.update(
+            event_url=absolute_url("events.event", slug=event.slug),
+            resend_url=absolute_url("notifications.resend_link", slug=event.slug),
+            organiser_name=event.series.organiser_name if event.series else "",
+            contact_email=event.contact_email,
+        )
+    values.update(context)
     name = template or kind.value
     with force_locale(language):
-        values["subject"] = subject_text = header_text(
-            str(subject) % {"event": localized(event, "title", language)}, 300
-        )
+        title = localized(event, "title", language) if event is not None else ""
+        values["subject"] = subject_text = header_text(str(subject) % {"event": title}, 300)
         body_text = render_template(f"email/{name}.txt", **values)
         body_html = render_template(f"email/{name}.html", **values)
     message = add_to_outbox(
@@ -96,7 +95,7 @@ def queue_email(
 
 def add_to_outbox(
     kind: MessageKind,
-    event: Event,
+    event: Event | None,
     recipient_email: str,
     language: str,
     subject: str,
@@ -111,18 +110,21 @@ def add_to_outbox(
 ) -> OutboxMessage:
     """Add an email written already to the outbox, due now, from the event's organiser (not flushed).
 
+    Without an event it comes from the default sender (MAIL_DEFAULT_SENDER), with no Reply-To.
+
     A recipient that is not a plain address is kept as failed at once, so that
     organisers see who could not be told. ``redact`` as for :func:`queue_email`.
     """
     recipient = recipient_email.strip()
-    contact = (event.contact_email or "").strip()
+    contact = (event.contact_email or "").strip() if event is not None else ""
+    sender = event.series.organiser_name if event is not None and event.series else ""
     message = OutboxMessage(
         kind=kind,
-        event_id=event.id,
+        event_id=event.id if event is not None else None,
         registration_id=registration_id,
         recipient_email=recipient[:254],
         recipient_name=header_text(recipient_name, 200),
-        sender_name=header_text(event.series.organiser_name if event.series else "", 200),
+        sender_name=header_text(sender, 200),
         reply_to=contact if is_plain_address(contact) else "",
         language=language,
         subject=subject,

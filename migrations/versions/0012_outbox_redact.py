@@ -1,7 +1,7 @@
 """Private parts of an outbox message's bodies, removed from the row once it is delivered.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 import re
 
@@ -14,7 +14,7 @@ REDACTED = "[removed]"
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
