@@ -147,6 +147,17 @@ def test_groups_are_filled_within_capacity(db, make_event, make_session, partici
     assert all(bk.group_id for bk in _bookings(db, a.id) if bk.status == BookingStatus.CONFIRMED)
 
 
+def test_allocated_places_are_spread_over_the_groups_like_registration(db, make_event, make_session, participant):
+    event = make_event()
+    (a,) = _workshops(make_session, event, None, groups=[12, 12])
+    for _ in range(6):
+        _rank(event, participant, a)
+    ranking.publish(event, ranking.Options(seed=5))
+    db.session.rollback()
+    # The emptiest group first (as registration does), not 6/12 and 0/12.
+    assert [g.taken for g in db.session.get(Session, a.id).groups] == [3, 3]
+
+
 def _contest(event, make_session, participant):  # type: ignore[no-untyped-def]
     """A (1 place) wanted 1st by two people and 2nd by an earlier one; B has no place."""
     a, b = _workshops(make_session, event, 1, 0)
