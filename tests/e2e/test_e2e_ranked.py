@@ -48,9 +48,12 @@ def test_ranked_workshops_allocated_and_shown(server, new_page) -> None:  # type
     expect(page.locator("#ranked-results")).to_have_count(0)  # a preview books nothing
 
     before = server.mail_count(person.email)
-    organiser.locator("button[formaction$='/allocation/publish']").click()
+    organiser.locator("#publish-preview").click()  # a confirmation page first, saying who is emailed
+    expect(organiser.locator("#email-count")).to_contain_text("od razu dostanie e-mail z wynikiem")
+    screenshot(organiser, "admin-allocation-confirm")
+    organiser.locator("#publication-summary button[type=submit]").click()
     expect(organiser.locator(".alert-success").first).to_be_visible()
-    expect(organiser.locator("button[formaction$='/allocation/publish']")).to_have_count(0)
+    expect(organiser.locator("#publish-preview")).to_have_count(0)
     result = server.wait_for_mail(person.email, "Twoje miejsca na warsztatach", after=before)
     assert RANKING[0] in result.get_body(preferencelist=("plain",)).get_content()
 
