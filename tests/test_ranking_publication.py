@@ -97,7 +97,8 @@ def test_a_registration_after_the_preview_blocks_publishing(db, client, make_eve
     assert "have changed since this preview" in page.text and "Run a new preview" in page.text
     assert "Publish and email" not in page.text and 'id="publication-refused"' in page.text
     # A form sent anyway (opened before the registration came in) publishes nothing and says why.
-    response = client.post(confirm, data={"csrf_token": csrf_token(client.get(f"/admin/events/{event.id}/allocation").text)},
+    response = client.post(confirm + "?lang=en",
+                           data={"csrf_token": csrf_token(client.get(f"/admin/events/{event.id}/allocation").text)},
                            follow_redirects=True)
     assert "have changed since this preview" in response.get_data(as_text=True)
     assert _places(db) == set() and outbox.messages(kind="ranked_result") == []
@@ -166,7 +167,7 @@ def test_publish_clicked_twice_publishes_once(db, client, make_event, make_sessi
     confirm = f"/admin/events/{event.id}/allocation/runs/{run.id}/publish"
     token = csrf_token(client.get(confirm + "?lang=en").text)
     first = client.post(confirm, data={"csrf_token": token})
-    second = client.post(confirm, data={"csrf_token": token}, follow_redirects=True)
+    second = client.post(confirm + "?lang=en", data={"csrf_token": token}, follow_redirects=True)
     assert first.status_code == 303 and second.status_code == 200
     assert "This preview is already published." in second.get_data(as_text=True)
     assert len(outbox.messages(kind="ranked_result")) == 3
