@@ -766,4 +766,10 @@ PL = {
     ("Publish and email %(num)d participant", "Publish and email %(num)d participants"): ("Opublikuj i wyślij e-mail %(num)d uczestnikowi", "Opublikuj i wyślij e-maile %(num)d uczestnikom", "Opublikuj i wyślij e-maile %(num)d uczestnikom"),
     "Back": "Wróć",
     "Back to the allocation": "Wróć do przydziału",
+    # Ranked workshops after publication: first come, first served (issue 18)
+    "The allocation has been published: remaining places are now given first come, first served. Choose one workshop at this time.": "Przydział został opublikowany: pozostałe miejsca są teraz przydzielane według kolejności zgłoszeń. Wybierz jeden warsztat w tym czasie.",
+    "You already have a place in a workshop at this time. Cancel it first to choose another one.": "Masz już miejsce na warsztacie w tym czasie. Aby wybrać inny, najpierw je odwołaj.",
+    "Workshops %(start)s–%(end)s": "Warsztaty %(start)s–%(end)s",
+    "The allocation has been published: remaining places are given first come, first served.": "Przydział został opublikowany: pozostałe miejsca są przydzielane według kolejności zgłoszeń.",
+    "You get a place if one is free; otherwise you join the workshop's waiting list.": "Jeśli jest wolne miejsce, dostaniesz je; jeśli nie, trafisz na listę rezerwową warsztatu.",
 }

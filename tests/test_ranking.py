@@ -235,7 +235,13 @@ def test_manage_page_shows_the_result(client, db, make_event, make_session, part
     assert sum("your 1st choice" in p for p in pages) == 1
     assert sum("your 2nd choice" in p for p in pages) == 1
     assert sum("No place could be given." in p for p in pages) == 1
-    assert all("The workshop places have been allocated" in page for page in pages)
+    # Those with a place keep it (no workshop to pick at that time); the one left out may take
+    # what is left first come, first served (here nothing is free: a waiting list).
+    given = [p for p in pages if "No place could be given." not in p]
+    assert all("You already have a place in a workshop at this time." in p and 'name="rank_' not in p for p in given)
+    (left_out,) = [p for p in pages if "No place could be given." in p]
+    assert "remaining places are given first come, first served" in left_out
+    assert f'name="rank_{_key(event)}_1"' in left_out and f'name="rank_{_key(event)}_2"' not in left_out
 
 
 def test_manage_page_offers_only_eligible_workshops(client, make_event, make_session, participant):
