@@ -116,6 +116,18 @@ def test_a_form_from_before_the_publication_is_asked_for_one_workshop(db, make_e
     assert not isinstance(refused.value, RankingClosed)
 
 
+def test_publication_landing_mid_request_is_not_called_a_closed_ranking(db, make_event, make_session, participant,
+                                                                       monkeypatch):
+    # The form was checked as before publication, and the allocation was published before the
+    # write: someone who never ranked is asked for one workshop, not told their ranking is closed.
+    event, a, b = _published_event(make_event, make_session, participant)
+    monkeypatch.setattr(services, "allocation_published", lambda event_id: False)
+    with pytest.raises(InvalidChoice) as refused:
+        services.register(event, participant(), services.Choices(rankings={_key(event): [a.id, b.id]}))
+    assert not isinstance(refused.value, RankingClosed)
+    assert "Choose one workshop at this time." in _english(refused.value)
+
+
 def test_the_public_form_offers_the_remaining_places_first_come(client, db, make_event, make_session, participant):
     event, a, b = _published_event(make_event, make_session, participant)
     page = client.get(f"/events/{event.slug}/register?lang=en")
