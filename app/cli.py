@@ -188,24 +188,41 @@ def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
 @click.command("allocate")
 @click.argument("event_slug")
 @click.option("--preview", "mode", flag_value="preview", default=True, help="Compute and store a preview (default).")
-@click.option("--publish", "mode", flag_value="publish", help="Book the places and email every participant.")
-@click.option("--objective", type=click.Choice(["fair", "linear", "rank-maximal"]), default="fair", show_default=True)
+@click.option("--publish", "mode", flag_value="publish",
+              help="Publish the newest preview (or --run) exactly: book its places and email every participant.")
+@click.option("--run", "run_id", type=int, default=None, help="With --publish: the preview to publish.")
+@click.option("--objective", type=click.Choice(["fair", "linear", "rank-maximal"]), default=None,
+              help="Objective of a preview (default fair).")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None, help="Lottery seed (random when omitted).")
 @click.option("--mix", "mix_attribute", type=click.Choice(["city", "category"]), default=None, help="Mix rule attribute.")
 @click.option("--max-per-group", type=click.IntRange(1, 1000), default=None, help="Mix rule: at most N per group.")
-def allocate_command(event_slug: str, mode: str, objective: str, seed: int | None, mix_attribute: str | None,
-                     max_per_group: int | None) -> None:
-    """Allocate an event's ranked workshops (preview or publish) and print the figures."""
+def allocate_command(event_slug: str, mode: str, run_id: int | None, objective: str | None, seed: int | None,
+                     mix_attribute: str | None, max_per_group: int | None) -> None:
+    """Allocate an event's ranked workshops: compute a preview, or publish one exactly, and print the figures."""
     from .allocation import Objective
     from .ranking import services
     from .ranking.errors import RankingError
+    from .ranking.models import RunStatus
 
     event = services.find_event(event_slug)
     if event is None:
         raise click.ClickException(f"No event has the slug {event_slug!r}.")
-    options = services.Options(Objective(objective), seed, mix_attribute, max_per_group if mix_attribute else None)
     try:
-        run = (services.publish if mode == "publish" else services.preview)(event, options, actor="cli")
+        if mode == "publish":
+            if objective or seed is not None or mix_attribute or max_per_group:
+                raise click.UsageError("--publish publishes a preview as it was computed: give the settings to the preview.")
+            if run_id is None:
+                run_id = next((r.id for r in services.runs(event.id) if r.status == RunStatus.PREVIEW), None)
+                if run_id is None:
+                    raise click.ClickException("No preview to publish: run a preview first.")
+            run = services.publish(event, run_id, actor="cli")
+        else:
+            if run_id is not None:
+                raise click.UsageError("--run goes with --publish.")
+            options = services.Options(
+                Objective(objective or "fair"), seed, mix_attribute, max_per_group if mix_attribute else None
+            )
+            run = services.preview(event, options, actor="cli")
     except RankingError as error:
         raise click.ClickException(cli_text(error.message)) from error
     click.echo(f"Run {run.id} ({run.status.value}) of {event.slug}: objective {run.objective}, seed {run.seed}.")

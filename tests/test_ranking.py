@@ -1,10 +1,11 @@
 """Ranked workshops in the app: preview, publication, results, waiting lists and expiring offers."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.allocation import Objective
 from app.events.models import BookingMode, Session
@@ -75,7 +76,7 @@ def test_publish_books_waitlists_and_emails_everyone(db, make_event, make_sessio
     event = make_event()
     a, b = _workshops(make_session, event, 1, 1)
     people = [_rank(event, participant, a, b)[0] for _ in range(3)]
-    run = ranking.publish(event, ranking.Options(Objective.FAIR, seed=3))
+    run = ranking.publish(event, ranking.preview(event, ranking.Options(Objective.FAIR, seed=3)).id)
     assert run.status == RunStatus.PUBLISHED and run.published_at is not None
     assert _taken(db, a.id) == 1 and _taken(db, b.id) == 1
     confirmed = {bk.registration_id: bk for bk in _bookings(db) if bk.status == BookingStatus.CONFIRMED}
@@ -111,12 +112,13 @@ def test_publish_is_atomic(db, make_event, make_session, participant, outbox, mo
             raise RuntimeError("the process died")
         return real(*args, **kwargs)
 
+    run = ranking.preview(event, ranking.Options(seed=1))
     monkeypatch.setattr(ranking, "queue_message", failing)
     with pytest.raises(RuntimeError):
-        ranking.publish(event, ranking.Options(seed=1))
+        ranking.publish(event, run.id)
     assert _bookings(db) == []
     assert _taken(db, a.id) == 0 and _taken(db, b.id) == 0
-    assert db.session.execute(select(func.count()).select_from(AllocationRun)).scalar_one() == 0
+    assert db.session.execute(select(AllocationRun.status)).scalars().all() == [RunStatus.PREVIEW]
     assert len(outbox.messages()) == emails
 
 
@@ -125,10 +127,14 @@ def test_second_publish_is_refused_and_nothing_duplicated(db, make_event, make_s
     a, b = _workshops(make_session, event, 1, 1)
     for _ in range(2):
         _rank(event, participant, a, b)
-    ranking.publish(event, ranking.Options(seed=1))
+    first = ranking.preview(event, ranking.Options(seed=1))
+    other = ranking.preview(event, ranking.Options(seed=2))
+    ranking.publish(event, first.id)
     before = (len(_bookings(db)), len(outbox.messages()))
     with pytest.raises(AlreadyPublished):
-        ranking.publish(event, ranking.Options(seed=2))
+        ranking.publish(event, other.id)
+    with pytest.raises(AlreadyPublished):  # the same preview again (a second click)
+        ranking.publish(event, first.id)
     with pytest.raises(AlreadyPublished):
         ranking.preview(event, ranking.Options(seed=2))
     assert (len(_bookings(db)), len(outbox.messages())) == before
@@ -140,11 +146,22 @@ def test_groups_are_filled_within_capacity(db, make_event, make_session, partici
     (a,) = _workshops(make_session, event, None, groups=[1, 2])
     for _ in range(4):
         _rank(event, participant, a)
-    ranking.publish(event, ranking.Options(seed=5))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=5)).id)
     db.session.rollback()
     session = db.session.get(Session, a.id)
     assert session.taken == 3 and sorted(g.taken for g in session.groups) == [1, 2]
     assert all(bk.group_id for bk in _bookings(db, a.id) if bk.status == BookingStatus.CONFIRMED)
+
+
+def test_allocated_places_are_spread_over_the_groups_like_registration(db, make_event, make_session, participant):
+    event = make_event()
+    (a,) = _workshops(make_session, event, None, groups=[12, 12])
+    for _ in range(6):
+        _rank(event, participant, a)
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=5)).id)
+    db.session.rollback()
+    # The emptiest group first (as registration does), not 6/12 and 0/12.
+    assert [g.taken for g in db.session.get(Session, a.id).groups] == [3, 3]
 
 
 def _contest(event, make_session, participant):  # type: ignore[no-untyped-def]
@@ -153,7 +170,7 @@ def _contest(event, make_session, participant):  # type: ignore[no-untyped-def]
     early, _ = _rank(event, participant, b, a)
     first = _rank(event, participant, a, b)
     second = _rank(event, participant, a, b)
-    ranking.publish(event, ranking.Options(seed=11))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=11)).id)
     return a, b, early, first, second
 
 
@@ -212,13 +229,19 @@ def test_manage_page_shows_the_result(client, db, make_event, make_session, part
     event = make_event()
     a, b = _workshops(make_session, event, 1, 1)
     people = [_rank(event, participant, a, b) for _ in range(3)]
-    ranking.publish(event, ranking.Options(seed=4))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=4)).id)
     pages = [client.get(f"/r/{token}?lang=en").text for _, token in people]
     assert all("Your workshop places" in page for page in pages)
     assert sum("your 1st choice" in p for p in pages) == 1
     assert sum("your 2nd choice" in p for p in pages) == 1
     assert sum("No place could be given." in p for p in pages) == 1
-    assert all("The workshop places have been allocated" in page for page in pages)
+    # Those with a place keep it (no workshop to pick at that time); the one left out may take
+    # what is left first come, first served (here nothing is free: a waiting list).
+    given = [p for p in pages if "No place could be given." not in p]
+    assert all("You already have a place in a workshop at this time." in p and 'name="rank_' not in p for p in given)
+    (left_out,) = [p for p in pages if "No place could be given." in p]
+    assert "remaining places are given first come, first served" in left_out
+    assert f'name="rank_{_key(event)}_1"' in left_out and f'name="rank_{_key(event)}_2"' not in left_out
 
 
 def test_manage_page_offers_only_eligible_workshops(client, make_event, make_session, participant):
@@ -261,12 +284,12 @@ def test_reopen_withdraws_places_and_allows_a_new_run(db, make_event, make_sessi
     a, b = _workshops(make_session, event, 1, 1)
     for _ in range(3):
         _rank(event, participant, a, b)
-    ranking.publish(event, ranking.Options(seed=1))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=1)).id)
     run = ranking.reopen(event)
     assert run.status == RunStatus.REOPENED
     assert _taken(db, a.id) == 0 and _taken(db, b.id) == 0
     assert all(bk.status == BookingStatus.CANCELLED for bk in _bookings(db))
-    ranking.publish(event, ranking.Options(seed=2))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=2)).id)
     assert _taken(db, a.id) == 1 and _taken(db, b.id) == 1
 
 
@@ -303,9 +326,23 @@ def test_admin_pages_preview_publish_and_access(client, db, make_event, make_ses
     shown = client.get(response.headers["Location"] + "&lang=en").text
     assert "First come (registration time)" in shown and "Plain lottery" in shown and "<code>42</code>" in shown
     assert _bookings(db) == []
-    response = client.post(url + "/publish", data={"csrf_token": token, "objective": "fair"})
+    assert client.post(url + "/publish", data={"csrf_token": token, "objective": "fair"}).status_code in (404, 405)
+    run_id = int(response.headers["Location"].rsplit("run=", 1)[1])
+    confirm = f"{url}/runs/{run_id}/publish"
+    assert f'href="{confirm}"' in shown and "Publish this preview" in shown
+    page = client.get(confirm + "?lang=en")
+    assert page.status_code == 200
+    assert "3 participants are emailed their result at once." in page.text
+    assert "Publish and email 3 participants" in page.text
+    # A plain form: no inline script (no onclick, no confirm()), which the CSP would block anyway.
+    assert not re.search(r"<script(?![^>]*\bsrc=)|\bon(click|submit)=", page.text)
+    assert _bookings(db) == [] and outbox.messages(kind="ranked_result") == []  # asking books and sends nothing
+    response = client.post(confirm, data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 303
     assert len(outbox.messages(kind="ranked_result")) == 3
+    published = db.session.get(AllocationRun, run_id)
+    assert (published.status, published.seed, published.objective, published.mix_max_per_group) == (
+        RunStatus.PUBLISHED, 42, "linear", 2)
     assert "Reopen the allocation" in client.get(url + "?lang=en").text
     index = client.get("/admin/").text
     assert url in index
@@ -322,8 +359,13 @@ def test_cli_preview_publish_and_errors(runner, db, make_event, make_session, pa
     assert "(preview)" in result.output and "seed 5" in result.output and "first-come" in result.output
     assert _bookings(db) == []
     result = runner.invoke(args=["allocate", event.slug, "--publish", "--objective", "rank-maximal"])
+    assert result.exit_code != 0 and "give the settings to the preview" in result.output
+    assert _bookings(db) == []
+    result = runner.invoke(args=["allocate", event.slug, "--objective", "rank-maximal", "--seed", "8"])
     assert result.exit_code == 0, result.output
-    assert "(published)" in result.output
+    result = runner.invoke(args=["allocate", event.slug, "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "(published)" in result.output and "objective rank-maximal, seed 8" in result.output
     result = runner.invoke(args=["allocate", event.slug, "--publish"])
     assert result.exit_code != 0 and "already published" in result.output
     result = runner.invoke(args=["allocate", "no-such-event"])

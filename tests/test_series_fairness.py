@@ -60,8 +60,9 @@ def _missed_out_earlier(db, make_event, make_session, participant, email: str) -
     workshop = _workshop(make_session, earlier)
     unlucky, _ = _rank(earlier, workshop, participant, email)
     lucky, _ = _rank(earlier, workshop, participant, "lucky@example.com")
-    ranking.publish(earlier, ranking.Options(Objective.FAIR, seed=_seed_favouring(lucky, unlucky)),
-                    now=earlier.starts_at - timedelta(days=2))
+    before = earlier.starts_at - timedelta(days=2)
+    run = ranking.preview(earlier, ranking.Options(Objective.FAIR, seed=_seed_favouring(lucky, unlucky)), now=before)
+    ranking.publish(earlier, run.id, now=before)
     assert _placed(db, earlier.id) == {lucky}
     return earlier
 
@@ -79,14 +80,14 @@ def test_missed_out_before_wins_the_tie_only_with_the_option(db, make_event, mak
     newcomer, _ = _rank(event, workshop, participant, "new@example.com")
     seed = _seed_favouring(newcomer, returning)
 
-    ranking.publish(event, ranking.Options(Objective.FAIR, seed=seed))
+    ranking.publish(event, ranking.preview(event, ranking.Options(Objective.FAIR, seed=seed)).id)
     assert _placed(db, event.id) == {newcomer}  # the option is off: the lottery decides
     first = {m.registration_id: m.body_text for m in outbox.messages(kind="ranked_result")}
     assert "priority" not in first[returning]
 
     ranking.reopen(event)
     event = _turn_priority(db, event, True)
-    ranking.publish(event, ranking.Options(Objective.FAIR, seed=seed))
+    ranking.publish(event, ranking.preview(event, ranking.Options(Objective.FAIR, seed=seed)).id)
     assert _placed(db, event.id) == {returning}
     note = f"You had priority because you missed out on a workshop place at {earlier.title_en} (Łódź,"
     mails = [m for m in outbox.messages(kind="ranked_result") if m.registration_id == returning]
@@ -114,11 +115,11 @@ def test_no_show_loses_the_tie_they_would_win(db, make_event, make_session, part
     seed = _seed_favouring(no_show, other)
     assert absent.id != no_show
 
-    ranking.publish(event, ranking.Options(Objective.FAIR, seed=seed))
+    ranking.publish(event, ranking.preview(event, ranking.Options(Objective.FAIR, seed=seed)).id)
     assert _placed(db, event.id) == {no_show}
     ranking.reopen(event)
     event = _turn_priority(db, event, True)
-    ranking.publish(event, ranking.Options(Objective.FAIR, seed=seed))
+    ranking.publish(event, ranking.preview(event, ranking.Options(Objective.FAIR, seed=seed)).id)
     assert _placed(db, event.id) == {other}
     mail = [m for m in outbox.messages(kind="ranked_result") if m.registration_id == no_show][-1]
     assert f"You had lower priority because you did not attend {earlier.title_en} (Łódź," in mail.body_text
@@ -165,7 +166,7 @@ def test_later_meetings_do_not_count(db, make_event, make_session, participant):
     workshop = _workshop(make_session, later)
     _rank(later, workshop, participant, "ala@example.com")
     _rank(later, workshop, participant, "b@example.com")
-    ranking.publish(later, ranking.Options(seed=1))
+    ranking.publish(later, ranking.preview(later, ranking.Options(seed=1)).id)
     event = make_event(series_priority=True)
     here = _workshop(make_session, event)
     _rank(event, here, participant, "ala@example.com")
@@ -212,7 +213,7 @@ def test_series_page_shows_returning_people_and_later_places(db, client, make_ev
     workshop = _workshop(make_session, event, capacity=2)
     _rank(event, workshop, participant, "ala@example.com")
     _rank(event, workshop, participant, "lucky@example.com")
-    ranking.publish(event, ranking.Options(seed=5))
+    ranking.publish(event, ranking.preview(event, ranking.Options(seed=5)).id)
     as_organiser("admin")
     client.get("/language/en")
     page = client.get(f"/admin/series/{earlier.series_id}/overview")

@@ -1,19 +1,20 @@
 """Allocation of ranked workshops: preview with figures and baselines, publish, reopen."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import BooleanField
 
+from ..db import utcnow
 from ..events.services import ranked_blocks
 from ..extensions import db
 from ..forms import Form
 from ..labels import category_label
 from ..notifications.delivery import deliver_after_response
 from ..ranking import services
-from ..ranking.errors import RankingError
+from ..ranking.errors import AlreadyPublished, RankingError
 from ..ranking.forms import AllocationForm
 from ..ranking.models import AllocationRun
 from ..registration.forms import ConfirmForm
@@ -52,6 +53,7 @@ def _render(event, form, runs, shown, status: int = 200):  # type: ignore[no-unt
         runs=runs,
         shown=shown,
         published=published_run(event.id),
+        registration_open=event.is_registration_open(utcnow()),
         sessions=sessions,
         category_label=category_label,
         confirm_form=ConfirmForm(),
@@ -59,24 +61,54 @@ def _render(event, form, runs, shown, status: int = 200):  # type: ignore[no-unt
     ), status
 
 
-@bp.route("/events/<int:event_id>/allocation/<any(preview, publish):action>", methods=["POST"])
-def run(event_id: int, action: str):  # type: ignore[no-untyped-def]
-    """Run a preview, or publish the allocation."""
+@bp.route("/events/<int:event_id>/allocation/preview", methods=["POST"])
+def preview(event_id: int):  # type: ignore[no-untyped-def]
+    """Compute and store a preview (nothing is booked); show it."""
     event = event_or_404(event_id, manage=True)
     form = AllocationForm()
     if not form.validate_on_submit():
         return _render(event, form, services.runs(event.id), None, 422)
     try:
-        if action == "preview":
-            result = services.preview(event, form.options(), actor=current_user._get_current_object())
-            flash(_("Preview computed: nothing was booked yet."), "info")
-        else:
-            result = services.publish(event, form.options(), actor=current_user._get_current_object())
-            flash(_("The allocation is published and every participant is being emailed."), "success")
+        result = services.preview(event, form.options(), actor=current_user._get_current_object())
     except RankingError as error:
         flash(str(error.message), "danger")
         return redirect(url_for(".index", event_id=event.id), code=303)
-    return deliver_after_response(redirect(url_for(".index", event_id=event.id, run=result.id), code=303))
+    flash(_("Preview computed: nothing was booked yet."), "info")
+    return redirect(url_for(".index", event_id=event.id, run=result.id), code=303)
+
+
+@bp.route("/events/<int:event_id>/allocation/runs/<int:run_id>/publish", methods=["GET", "POST"])
+def publish(event_id: int, run_id: int):  # type: ignore[no-untyped-def]
+    """Show what publishing a preview would do (GET); publish exactly that preview (POST)."""
+    event = event_or_404(event_id, manage=True)
+    run = db.session.get(AllocationRun, run_id)
+    if run is None or run.event_id != event.id:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.publish(event, run.id, actor=current_user._get_current_object())
+        except AlreadyPublished as error:
+            # A second click of "Publish" (the first one did it) is told so, and nothing is sent twice.
+            published = published_run(event.id)
+            if published is not None and published.id == run.id:
+                flash(_("This preview is already published."), "info")
+            else:
+                flash(str(error.message), "danger")
+            return redirect(url_for(".index", event_id=event.id, run=run.id), code=303)
+        except RankingError as error:
+            flash(str(error.message), "danger")
+            return redirect(url_for(".publish", event_id=event.id, run_id=run.id), code=303)
+        flash(_("The allocation is published and every participant is being emailed."), "success")
+        return deliver_after_response(redirect(url_for(".index", event_id=event.id, run=run.id), code=303))
+    return render_template(
+        "admin/allocation/publish.html",
+        event=event,
+        run=run,
+        check=services.check_publication(event, run),
+        form=form,
+        registration_open=event.is_registration_open(utcnow()),
+    )
 
 
 @bp.route("/events/<int:event_id>/allocation/reopen", methods=["POST"])

@@ -480,7 +480,12 @@ def _potentials(n_nodes: int, tail: IntArray, head: IntArray, cap: IntArray, cos
 
 
 def _assignments(instance: Instance, net: _Network, flow: IntArray) -> tuple[Assignment, ...]:
-    """Read the places off the flow and seat each in a group, in lottery order."""
+    """Read the places off the flow and seat each in a group, in lottery order.
+
+    Groups are filled as registration fills them: each place goes to the group
+    with the most free places, then the first in the workshop's order (the app
+    lists groups by id), so that groups stay even instead of filling one by one.
+    """
     by_id = instance.workshop_by_id
     mixing = instance.mixing
     given: dict[str, list[tuple[int, int, int, bool]]] = defaultdict(list)
@@ -488,34 +493,34 @@ def _assignments(instance: Instance, net: _Network, flow: IntArray) -> tuple[Ass
         given[net.choice_wid[j]].append((net.choice_pos[j], net.choice_slot[j], net.choice_rank[j], True))
     for i, wid, slot, rank in net.settled:
         given[wid].append((i, slot, rank, False))
-    # Where the mix rule can bind, the flow says how many of each contested
-    # value (and of the rest) sit in each group; settled places take what is left.
-    seats: dict[tuple[str, str | None], list[str | None]] = defaultdict(list)
+    # Where the mix rule can bind, the flow says how many of each contested value
+    # sit in each group; everyone else (no limit but the groups' capacities) is
+    # seated afterwards in the emptiest group.
+    seats: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     for arc, wid, gid, key in reversed(net.seat_arcs):
-        seats[(wid, key)].extend([gid] * int(flow[arc]))
-    mixed = {wid for wid, _ in net.contested}
+        if key is not None:
+            seats[(wid, key)].extend([gid] * int(flow[arc]))
     result = []
     for wid, people in given.items():
         people.sort()
-        workshop = by_id[wid]
-        if wid not in mixed:
-            pool = iter(gid for gid, capacity in units(workshop) for _ in range(capacity))
-            for i, slot, rank, _ in people:
-                result.append(Assignment(net.order[i].id, wid, next(pool), slot, rank))
-            continue
-        used: Counter[str | None] = Counter()
-        later = []
+        free = {gid: capacity for gid, capacity in units(by_id[wid])}
+        rest = []
         for i, slot, rank, in_flow in people:
-            if not in_flow:
-                later.append((i, slot, rank))
-                continue
             value = net.order[i].attribute(mixing.attribute) if mixing else None
-            key = value if value is not None and (wid, value) in net.contested else None
-            gid = seats[(wid, key)].pop()
-            used[gid] += 1
+            if in_flow and value is not None and (wid, value) in net.contested:
+                gid = seats[(wid, value)].pop()
+                free[gid] -= 1
+                result.append(Assignment(net.order[i].id, wid, gid, slot, rank))
+            else:
+                rest.append((i, slot, rank))
+        for i, slot, rank in rest:
+            gid = emptiest_group(free)
+            free[gid] -= 1
             result.append(Assignment(net.order[i].id, wid, gid, slot, rank))
-        spare = iter(gid for gid, capacity in units(workshop) for _ in range(capacity - used[gid]))
-        for i, slot, rank in later:
-            result.append(Assignment(net.order[i].id, wid, next(spare), slot, rank))
     result.sort(key=lambda a: (a.participant, a.slot))
     return tuple(result)
+
+
+def emptiest_group(free: dict[str | None, int]) -> str | None:
+    """Return the group with the most free places, the first in order on a tie (as registration does)."""
+    return max(free, key=lambda gid: free[gid])

@@ -1,6 +1,8 @@
 """JSON forms of instances and results."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from app.allocation.errors import Problems
@@ -86,6 +88,27 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             for a in result.assignments
         ],
     }
+
+
+def instance_fingerprint(instance: Instance) -> str:
+    """Return a digest of everything the allocation of ``instance`` depends on (sha256, hex).
+
+    Two instances with the same fingerprint give the same result for the same
+    objective and seed, so a stored preview can be recognised as still current.
+    """
+    return _digest(instance_to_dict(instance))
+
+
+def result_digest(result: Result) -> str:
+    """Return a digest of a result's places (sha256, hex), independent of their order."""
+    places = sorted((a.participant, a.slot, a.workshop, a.group or "", a.rank) for a in result.assignments)
+    return _digest(places)
+
+
+def _digest(data: Any) -> str:
+    """Return the sha256 of the canonical JSON form of ``data``."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _is_int(value: object) -> bool:

@@ -38,3 +38,27 @@ class TooLateToReopen(RankingError):
 
 class InvalidInstance(RankingError):
     """The data of the event does not make a valid allocation problem."""
+
+
+class NotAPreview(RankingError):
+    """Only a stored preview of this event can be published."""
+
+    message = _l("This run is not a preview of this event's allocation, so it cannot be published. Run a preview first.")
+
+
+class PreviewOutdated(RankingError):
+    """Registrations, ranked choices or free places changed since the preview: it would no longer be what was shown."""
+
+    message = _l(
+        "Registrations, ranked choices or free places have changed since this preview, so publishing it would "
+        "give a different allocation from the one shown. Run a new preview, check it and publish that one."
+    )
+
+
+class PreviewNotReproduced(RankingError):
+    """The same problem, seed and settings no longer give the preview's places (the engine changed)."""
+
+    message = _l(
+        "This preview cannot be reproduced exactly (the allocation software changed since). "
+        "Run a new preview, check it and publish that one."
+    )

@@ -38,6 +38,13 @@ class AllocationRun(db.Model):
     created_by_label: Mapped[str] = mapped_column(String(254), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who published the preview (it may be someone else than who computed it); None before 0013.
+    published_by_label: Mapped[str | None] = mapped_column(String(254))
+    # Digests of the problem the run solved and of the places it gave (sha256, hex): a preview
+    # is published only while the problem is unchanged, and only if it gives these places
+    # again. None for runs made before they were stored (such a preview cannot be published).
+    problem_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    result_digest: Mapped[str | None] = mapped_column(String(64))
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from ..allocation import (
@@ -28,7 +28,9 @@ from ..allocation import (
     explain,
     figures,
     first_come,
+    instance_fingerprint,
     lottery_key,
+    result_digest,
     serial_dictatorship,
     validate,
 )
@@ -50,7 +52,17 @@ from ..registration.models import (
     RegistrationStatus,
 )
 from ..registration.ranked import published_run
-from .errors import AlreadyPublished, InvalidInstance, NoRankedSessions, NotPublished, TooLateToReopen
+from .errors import (
+    AlreadyPublished,
+    InvalidInstance,
+    NoRankedSessions,
+    NotAPreview,
+    NotPublished,
+    PreviewNotReproduced,
+    PreviewOutdated,
+    RankingError,
+    TooLateToReopen,
+)
 from .history import SeriesHistory, series_history
 from .models import AllocationOutcome, AllocationRun, RunStatus
 from .outcomes import SlotOutcome
@@ -182,9 +194,14 @@ def _run_all(problem: Problem, options: Options, seed: int) -> tuple[Result, dic
     }
 
 
+def _actor_label(actor: Any) -> str:
+    """Name who acted: an account's email, a given label ("cli"), or "system"."""
+    return getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system")
+
+
 def _new_run(event: Event, options: Options, seed: int, status: RunStatus, stats: dict[str, Any],
-             actor: Any, now: datetime) -> AllocationRun:
-    """Add a run row (flushes only)."""
+             actor: Any, now: datetime, **digests: str) -> AllocationRun:
+    """Add a run row (flushes only); ``digests``: its problem fingerprint and result digest."""
     run = AllocationRun(
         event_id=event.id,
         status=status,
@@ -194,12 +211,23 @@ def _new_run(event: Event, options: Options, seed: int, status: RunStatus, stats
         mix_max_per_group=options.max_per_group if options.mix_rule() else None,
         figures=stats,
         created_by_id=getattr(actor, "id", None),
-        created_by_label=getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system"),
+        created_by_label=_actor_label(actor),
         created_at=now,
+        **digests,
     )
     db.session.add(run)
     db.session.flush()
     return run
+
+
+def run_options(run: AllocationRun) -> Options:
+    """Return the options a run was computed with (its own seed included)."""
+    return Options(
+        objective=Objective(run.objective),
+        seed=run.seed,
+        mix_attribute=run.mix_attribute,
+        max_per_group=run.mix_max_per_group,
+    )
 
 
 def _seed(options: Options) -> int:
@@ -210,6 +238,9 @@ def _seed(options: Options) -> int:
 def preview(event: Event, options: Options, actor: Any = None, now: datetime | None = None) -> AllocationRun:
     """Run the allocation and the baselines without booking anything; store the run as a preview.
 
+    The run keeps its seed, options, figures and the digests of its problem and
+    result, so that :func:`publish` can publish exactly it later.
+
     :raises AlreadyPublished: when a published run exists.
     :raises NoRankedSessions, InvalidInstance:
     """
@@ -219,35 +250,112 @@ def preview(event: Event, options: Options, actor: Any = None, now: datetime | N
         if published_run(event.id) is not None:
             raise AlreadyPublished()
         problem = build_problem(event, options, now)
-        _result, stats = _run_all(problem, options, seed)
-        run = _new_run(event, options, seed, RunStatus.PREVIEW, stats, actor, now)
+        result, stats = _run_all(problem, options, seed)
+        run = _new_run(
+            event, options, seed, RunStatus.PREVIEW, stats, actor, now,
+            problem_fingerprint=instance_fingerprint(problem.instance), result_digest=result_digest(result),
+        )
     return run
 
 
-def publish(event: Event, options: Options, actor: Any = None, now: datetime | None = None) -> AllocationRun:
-    """Allocate and write every place, waiting list, result email and the run, in one transaction.
+@dataclass
+class PublicationCheck:
+    """What publishing a preview would do now, or why it cannot be published."""
 
-    Places are taken with conditional updates (never beyond capacity); those
-    left without a place in a slot join the waiting lists of their eligible
-    ranked workshops of that slot, with the rank kept on the booking.
+    run: AllocationRun
+    emails: int = 0  # participants emailed their result (everyone in the allocation)
+    places: int = 0  # places the preview gives
+    refusal: object | None = None  # why it cannot be published (a translatable message), or None
 
-    :raises AlreadyPublished: when a published run exists (also in a race: unique index).
+    @property
+    def can_publish(self) -> bool:
+        """Tell whether the preview can be published as it is."""
+        return self.refusal is None
+
+
+def check_publication(event: Event, run: AllocationRun, now: datetime | None = None) -> PublicationCheck:
+    """Tell what publishing the preview ``run`` would do now, without writing anything.
+
+    Compares the problem as it is now with the one the preview solved; the final
+    check (and the reproduction of the places) happens again in :func:`publish`.
+    """
+    check = PublicationCheck(run=run, places=int(run.figures.get("optimal", {}).get("overall", {}).get("places", 0)))
+    try:
+        _check_publishable(event, run)
+        problem = build_problem(event, run_options(run), now or utcnow())
+    except RankingError as error:
+        check.refusal = error.message
+        return check
+    check.emails = len(problem.order)
+    if instance_fingerprint(problem.instance) != run.problem_fingerprint:
+        check.refusal = PreviewOutdated.message
+    return check
+
+
+def _check_publishable(event: Event, run: AllocationRun) -> None:
+    """Refuse a run that is not a publishable preview of the event.
+
+    :raises NotAPreview, AlreadyPublished, PreviewOutdated:
+    """
+    if run.event_id != event.id:
+        raise NotAPreview()
+    if run.status == RunStatus.PUBLISHED or published_run(event.id) is not None:
+        raise AlreadyPublished()
+    if run.status != RunStatus.PREVIEW:
+        raise NotAPreview()
+    if run.problem_fingerprint is None or run.result_digest is None:
+        raise PreviewOutdated()  # made before previews kept their digests
+
+
+def publish(event: Event, run_id: int, actor: Any = None, now: datetime | None = None) -> AllocationRun:
+    """Publish the preview ``run_id`` exactly as shown: write its places, waiting lists, outcomes and emails.
+
+    Everything happens in one transaction, under the ranked workshops' locks: the
+    problem is built again and must have the preview's fingerprint (nobody
+    registered, cancelled or re-ranked meanwhile), and the allocation, run again
+    with the preview's seed and options, must give the preview's places. The
+    preview's row becomes the published run (a conditional update: a second
+    submission publishes nothing). Places are taken with conditional updates
+    (never beyond capacity); those left without a place in a slot join the
+    waiting lists of their eligible ranked workshops of that slot, with the
+    rank kept on the booking.
+
+    :raises NotAPreview: when the run is not a preview of the event.
+    :raises AlreadyPublished: when a run of the event is published (this one too, on a second submission).
+    :raises PreviewOutdated: when the problem changed since the preview.
+    :raises PreviewNotReproduced: when the same problem no longer gives the same places.
     :raises NoRankedSessions, InvalidInstance:
     :raises capacity.Full: should a place vanish meanwhile (nothing is written).
     """
     now = now or utcnow()
-    seed = _seed(options)
     with write_transaction():
-        if published_run(event.id) is not None:
-            raise AlreadyPublished()
         blocks = ranked_blocks(list(event.sessions))
         for session_id in sorted(s.id for b in blocks for s in b.sessions):
             capacity.lock_session(session_id)
+        # Read under the sessions' locks: a concurrent publication has committed or not started.
+        run = db.session.execute(
+            select(AllocationRun).where(AllocationRun.id == run_id).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if run is None:
+            raise NotAPreview()
+        _check_publishable(event, run)
+        options = run_options(run)
         problem = build_problem(event, options, now)
-        result, stats = _run_all(problem, options, seed)
-        run = _new_run(event, options, seed, RunStatus.PUBLISHED, stats, actor, now)
-        run.published_at = now
-        placed, waiting = _write_bookings(problem, result, seed, now)
+        if instance_fingerprint(problem.instance) != run.problem_fingerprint:
+            raise PreviewOutdated()
+        result = allocate(problem.instance, options.objective, run.seed)
+        if result_digest(result) != run.result_digest:
+            raise PreviewNotReproduced()
+        marked = db.session.execute(
+            update(AllocationRun)
+            .where(AllocationRun.id == run.id, AllocationRun.status == RunStatus.PREVIEW)
+            .values(status=RunStatus.PUBLISHED, published_at=now, published_by_label=_actor_label(actor))
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount != 1:  # pragma: no cover - read under the sessions' locks
+            raise AlreadyPublished()
+        db.session.refresh(run)
+        placed, waiting = _write_bookings(problem, result, run.seed, now)
         _write_outcomes_and_emails(problem, result, run, now)
         record(
             "allocation_published",
@@ -255,11 +363,12 @@ def publish(event: Event, options: Options, actor: Any = None, now: datetime | N
             actor=actor,
             run_id=run.id,
             objective=run.objective,
-            seed=seed,
+            seed=run.seed,
             mix_attribute=run.mix_attribute,
             mix_max_per_group=run.mix_max_per_group,
             places=placed,
             waitlisted=waiting,
+            emails=len(problem.order),
             series_priority=event.series_priority,
             tiers_raised=sum(h.tier > 0 for h in problem.history.values()),
             tiers_lowered=sum(h.tier < 0 for h in problem.history.values()),

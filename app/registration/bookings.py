@@ -269,7 +269,8 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
     """Offer the session's free places to the waiting people who ranked it highest (flushes only).
 
     Ties between equal ranks follow the run's lottery (sha256 of seed and
-    registration id). A person outside the session's categories, or holding a
+    registration id); people who joined the waiting list after publication
+    (first come, no rank) follow, in the order they joined. A person outside the session's categories, or holding a
     place at the same time, is skipped and keeps their place in line. Each
     person offered a place is emailed.
     """
@@ -282,9 +283,12 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
         .scalars()
         .all()
     )
+    # Those the allocation put on the list come first, by rank and the run's lottery; then
+    # those who joined it first come after publication (no rank), in the order they joined.
     order = sorted(
         waiting,
-        key=lambda b: (b.rank or 1_000, lottery_key(run.seed, str(b.registration_id)), b.id),
+        key=lambda b: (b.rank is None, b.rank or 0,
+                       lottery_key(run.seed, str(b.registration_id)) if b.rank is not None else 0, b.id),
     )
     hours = float(current_app.config.get("RANKED_OFFER_HOURS", 48))
     offered: list[Booking] = []

@@ -12,6 +12,12 @@ from ..ranking.models import AllocationRun, RunStatus
 
 AFTER_PUBLICATION = _l("The workshop places have been allocated, so your ranked choices can no longer be changed.")
 AFTER_DEADLINE = _l("The deadline for ranking workshops has passed, so your ranked choices can no longer be changed.")
+# After publication, what is left of the ranked workshops is booked like any session: a place if one is free.
+PICK_ONE = _l(
+    "The allocation has been published: remaining places are now given first come, first served. "
+    "Choose one workshop at this time."
+)
+HOLDS_PLACE = _l("You already have a place in a workshop at this time. Cancel it first to choose another one.")
 
 
 def published_run(event_id: int) -> AllocationRun | None:
@@ -19,6 +25,11 @@ def published_run(event_id: int) -> AllocationRun | None:
     return db.session.execute(
         select(AllocationRun).where(AllocationRun.event_id == event_id, AllocationRun.status == RunStatus.PUBLISHED)
     ).scalar_one_or_none()
+
+
+def allocation_published(event_id: int) -> bool:
+    """Tell whether the event's allocation is published, so that ranked workshops are booked first come."""
+    return published_run(event_id) is not None
 
 
 def ranking_closed_reason(event: Event, now: datetime) -> object | None:

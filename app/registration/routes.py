@@ -42,7 +42,7 @@ from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError, RegistrationRefused
 from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
-from .ranked import ranking_closed_reason
+from .ranked import allocation_published, ranking_closed_reason
 from .waitlist import waitlist_positions
 
 bp = Blueprint("registration", __name__)
@@ -194,6 +194,7 @@ def _render_form(event, programme, form, is_open: bool, now, busy: bool = False)
             blocks=programme.blocks,
             instant=programme.instant,
             busy_message=BUSY_FORM_MESSAGE if busy else None,
+            first_come=allocation_published(event.id),
         ),
         status,
     )
@@ -282,6 +283,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         waiting=waitlist_counts(event.id),
         confirm_form=ConfirmForm(),
         ranking_closed=ranking_closed_reason(event, now),
+        first_come=allocation_published(event.id),
         ranked_results=ranking_services.results_for(registration),
         busy_message=BUSY_FORM_MESSAGE if busy else None,
         checkin_qr=Markup(qr_svg(registration.checkin_code))  # noqa: S704 - segno's SVG of our own code

@@ -49,7 +49,7 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
-from .ranked import ranking_closed_reason
+from .ranked import AFTER_PUBLICATION, HOLDS_PLACE, PICK_ONE, allocation_published, ranking_closed_reason
 from .search import search_text
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -167,7 +167,9 @@ def register(
 
     Places are taken atomically in ascending session id order; a full session
     puts the booking on its waiting list; a session outside the participant's
-    category becomes a request for an organiser.
+    category becomes a request for an organiser. Ranked choices are saved for
+    the allocation; once it is published, the workshop chosen in a ranked block
+    is booked first come instead (see :func:`validate_choices`).
 
     :raises RegistrationClosed: outside the registration window.
     :raises AlreadyRegistered: when the email has a live registration here.
@@ -183,7 +185,9 @@ def register(
     check_registration_window(event, now)
     if sessions is None or not sessions.keys() >= set(choices.session_ids) or not _all_loaded(sessions.values()):
         sessions = choosable_sessions(event, choices.session_ids)
-    chosen = validate_choices(event, sessions, choices, participant.category)
+    # After publication a ranked block's choice is one workshop, booked first come like any session.
+    first_come = allocation_published(event.id)
+    chosen = validate_choices(event, sessions, choices, participant.category, first_come=first_come)
     if not chosen and not any(choices.rankings.values()) and (sessions or _has_sessions(event.id)):
         raise NothingChosen()
     invitation = invitations.check_code(choices.invitation_code, chosen)
@@ -210,8 +214,9 @@ def register(
             for session in sorted(chosen, key=lambda s: s.id):
                 bookings.book(registration, session, now, invitation_code_id=_code_for(redeemed, session))
         db.session.flush()
-        _check_rankings_open(registration, sessions, choices.rankings, now)
-        save_preferences(registration, sessions, choices.rankings)
+        if not first_come:
+            _check_rankings_open(registration, sessions, choices.rankings, now)
+            save_preferences(registration, sessions, choices.rankings)
         emails.queue_registration_received(registration, token, now)
     return RegistrationResult(registration=registration, token=token)
 
@@ -271,6 +276,11 @@ def change_choices(
 ) -> ChangeResult:
     """Replace a registration's choices: cancel what was dropped, book what was added.
 
+    After the allocation is published, a workshop chosen in a ranked block is
+    booked first come (a place if free, else its waiting list), unless the
+    registration already has it or holds a place at that time; ranked
+    workshops are never cancelled from here (the booking's own cancel does).
+
     The registration is locked and read again first, so a second submission of
     the same change (a double-click) finds it done and changes nothing. Changes
     are applied in ascending session id order so that concurrent transactions
@@ -284,7 +294,10 @@ def change_choices(
     if registration.status != RegistrationStatus.ACTIVE:
         raise RegistrationClosed()
     sessions = _sessions_by_id(event)
-    wanted = {s.id: s for s in validate_choices(event, sessions, choices, registration.category)}
+    first_come = allocation_published(event.id)
+    wanted = {
+        s.id: s for s in validate_choices(event, sessions, choices, registration.category, first_come=first_come)
+    }
     invitation = invitations.check_code(choices.invitation_code, list(wanted.values()))
     result = ChangeResult()
     with write_transaction():
@@ -296,6 +309,8 @@ def change_choices(
             for b in registration.bookings
             if b.status in LIVE_BOOKING_STATUSES and sessions[b.session_id].booking_mode == BookingMode.INSTANT
         }
+        if first_come:
+            _keep_new_first_come_picks(registration, wanted, sessions)
         added = [wanted[sid] for sid in wanted if sid not in current]
         redeemed = _redeem_invitation(invitation, added, registration.category.value, registration.email)
         for session_id in sorted(set(current) | set(wanted)):
@@ -309,8 +324,10 @@ def change_choices(
                     registration, wanted[session_id], now, invitation_code_id=_code_for(redeemed, wanted[session_id])
                 ))
         db.session.flush()
-        _check_rankings_open(registration, sessions, choices.rankings, now)
-        ranking_changed = save_preferences(registration, sessions, choices.rankings)
+        ranking_changed = False
+        if not first_come:
+            _check_rankings_open(registration, sessions, choices.rankings, now)
+            ranking_changed = save_preferences(registration, sessions, choices.rankings)
         if result.added or result.cancelled or ranking_changed:
             registration.updated_at = now
             emails.queue_changes_confirmed(registration, result.added, result.cancelled, now)
@@ -384,8 +401,13 @@ def validate_choices(
     sessions: dict[int, Session],
     choices: Choices,
     category: ParticipantCategory | str,
+    first_come: bool = False,
 ) -> list[Session]:
-    """Check the choices against the programme; return the instant sessions to book.
+    """Check the choices against the programme; return the sessions to book.
+
+    With ``first_come`` (the allocation is published), each ranked block's
+    choice is a single workshop to book at once, returned with the instant
+    sessions; otherwise ranked choices are only checked (they are saved, not booked).
 
     :raises InvalidChoice: for unknown sessions, ranked duplicates or ineligible ranks.
     :raises TimeClash: when two chosen sessions (or ranked blocks) overlap.
@@ -406,6 +428,9 @@ def validate_choices(
             raise InvalidChoice(field=f"rank_{key}_1")
         if not ranked_ids:
             continue
+        if first_come:
+            chosen.append(_first_come_pick(block, ranked_ids, sessions, category_value, f"rank_{key}_1"))
+            continue
         if len(ranked_ids) > event.max_ranked_choices:
             raise InvalidChoice(field=f"rank_{key}_1")
         block_ids = {s.id for s in block.sessions}
@@ -425,6 +450,45 @@ def validate_choices(
 
     _check_no_clash(chosen, ranked_slots)
     return chosen
+
+
+def _first_come_pick(
+    block: RankedBlock, ranked_ids: list[int], sessions: dict[int, Session], category: str, field_name: str
+) -> Session:
+    """Return the one workshop picked in a ranked block after the allocation was published.
+
+    :raises InvalidChoice: for several picks (a form from before the publication), an
+        unknown workshop or one outside the participant's category (as for ranking).
+    """
+    if len(ranked_ids) > 1:
+        raise InvalidChoice(PICK_ONE, field=field_name)
+    session_id = ranked_ids[0]
+    if session_id not in {s.id for s in block.sessions}:
+        raise InvalidChoice(field=field_name)
+    if not sessions[session_id].is_eligible(category):
+        raise InvalidChoice(_l("This workshop is open only to some participant categories."), field=field_name)
+    return sessions[session_id]
+
+
+def _keep_new_first_come_picks(registration: Registration, wanted: dict[int, Session], sessions: dict[int, Session]) -> None:
+    """Leave out of ``wanted`` the ranked workshops the (locked) registration already has, live.
+
+    :raises InvalidChoice: when it holds (or has asked for) a place in another
+        workshop at the same time: that one is cancelled first, by its own button.
+    """
+    live = {b.session_id: b for b in registration.live_bookings}
+    for session_id, session in list(wanted.items()):
+        if session.booking_mode != BookingMode.RANKED:
+            continue
+        if session_id in live:
+            del wanted[session_id]  # already booked or waiting there: nothing to do
+            continue
+        for booking in live.values():
+            other = sessions[booking.session_id]
+            if (booking.status != BookingStatus.WAITLISTED and other.booking_mode == BookingMode.RANKED
+                    and other.overlaps(session)):
+                block = next(b for b in ranked_blocks(list(sessions.values())) if session in b.sessions)
+                raise InvalidChoice(HOLDS_PLACE, field=f"rank_{block.key}_1")
 
 
 def _check_no_clash(chosen: list[Session], ranked_slots: list[RankedBlock]) -> None:
@@ -490,6 +554,10 @@ def _check_rankings_open(
         if list(ranked_ids) == before:
             continue
         reason = ranking_closed_reason(registration.event, now)
+        if reason is AFTER_PUBLICATION and not before:
+            # Published since the choices were checked: nothing of theirs to keep, and what
+            # is left goes first come (never "your ranking can no longer be changed").
+            raise InvalidChoice(PICK_ONE, field=f"rank_{key}_1")
         if reason is not None:
             raise RankingClosed(reason, field=f"rank_{key}_1")
 

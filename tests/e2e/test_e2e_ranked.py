@@ -1,4 +1,4 @@
-"""Ranked workshops in a real browser: rank three, an organiser previews and publishes, the participant sees it."""
+"""Ranked workshops in a real browser: rank three, an organiser previews and publishes, the participant sees it, late comers pick what is left."""
 from __future__ import annotations
 
 import re
@@ -48,9 +48,12 @@ def test_ranked_workshops_allocated_and_shown(server, new_page) -> None:  # type
     expect(page.locator("#ranked-results")).to_have_count(0)  # a preview books nothing
 
     before = server.mail_count(person.email)
-    organiser.locator("button[formaction$='/allocation/publish']").click()
+    organiser.locator("#publish-preview").click()  # a confirmation page first, saying who is emailed
+    expect(organiser.locator("#email-count")).to_contain_text("od razu dostanie e-mail z wynikiem")
+    screenshot(organiser, "admin-allocation-confirm")
+    organiser.locator("#publication-summary button[type=submit]").click()
     expect(organiser.locator(".alert-success").first).to_be_visible()
-    expect(organiser.locator("button[formaction$='/allocation/publish']")).to_have_count(0)
+    expect(organiser.locator("#publish-preview")).to_have_count(0)
     result = server.wait_for_mail(person.email, "Twoje miejsca na warsztatach", after=before)
     assert RANKING[0] in result.get_body(preferencelist=("plain",)).get_content()
 
@@ -58,3 +61,12 @@ def test_ranked_workshops_allocated_and_shown(server, new_page) -> None:  # type
     expect(page.locator("#ranked-results")).to_contain_text(RANKING[0])
     expect(page.locator("table tbody tr", has_text=RANKING[0])).to_contain_text("Potwierdzone")
     screenshot(page, "manage-ranked")
+
+    # Someone registering now is offered what is left, first come, first served: one workshop to pick.
+    late = new_page("desktop")
+    late.goto(f"/events/{SLUG}/register")
+    block = late.locator("fieldset[id^='first-come-']")
+    expect(block).to_contain_text("Przydział został opublikowany: pozostałe miejsca są przydzielane według kolejności zgłoszeń.")
+    expect(block.get_by_role("combobox")).to_have_count(1)
+    expect(late.locator("legend", has_text="uszereguj")).to_have_count(0)
+    screenshot(late, "register-after-allocation")
