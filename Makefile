@@ -14,16 +14,39 @@ PORT ?= 5000
 # either reinstalls when its lock changes.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# PyICU (Polish collation of names) is compiled against the system's ICU when a lock holds
+# it: that needs ICU's headers, pkg-config, a C++ compiler and Python's headers, installed
+# here with apt when missing, as Chromium is for the browser tests (docs/deploy.md, "ICU").
+define icu_build_deps
+@if grep -qi '^pyicu==' $<; then \
+  pkg-config --exists icu-i18n 2>/dev/null && command -v c++ >/dev/null && \
+  $(BIN)/python -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))' || \
+  if command -v apt-get >/dev/null; then \
+    echo "PyICU is built against the system's ICU: installing libicu-dev, pkg-config, g++ and python3-dev with apt"; \
+    $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y libicu-dev pkg-config g++ python3-dev; \
+  else \
+    echo "PyICU needs ICU's headers (pkg-config icu-i18n), a C++ compiler and Python's headers; see docs/deploy.md, ICU" >&2; exit 1; \
+  fi; \
+fi
+endef
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# icukit-pyicu (ICU bundled) was replaced by PyICU and both install the module `icu`: an
+# older venv drops it first, or the two would overwrite each other's files.
 $(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(icu_build_deps)
+	@grep -qi '^icukit-pyicu==' $< || $(BIN)/pip uninstall --quiet --yes icukit-pyicu 2>/dev/null
 	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(DEV_STAMP): requirements-dev.txt | $(BIN)/python
+	$(icu_build_deps)
+	@grep -qi '^icukit-pyicu==' $< || $(BIN)/pip uninstall --quiet --yes icukit-pyicu 2>/dev/null
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
@@ -103,7 +126,6 @@ test-load: install-dev translations
 # Only the browser tests (tests/e2e, also part of make test): Playwright drives Debian's
 # Chromium, installed here with apt when missing (as root, else with sudo); axe-core from npm.
 # Screenshots land in test-artifacts/e2e/screenshots/.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AXE := tests/e2e/node_modules/axe-core/axe.min.js
 $(AXE): tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund
