@@ -9,15 +9,73 @@ DEV_ENV := ZAPISY_ENV=$${ZAPISY_ENV:-development}
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install translations db demo extract-messages clean serve test-load bench e2e
+.PHONY: run test lint install install-dev lock translations db demo extract-messages clean serve test-load bench e2e
 
-$(BIN)/activate: requirements.txt
+# Two locks made from pyproject.toml (README, "Dependencies"): requirements.txt is what the
+# app runs on, requirements-dev.txt is that plus the test and lint tools. Each has its own
+# stamp in the venv, so `make run` installs only the first, `make test` the second, and
+# either reinstalls when its lock changes.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# PyICU (Polish collation of names) is compiled against the system's ICU when a lock holds
+# it: that needs ICU's headers, pkg-config, a C++ compiler and Python's headers, installed
+# here with apt when missing, as Chromium is for the browser tests (docs/deploy.md, "ICU").
+define icu_build_deps
+@if grep -qi '^pyicu==' $<; then \
+  pkg-config --exists icu-i18n 2>/dev/null && command -v c++ >/dev/null && \
+  $(BIN)/python -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))' || \
+  if command -v apt-get >/dev/null; then \
+    echo "PyICU is built against the system's ICU: installing libicu-dev, pkg-config, g++ and python3-dev with apt"; \
+    $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y libicu-dev pkg-config g++ python3-dev; \
+  else \
+    echo "PyICU needs ICU's headers (pkg-config icu-i18n), a C++ compiler and Python's headers; see docs/deploy.md, ICU" >&2; exit 1; \
+  fi; \
+fi
+endef
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	touch $(BIN)/activate
 
-install: $(BIN)/activate
+# icukit-pyicu (ICU bundled) was replaced by PyICU and both install the module `icu`: an
+# older venv drops it first, or the two would overwrite each other's files.
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(icu_build_deps)
+	@grep -qi '^icukit-pyicu==' $< || $(BIN)/pip uninstall --quiet --yes icukit-pyicu 2>/dev/null
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt | $(BIN)/python
+	$(icu_build_deps)
+	@grep -qi '^icukit-pyicu==' $< || $(BIN)/pip uninstall --quiet --yes icukit-pyicu 2>/dev/null
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
+	touch $@
+
+install: $(RUNTIME_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+# Re-lock after editing pyproject.toml's dependencies; pins already in the locks are kept,
+# but for the packages named in UPGRADE (names as in the locks), or all with UPGRADE=all.
+# pip-tools lives in a throwaway venv, never in the app's. The dev lock is constrained by
+# the runtime lock, so both hold the same versions of the runtime packages; an upgrade is
+# passed to the runtime lock only for packages it holds (pip-compile would add the others).
+LOCK_VENV ?= /tmp/zapisy-lock-venv
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+ifeq ($(UPGRADE),all)
+LOCK_RUNTIME_UPGRADE := --upgrade
+LOCK_DEV_UPGRADE := --upgrade
+else
+LOCK_RUNTIME_UPGRADE = $(foreach p,$(UPGRADE),$(if $(shell grep -iqE '^$(p)==' requirements.txt && echo y),--upgrade-package $(p)))
+LOCK_DEV_UPGRADE = $(foreach p,$(UPGRADE),--upgrade-package $(p))
+endif
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools==7.6.2; }
+	$(PIP_COMPILE) $(LOCK_RUNTIME_UPGRADE) --output-file=requirements.txt pyproject.toml
+	$(PIP_COMPILE) $(LOCK_DEV_UPGRADE) --extra=dev --constraint=requirements.txt --output-file=requirements-dev.txt pyproject.toml
 
 translations: install
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
@@ -38,12 +96,12 @@ run: demo
 
 # ruff, the import contracts of .importlinter (docs/architecture.md) and the dependency
 # audit (pip-audit; offline, a local advisory database: scripts/audit_deps.py); part of make test.
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app tests scripts/audit_deps.py
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/audit_deps.py
 
-test: install translations lint
+test: install-dev translations lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Production-like local trial: gunicorn on 127.0.0.1:8000 with ZAPISY_ENV=production,
@@ -68,24 +126,23 @@ serve: install translations
 	    $(BIN)/gunicorn -c gunicorn.conf.py --bind $(SERVE_HOST):$(SERVE_PORT); }
 
 # Only the load tests (gunicorn + concurrent clients; PostgreSQL too when TEST_DATABASE_URL is set).
-test-load: install translations
+test-load: install-dev translations
 	$(BIN)/python -m pytest tests/test_load.py $(PYTEST_ARGS)
 
 # Only the browser tests (tests/e2e, also part of make test): Playwright drives Debian's
 # Chromium, installed here with apt when missing (as root, else with sudo); axe-core from npm.
 # Screenshots land in test-artifacts/e2e/screenshots/.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AXE := tests/e2e/node_modules/axe-core/axe.min.js
 $(AXE): tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund
 	touch $@
 
-e2e: install translations $(AXE)
+e2e: install-dev translations $(AXE)
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # Every benchmark with small sizes (a few minutes); docs/benchmarks.md has the full runs.
-bench: install translations
+bench: install-dev translations
 	$(BIN)/python bench/load.py --quick
 	$(BIN)/python bench/flow.py --registrations 200
 	$(BIN)/python bench/instructions.py --registrations 3

@@ -39,6 +39,7 @@ def create_app(config_class: type | None = None, **overrides: Any) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
+    register_static_files(app)
     register_template_helpers(app)
     register_error_handlers(app)
     register_cli(app)
@@ -173,6 +174,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
     app.register_blueprint(admin_checkin_bp)
+
+
+def register_static_files(app: Flask) -> None:
+    """Version static files' URLs by their content, so that browsers may keep them for a year."""
+    from .static_files import init_static_files
+
+    init_static_files(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -35,6 +35,12 @@ RATE_LIMITS = {
     "gdpr.marketing_consent": ("RATELIMIT_MANAGE", False),
 }
 
+# Browser features no page needs are switched off; the check-in desk scans badges' QR codes
+# with the camera, on its own page only.
+PERMISSIONS_POLICY = "camera=(), geolocation=(), microphone=()"
+CAMERA_PERMISSIONS_POLICY = "camera=(self), geolocation=(), microphone=()"
+CAMERA_ENDPOINTS = frozenset({"admin_checkin.page"})
+
 # Secrets in paths: a manage link (/r/<token>) and a password-reset link (/admin/reset-password/<token>).
 TOKEN_IN_PATH = re.compile(r"(/r|/reset-password)/[^/?#\s]+")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -114,6 +120,10 @@ def _security_headers(response: Response) -> Response:
     )
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault(
+        "Permissions-Policy",
+        CAMERA_PERMISSIONS_POLICY if request.endpoint in CAMERA_ENDPOINTS else PERMISSIONS_POLICY,
+    )
     path = request.path
     private = path.startswith("/r/") or path.startswith("/admin") or path.startswith("/dev/")
     # The manage link must never leak to another site through the Referer header.

@@ -27,7 +27,7 @@ def _lint_imports() -> str | None:
 def test_import_contracts_hold() -> None:
     command = _lint_imports()
     if command is None:
-        pytest.skip("import-linter is not installed: pip install -r requirements.txt")
+        pytest.skip("import-linter is not installed: pip install -r requirements-dev.txt")
     result = subprocess.run([command, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
@@ -64,7 +64,7 @@ def test_the_contract_catches_an_upward_import(tmp_path: Path) -> None:
     # The check is real: a copy of the tree where the catalogue imports the registration fails it.
     command = _lint_imports()
     if command is None:
-        pytest.skip("import-linter is not installed: pip install -r requirements.txt")
+        pytest.skip("import-linter is not installed: pip install -r requirements-dev.txt")
     copy = tmp_path / "tree"
     shutil.copytree(APP, copy / "app", ignore=shutil.ignore_patterns("__pycache__", "translations"))
     shutil.copy(ROOT / ".importlinter", copy / ".importlinter")

@@ -30,6 +30,18 @@ def test_security_headers_on_pages_errors_and_static_files(client, make_event):
         assert response.headers["X-Request-ID"]
 
 
+def test_only_the_check_in_page_may_use_the_camera(client, make_event, as_organiser):
+    event = make_event()
+    as_organiser("staff", events=[event])
+    no_camera = "camera=(), geolocation=(), microphone=()"
+    for url in ("/", f"/events/{event.slug}/register", "/no-such-page", "/static/js/checkin.js",
+                f"/admin/events/{event.id}/dashboard"):
+        assert client.get(url).headers["Permissions-Policy"] == no_camera, url
+    check_in = client.get(f"/admin/events/{event.id}/check-in")
+    assert check_in.status_code == 200
+    assert check_in.headers["Permissions-Policy"] == "camera=(self), geolocation=(), microphone=()"
+
+
 def test_manage_and_admin_pages_are_private(client, make_event, register):
     event = make_event()
     from app.registration import services

@@ -33,7 +33,7 @@ LAUNCH_ARGS = [
 ]
 HOW_TO_GET_CHROMIUM = (
     "install Debian's Chromium (apt-get install -y chromium chromium-driver) and Playwright for Python "
-    "(pip install -r requirements.txt), or run `make e2e`, which does both; "
+    "(pip install -r requirements-dev.txt), or run `make e2e`, which does both; "
     "E2E_CHROMIUM points to another Chromium binary"
 )
 WARSAW = ZoneInfo("Europe/Warsaw")
