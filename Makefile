@@ -78,7 +78,7 @@ lock:
 	$(PIP_COMPILE) $(LOCK_DEV_UPGRADE) --extra=dev --constraint=requirements.txt --output-file=requirements-dev.txt pyproject.toml
 
 translations: install
-	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
+	$(BIN)/pybabel compile -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
 
 db: install translations
 	$(DEV_ENV) $(FLASK) db upgrade
@@ -151,13 +151,15 @@ bench: install-dev translations
 	$(BIN)/python bench/outbox.py --messages 500
 	$(BIN)/python bench/admin_list.py --people 10000 --db /tmp/zapisy-bench-admin-list-10k.sqlite --repeat 3
 
-# Re-extract messages after changing user-facing text; add the Polish for any
-# message it lists as missing to scripts/translations_pl.py and run it again.
+# Re-extract messages after changing user-facing text: the .po files under app/translations/
+# are the only source of translations (README, "Translations"). New messages arrive untranslated
+# (or as fuzzy guesses to review); translate them in the .po file (Poedit, Weblate or an editor),
+# then `make translations`. tests/test_i18n.py fails while a Polish message is missing or fuzzy.
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o messages.pot --project=Zapisy --copyright-holder="Zapisy contributors" --sort-by-file .
+	$(BIN)/pybabel update -i messages.pot -d app/translations --ignore-obsolete
 	rm -f messages.pot
-	$(BIN)/python scripts/fill_catalogs.py
+	@$(BIN)/pybabel compile -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
 
 clean:
 	rm -rf $(VENV) instance

@@ -1,6 +1,7 @@
 """Zapisy: event registration and workshop scheduling."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
-    babel.init_app(
-        app,
-        locale_selector=select_locale,
-        default_translation_directories=str(Path(__file__).parent / "translations"),
-    )
+    translations = Path(__file__).parent / "translations"
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(translations))
+    check_compiled_catalogs(translations, [code for code in app.config["LANGUAGES"] if code != "en"])
     bootstrap.init_app(app)
     login_manager.init_app(app, add_context_processor=False)  # see extensions.py
     from flask_login import current_user
@@ -141,6 +140,20 @@ def register_extensions(app: Flask) -> None:
     from .notifications import models as _notifications  # noqa: F401
     from .ranking import models as _ranking  # noqa: F401
     from .registration import models as _registration  # noqa: F401
+
+
+def check_compiled_catalogs(directory: Path, languages: list[str]) -> list[str]:
+    """Log (and return) the languages whose compiled catalog (messages.mo) is missing.
+
+    Without it Flask-Babel quietly serves the English msgids under lang="pl".
+    """
+    missing = [code for code in languages if not (directory / code / "LC_MESSAGES" / "messages.mo").is_file()]
+    if missing:
+        logging.getLogger("zapisy").warning(
+            "Compiled translations missing for %s in %s: pages would show English. Run `make translations` "
+            "(pybabel compile -d app/translations).", ", ".join(missing), directory,
+        )
+    return missing
 
 
 def register_blueprints(app: Flask) -> None:

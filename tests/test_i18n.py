@@ -1,6 +1,7 @@
 """Both catalogs are complete, and pages speak Polish by default and English on request."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,18 @@ def _catalog(language: str):  # type: ignore[no-untyped-def]
         return read_po(handle, locale=language)
 
 
-def test_every_message_in_the_code_is_translated_in_both_catalogs(tmp_path):
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _texts(value) -> list[str]:  # type: ignore[no-untyped-def]
+    """Return a message id or string as a list (plural forms are tuples)."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_every_message_in_the_code_is_translated_in_polish_with_the_same_placeholders(tmp_path):
+    """The .po files are the only source of translations: every extracted message has a Polish
+    translation (not fuzzy) using the same placeholders; English, the source language, may leave
+    msgstr empty (gettext then shows the msgid), but what it fills in keeps the placeholders too."""
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
@@ -28,13 +40,31 @@ def test_every_message_in_the_code_is_translated_in_both_catalogs(tmp_path):
     assert extracted, "extraction found no messages"
     for language in ("pl", "en"):
         catalog = _catalog(language)
-        translated = {
-            (m.id if isinstance(m.id, str) else tuple(m.id))
-            for m in catalog
-            if m.id and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string) and "fuzzy" not in m.flags
-        }
-        missing = extracted - translated
-        assert not missing, f"{language}: untranslated {sorted(map(str, missing))[:10]}"
+        by_id = {(m.id if isinstance(m.id, str) else tuple(m.id)): m for m in catalog if m.id}
+        missing = sorted(map(str, extracted - set(by_id)))
+        assert not missing, f"{language}: not in the catalog (run make extract-messages) {missing[:10]}"
+        for msgid in extracted:
+            message = by_id[msgid]
+            strings = [t for t in _texts(message.string) if t]
+            if language == "pl":
+                assert strings and len(strings) == len(_texts(message.string)), f"pl: untranslated {msgid!r}"
+                assert "fuzzy" not in message.flags, f"pl: fuzzy, to be checked {msgid!r}"
+            wanted = set(PLACEHOLDER.findall(" ".join(_texts(msgid))))
+            for text in strings:
+                assert set(PLACEHOLDER.findall(text)) <= wanted | {"num"}, f"{language}: placeholders of {msgid!r}"
+                assert wanted - {"num"} <= set(PLACEHOLDER.findall(text)) or not wanted, (
+                    f"{language}: placeholders of {msgid!r} missing in {text!r}")
+
+
+def test_missing_compiled_catalogs_are_said_in_the_log(tmp_path, caplog):
+    from app import check_compiled_catalogs
+
+    (tmp_path / "pl" / "LC_MESSAGES").mkdir(parents=True)
+    (tmp_path / "pl" / "LC_MESSAGES" / "messages.po").write_text("")
+    with caplog.at_level("WARNING"):
+        assert check_compiled_catalogs(tmp_path, ["pl"]) == ["pl"]
+    assert "pl" in caplog.text and "make translations" in caplog.text
+    assert check_compiled_catalogs(ROOT / "app" / "translations", ["pl", "en"]) == []
 
 
 def test_pages_are_polish_by_default_and_english_on_request(client, make_event):
