@@ -24,15 +24,11 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.charset import QP, Charset
 from email.headerregistry import Address
-from email.mime.base import MIMEBase
-from email.mime.text import MIMEText
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
-import flask_mail
 from flask import Flask, current_app
 from markupsafe import escape
 from sqlalchemy import select, text, update
@@ -40,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from ..db import utcnow, write_transaction
 from ..extensions import db, mail
+from .mailer import BadHeaderError, OutboxMail, TimeoutConnection, attachment
 from .models import MessageStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -247,39 +244,6 @@ def claim_due(limit: int, worker: str, now: datetime | None = None) -> list[Clai
     return claims
 
 
-class OutboxMail(flask_mail.Message):
-    """Flask-Mail's message, with To, From and Subject written through the modern email header API.
-
-    Flask-Mail folds display names and subjects with ``email.header.Header``,
-    which splits long Polish names mid-word and can break the quoting of a name
-    holding ``<``, ``"`` or ``:`` (so that a parser reads another address out of
-    it). ``email.headerregistry`` quotes and RFC 2047-encodes them correctly, and
-    refuses line breaks.
-    """
-
-    def __init__(self, *, to: Address, from_: Address, **kwargs: Any) -> None:
-        super().__init__(recipients=[to.addr_spec], sender=from_.addr_spec, **kwargs)
-        self.to_address = to
-        self.from_address = from_
-
-    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
-        # Flask-Mail sends UTF-8 bodies as raw 8-bit lines; servers refuse lines
-        # over 998 bytes (RFC 5321) and 8-bit data needs 8BITMIME. Quoted-printable
-        # keeps every line short and 7-bit.
-        charset = Charset("utf-8")
-        charset.body_encoding = QP
-        return MIMEText(text or "", _subtype=subtype, _charset=charset)  # type: ignore[arg-type]
-
-    def _message(self) -> MIMEBase:
-        message = super()._message()  # its policy is now email.policy.SMTP
-        headers: dict[str, Address | str] = {"To": self.to_address, "From": self.from_address, "Subject": self.subject}
-        for name, value in headers.items():
-            del message[name]
-            if value:
-                message[name] = value  # type: ignore[assignment]
-        return message
-
-
 def build_message(claim: ClaimedMessage) -> OutboxMail:
     """Return the Flask-Mail message of a claim.
 
@@ -311,19 +275,16 @@ def build_message(claim: ClaimedMessage) -> OutboxMail:
     return message
 
 
-def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
-    """Return a Flask-Mail attachment from an outbox row's description (text, base64, or a QR code to draw)."""
+def _attachment(item: dict[str, Any]) -> Any:
+    """Return the attachment of an outbox row's description (text, base64, or a QR code to draw)."""
     if "qr_code" in item:
         data = checkin_qr_png(item["qr_code"])
     elif item.get("encoding") == "base64":
         data = base64.b64decode(item["content"])
     else:
         data = item["content"].encode("utf-8")
-    headers = {"Content-ID": f"<{item['content_id']}>"} if item.get("content_id") else None
-    return flask_mail.Attachment(
-        filename=item["filename"], content_type=item["content_type"], data=data,
-        disposition=item.get("disposition", "attachment"), headers=headers,
-    )
+    return attachment(item["filename"], item["content_type"], data, item.get("disposition", "attachment"),
+                      item.get("content_id"))
 
 
 def checkin_qr_png(code: str) -> bytes:
@@ -405,31 +366,6 @@ class FileTransport:
         """Nothing to close."""
 
 
-class _TimeoutConnection(flask_mail.Connection):
-    """Flask-Mail's connection with a socket timeout (Flask-Mail sets none by itself)."""
-
-    def __init__(self, state: Any, timeout: float) -> None:
-        super().__init__(state)
-        self.timeout = timeout
-
-    def configure_host(self) -> smtplib.SMTP:
-        state = self.mail
-        host: smtplib.SMTP
-        if state.use_ssl:
-            host = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout)
-        else:
-            host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
-        try:
-            if state.use_tls:
-                host.starttls()
-            if state.username and state.password:
-                host.login(state.username, state.password)
-        except BaseException:
-            host.close()
-            raise
-        return host
-
-
 class SMTPTransport:
     """Sends over one SMTP connection per batch, through Flask-Mail."""
 
@@ -438,11 +374,11 @@ class SMTPTransport:
         # the outbox decides what is delivered.
         self.state = mail.init_mail({**app.config, "MAIL_SUPPRESS_SEND": False})
         self.timeout = timeout
-        self.connection: _TimeoutConnection | None = None
+        self.connection: TimeoutConnection | None = None
 
     def open(self) -> None:
         """Connect (and log in); any failure is temporary."""
-        connection = _TimeoutConnection(self.state, self.timeout)
+        connection = TimeoutConnection(self.state, self.timeout)
         try:
             connection.host = connection.configure_host()
         except smtplib.SMTPResponseException as error:
@@ -456,7 +392,7 @@ class SMTPTransport:
         assert self.connection is not None
         try:
             self.connection.send(message)
-        except flask_mail.BadHeaderError as error:
+        except BadHeaderError as error:
             raise PermanentFailure("a header value contains a line break") from error
         except (ValueError, TypeError) as error:  # raised while building, before anything is sent
             raise PermanentFailure(f"the message cannot be written: {error}") from error
