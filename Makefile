@@ -97,7 +97,7 @@ run: demo
 # ruff, the import contracts of .importlinter (docs/architecture.md) and the dependency
 # audit (pip-audit; offline, a local advisory database: scripts/audit_deps.py); part of make test.
 lint: install-dev
-	$(BIN)/ruff check app tests scripts/audit_deps.py
+	$(BIN)/ruff check app tests bench migrations scripts
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/audit_deps.py
 

@@ -15,7 +15,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,7 +45,7 @@ def build(path: Path, people: int, seed: int = 1) -> None:
     """Create the database file with one event and ``people`` registrations."""
     rng = random.Random(seed)
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
-    start = datetime(2030, 5, 10, 8, tzinfo=timezone.utc)
+    start = datetime(2030, 5, 10, 8, tzinfo=UTC)
     with app.app_context():
         db.create_all()
         series = Series(slug="bench", name_pl="Benchmark")

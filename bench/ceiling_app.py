@@ -18,7 +18,7 @@ import os
 import secrets
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, g, redirect, request
 from flask_sqlalchemy import SQLAlchemy
@@ -125,7 +125,7 @@ def create_app() -> Flask:
                 "email": request.form.get("email", ""),
                 "first_name": request.form.get("first_name", ""),
                 "last_name": request.form.get("last_name", ""),
-                "created_at": datetime.now(timezone.utc),
+                "created_at": datetime.now(UTC),
             })
         return redirect(f"/events/{slug}/registered", code=303)
 

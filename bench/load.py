@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ def generate(url: str, sessions: int, existing: int, page_registrations: int) ->
     with app.app_context():
         # The models' schema, which tests/test_migrations.py checks the migrations build.
         db.create_all()
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         with db.engine.begin() as connection:
             series_id = _insert_id(connection, "series", slug="bench", name_pl="Seria", name_en="Series",
                                    description_pl="", description_en="", organiser_name="Bench")
