@@ -18,6 +18,7 @@ could be checked), 1 when one does, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -154,10 +155,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="local OSV advisory database (default: $ADVISORY_DB or .advisory-db/)")
     args = parser.parse_args(argv)
     if not args.offline:
-        status = online_audit()
-        if status is not None:
-            return status
-        print("pip-audit: PyPI's advisory service did not answer (no network?); using the local database")
+        if importlib.util.find_spec("pip_audit") is None:
+            print("pip-audit is not installed here (it comes with requirements-dev.txt: make install-dev); "
+                  "using the local database")
+        else:
+            status = online_audit()
+            if status is not None:
+                return status
+            print("pip-audit: PyPI's advisory service did not answer (no network?); using the local database")
     if not args.db.is_dir():
         print(f"dependency audit SKIPPED: no network and no local advisory database at {args.db} "
               "(see scripts/audit_deps.py or docs/deploy.md for how to fetch one)")
