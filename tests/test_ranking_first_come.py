@@ -7,7 +7,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select, text
 
-from app.events.models import BookingMode, Event, Group, ParticipantCategory, Session
+from app.events.models import Event, Group, ParticipantCategory, Session
 from app.events.services import ranked_blocks
 from app.extensions import db as _db
 from app.ranking import services as ranking
@@ -15,28 +15,9 @@ from app.registration import capacity, services
 from app.registration.errors import InvalidChoice, RankingClosed
 from app.registration.models import Booking, BookingStatus, Registration
 from tests.conftest import FORM_DEFAULTS, assert_counters_consistent, csrf_token, submit
+from tests.test_ranking import _key, _rank, _workshops
 
 LATE = 20
-
-
-def _workshops(make_session, event, *capacities, **extra):  # type: ignore[no-untyped-def]
-    """Add ranked workshops at the same time, titled A, B, C…; return them."""
-    return [
-        make_session(event, start_hour=10, capacity=c, booking_mode=BookingMode.RANKED,
-                     title_pl=f"Warsztat {chr(65 + i)}", title_en=f"Workshop {chr(65 + i)}", **extra)
-        for i, c in enumerate(capacities)
-    ]
-
-
-def _key(event) -> str:  # type: ignore[no-untyped-def]
-    return ranked_blocks(list(event.sessions))[0].key
-
-
-def _rank(event, participant, *sessions, **person):  # type: ignore[no-untyped-def]
-    """Register someone with these ranked choices (best first); return (registration id, token)."""
-    result = services.register(event, participant(language="en", **person),
-                               services.Choices(rankings={_key(event): [s.id for s in sessions]}))
-    return result.registration.id, result.token
 
 
 def _publish(event, seed: int = 1):  # type: ignore[no-untyped-def]
