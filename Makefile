@@ -94,10 +94,11 @@ run: demo
 	OUTBOX_POLL_INTERVAL=1 $(FLASK) outbox work & worker=$$!; \
 	OUTBOX_DELIVER_AFTER_REQUEST=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
-# ruff, the import contracts of .importlinter (docs/architecture.md) and the dependency
+# ruff (lint and format), the import contracts of .importlinter (docs/architecture.md) and the dependency
 # audit (pip-audit; offline, a local advisory database: scripts/audit_deps.py); part of make test.
 lint: install-dev
 	$(BIN)/ruff check app tests bench migrations scripts
+	$(BIN)/ruff format --check app tests bench migrations scripts
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/audit_deps.py
 

@@ -1,4 +1,5 @@
 """Zapisy: event registration and workshop scheduling."""
+
 from __future__ import annotations
 
 import logging
@@ -151,7 +152,9 @@ def check_compiled_catalogs(directory: Path, languages: list[str]) -> list[str]:
     if missing:
         logging.getLogger("zapisy").warning(
             "Compiled translations missing for %s in %s: pages would show English. Run `make translations` "
-            "(pybabel compile -d app/translations).", ", ".join(missing), directory,
+            "(pybabel compile -d app/translations).",
+            ", ".join(missing),
+            directory,
         )
     return missing
 

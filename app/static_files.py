@@ -1,4 +1,5 @@
 """Static files under versioned URLs (``?v=<hash of the file>``), kept by browsers for a year."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Bulk email to an event's participants, and retrying failed emails from the dashboard."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,12 @@ from app.audit.models import AuditEntry
 from app.notifications.models import MessageStatus, OutboxMessage
 from tests.conftest import csrf_token
 
-LETTER = {"subject_pl": "Zmiana sali", "body_pl": "Warsztat odbędzie się w sali B.\nDo zobaczenia!",
-          "subject_en": "Room change", "body_en": "The workshop moves to room B."}
+LETTER = {
+    "subject_pl": "Zmiana sali",
+    "body_pl": "Warsztat odbędzie się w sali B.\nDo zobaczenia!",
+    "subject_en": "Room change",
+    "body_en": "The workshop moves to room B.",
+}
 
 
 @pytest.fixture
@@ -18,10 +23,12 @@ def scene(make_event, make_session, register):  # type: ignore[no-untyped-def]
     event = make_event()
     workshop = make_session(event, start_hour=9, groups=[1, 1])
     other = make_session(event, start_hour=12, capacity=10)
-    people = [register(event, workshop, email="a@example.com", language="pl"),
-              register(event, workshop, email="b@example.com", language="en"),
-              register(event, workshop, email="c@example.com"),
-              register(event, other, email="d@example.com")]
+    people = [
+        register(event, workshop, email="a@example.com", language="pl"),
+        register(event, workshop, email="b@example.com", language="en"),
+        register(event, workshop, email="c@example.com"),
+        register(event, other, email="d@example.com"),
+    ]
     return event, workshop, other, people
 
 
@@ -66,16 +73,25 @@ def test_waiting_list_and_group_audiences(client, scene, as_organiser, outbox):
 def test_hostile_text_is_escaped_in_html_and_subject_stays_one_line(client, scene, as_organiser, outbox):
     event, *_ = scene
     as_organiser("admin")
-    _post(client, f"/admin/events/{event.id}/bulk-email",
-          {"subject_pl": "Temat", "body_pl": "<img src=x onerror=alert(1)>", "status": "confirmed", "send": "1"})
+    _post(
+        client,
+        f"/admin/events/{event.id}/bulk-email",
+        {"subject_pl": "Temat", "body_pl": "<img src=x onerror=alert(1)>", "status": "confirmed", "send": "1"},
+    )
     message = outbox.messages(kind="bulk")[0]
     assert "<img" not in message.body_html and "&lt;img" in message.body_html
 
 
-@pytest.mark.parametrize("data", [
-    {"subject_pl": "", "body_pl": "x"}, {"subject_pl": "x", "body_pl": ""}, {"subject_pl": "a\x07b", "body_pl": "x"},
-    {"subject_pl": "x" * 201, "body_pl": "x"}, {"subject_pl": "x", "body_pl": "x", "status": "everyone"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"subject_pl": "", "body_pl": "x"},
+        {"subject_pl": "x", "body_pl": ""},
+        {"subject_pl": "a\x07b", "body_pl": "x"},
+        {"subject_pl": "x" * 201, "body_pl": "x"},
+        {"subject_pl": "x", "body_pl": "x", "status": "everyone"},
+    ],
+)
 def test_bad_input_sends_nothing(client, scene, as_organiser, outbox, data):
     event, *_ = scene
     as_organiser("admin")
@@ -89,8 +105,11 @@ def test_group_of_another_event_is_refused(client, scene, make_event, make_sessi
     elsewhere = make_session(make_event(), groups=[3])
     as_organiser("admin")
     client.get("/language/en")
-    response = _post(client, f"/admin/events/{event.id}/bulk-email",
-                     {**LETTER, "status": "confirmed", "group_id": elsewhere.groups[0].id, "send": "1"})
+    response = _post(
+        client,
+        f"/admin/events/{event.id}/bulk-email",
+        {**LETTER, "status": "confirmed", "group_id": elsewhere.groups[0].id, "send": "1"},
+    )
     assert "not part of this event" in response.text and outbox.messages(kind="bulk") == []
 
 
@@ -111,19 +130,26 @@ def test_staff_cannot_send(client, scene, as_organiser):
 def test_failed_emails_are_listed_and_can_be_retried(client, db, scene, as_organiser, outbox):
     event, *_ = scene
     message = outbox.messages()[0]
-    db.session.execute(db.update(OutboxMessage).where(OutboxMessage.id == message.id)
-                       .values(status=MessageStatus.FAILED, last_error="550 no such user", attempts=3))
+    db.session.execute(
+        db.update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(status=MessageStatus.FAILED, last_error="550 no such user", attempts=3)
+    )
     db.session.commit()
     as_organiser("organiser", events=[event])
     client.get("/language/en")
     page = client.get(f"/admin/events/{event.id}/dashboard")
     assert "550 no such user" in page.text
-    response = client.post(f"/admin/events/{event.id}/outbox/{message.id}/retry", data={"csrf_token": csrf_token(page.text)})
+    response = client.post(
+        f"/admin/events/{event.id}/outbox/{message.id}/retry", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 303
     db.session.rollback()
     retried = db.session.get(OutboxMessage, message.id)
     assert retried.status == MessageStatus.PENDING and retried.attempts == 0
-    again = client.post(f"/admin/events/{event.id}/outbox/{message.id}/retry", data={"csrf_token": csrf_token(page.text)},
-                        follow_redirects=True)
+    again = client.post(
+        f"/admin/events/{event.id}/outbox/{message.id}/retry",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=True,
+    )
     assert "not waiting for a retry" in again.text
-

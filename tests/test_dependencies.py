@@ -1,4 +1,5 @@
 """The two dependency locks agree with each other and keep test tools out of production."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Both catalogs are complete, and pages speak Polish by default and English on request."""
+
 from __future__ import annotations
 
 import re
@@ -31,9 +32,27 @@ def test_every_message_in_the_code_is_translated_in_polish_with_the_same_placeho
     msgstr empty (gettext then shows the msgid), but what it fills in keeps the placeholders too."""
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-         "-k", "lazy_gettext", "-k", "N_", "-o", str(pot), "--no-location", "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as handle:
         extracted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle) if m.id}
@@ -53,7 +72,8 @@ def test_every_message_in_the_code_is_translated_in_polish_with_the_same_placeho
             for text in strings:
                 assert set(PLACEHOLDER.findall(text)) <= wanted | {"num"}, f"{language}: placeholders of {msgid!r}"
                 assert wanted - {"num"} <= set(PLACEHOLDER.findall(text)) or not wanted, (
-                    f"{language}: placeholders of {msgid!r} missing in {text!r}")
+                    f"{language}: placeholders of {msgid!r} missing in {text!r}"
+                )
 
 
 def test_missing_compiled_catalogs_are_said_in_the_log(tmp_path, caplog):
@@ -89,7 +109,9 @@ def test_template_gettext_escapes_variables_and_follows_forced_locale(app):
     from flask import render_template_string
     from flask_babel import force_locale
 
-    source = '{{ _("Hello %(name)s,", name=who) }}|{{ ngettext("%(num)d event", "%(num)d events", 2) }}|{{ _("Language") }}'
+    source = (
+        '{{ _("Hello %(name)s,", name=who) }}|{{ ngettext("%(num)d event", "%(num)d events", 2) }}|{{ _("Language") }}'
+    )
     with app.test_request_context("/"):
         polish = render_template_string(source, who="<b>Ala</b>")
         with force_locale("en"):

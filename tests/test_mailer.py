@@ -2,6 +2,7 @@
 
 If an upgrade of Flask-Mail renames or changes the private methods, these tests say so.
 """
+
 from __future__ import annotations
 
 import email
@@ -57,8 +58,9 @@ def test_a_server_that_never_answers_times_out():
     silent.listen(1)  # accepts the connection, never says hello
     accepted = []
     threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
-    state = SimpleNamespace(server="127.0.0.1", port=silent.getsockname()[1], use_ssl=False, use_tls=False,
-                            username=None, password=None)
+    state = SimpleNamespace(
+        server="127.0.0.1", port=silent.getsockname()[1], use_ssl=False, use_tls=False, username=None, password=None
+    )
     started = time.monotonic()
     with pytest.raises((TimeoutError, OSError)):
         TimeoutConnection(state, timeout=0.5).configure_host()

@@ -1,4 +1,5 @@
 """Static files are asked for under their content's version and then kept by browsers for a year."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Dashboards of events and series, and bulk email."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -37,9 +38,11 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
     """Show the fill of every session and group, registrations per day and the mix of people."""
     event = event_or_404(event_id)
     per_day = stats.registrations_per_day(event)
-    chart = Markup(stats.bar_chart_svg(  # noqa: S704 - built from escaped parts only
-        [(day.isoformat(), n) for day, n in per_day], title=_("Registrations per day")
-    ))
+    chart = Markup(
+        stats.bar_chart_svg(  # noqa: S704 - built from escaped parts only
+            [(day.isoformat(), n) for day, n in per_day], title=_("Registrations per day")
+        )
+    )
     return render_template(
         "admin/dashboard/event.html",
         event=event,
@@ -72,7 +75,9 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
     """Write to the confirmed or waiting participants of the event, a session or a group: preview, then send."""
     event = event_or_404(event_id, manage=True)
     form = BulkEmailForm()
-    form.session_id.choices = [SelectChoice("", _("Whole event"))] + [SelectChoice(s.id, s.title) for s in event.sessions]
+    form.session_id.choices = [SelectChoice("", _("Whole event"))] + [
+        SelectChoice(s.id, s.title) for s in event.sessions
+    ]
     form.group_id.choices = [SelectChoice("", _("All groups"))] + [
         SelectChoice(g.id, f"{s.title} — {g.name}") for s in event.sessions for g in s.groups
     ]
@@ -84,8 +89,14 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
             audience = check_audience(event, audience)
             if form.send.data:
                 count = send_bulk(event, audience, letter)
-                flash(ngettext("The message is queued for %(num)d participant.",
-                               "The message is queued for %(num)d participants.", count), "success")
+                flash(
+                    ngettext(
+                        "The message is queued for %(num)d participant.",
+                        "The message is queued for %(num)d participants.",
+                        count,
+                    ),
+                    "success",
+                )
                 return deliver_after_response(redirect(url_for(".event_dashboard", event_id=event.id), code=303))
             people = recipients(audience)
             samples = {}

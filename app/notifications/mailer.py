@@ -18,6 +18,7 @@ and the SMTP policy (then the first two overrides are its own behaviour), and a
 ``MAIL_TIMEOUT`` setting. Until then, an upgrade of Flask-Mail must keep the
 tests of this module green.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -55,12 +56,14 @@ class OutboxMail(flask_mail.Message):
         return message
 
 
-def attachment(filename: str, content_type: str, data: bytes, disposition: str = "attachment",
-               content_id: str | None = None) -> flask_mail.Attachment:
+def attachment(
+    filename: str, content_type: str, data: bytes, disposition: str = "attachment", content_id: str | None = None
+) -> flask_mail.Attachment:
     """Return a Flask-Mail attachment; ``content_id`` makes it an inline part (``cid:`` in the HTML)."""
     headers = {"Content-ID": f"<{content_id}>"} if content_id else None
-    return flask_mail.Attachment(filename=filename, content_type=content_type, data=data,
-                                 disposition=disposition, headers=headers)
+    return flask_mail.Attachment(
+        filename=filename, content_type=content_type, data=data, disposition=disposition, headers=headers
+    )
 
 
 class TimeoutConnection(flask_mail.Connection):

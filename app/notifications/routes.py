@@ -1,4 +1,5 @@
 """Public "send me my link again" page and the development-only list of written emails."""
+
 from __future__ import annotations
 
 import email
@@ -57,7 +58,9 @@ def mail_index():  # type: ignore[no-untyped-def]
     if directory.is_dir():
         for path in sorted(directory.glob("*.eml"), reverse=True)[:500]:
             message = _parse(path.read_bytes())
-            items.append({"name": path.name, "to": message["To"], "subject": message["Subject"], "date": message["Date"]})
+            items.append(
+                {"name": path.name, "to": message["To"], "subject": message["Subject"], "date": message["Date"]}
+            )
     return render_template("notifications/mail_index.html", items=items, directory=directory)
 
 
