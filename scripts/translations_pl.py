@@ -506,6 +506,7 @@ PL = {
     "Emails written": "Zapisane wiadomości e-mail",
     "Development only: with no mail server configured, every email is written to %(directory)s.": "Tylko w trybie deweloperskim: bez skonfigurowanego serwera poczty każda wiadomość jest zapisywana w %(directory)s.",
     "Attachments": "Załączniki",
+    "Links": "Linki",
     "Enter the email address you registered with. If a registration with this address exists for this event, we will email it a new private link. The link from earlier emails will stop working.": "Podaj adres e-mail użyty przy zgłoszeniu. Jeśli na to wydarzenie istnieje zgłoszenie z tym adresem, wyślemy na niego nowy prywatny link. Link z wcześniejszych e-maili przestanie działać.",
     "Send the link": "Wyślij link",
     'Your workshop places: %(event)s': 'Twoje miejsca na warsztatach: %(event)s',
