@@ -883,4 +883,6 @@ PL = {
     "Yes, cancel the place": "Tak, anuluj miejsce",
     "Decline…": "Odrzuć…",
     "Cancel…": "Anuluj…",
+    "Sessions marked as open only to some participant categories can still be chosen (ranked workshops cannot): your place in such a session then awaits the organiser's approval.": "Sesje oznaczone jako otwarte tylko dla niektórych kategorii uczestników można wybrać (warsztatów z rankingiem — nie): miejsce w takiej sesji czeka wtedy na zgodę organizatora.",
+    "A workshop open only to some participant categories can be ranked only by participants of those categories; unlike a session, it cannot be asked for with the organiser's approval.": "Warsztat otwarty tylko dla niektórych kategorii uczestników mogą uszeregować tylko uczestnicy tych kategorii; w odróżnieniu od sesji nie można się o niego ubiegać za zgodą organizatora.",
 }

@@ -14,8 +14,11 @@ from sqlalchemy import func, select
 
 from app.auth.models import LoginAttempt
 from app.events.models import BookingMode, EventStatus
-from app.registration import receipts, routes
+from app.events.services import ranked_blocks
+from app.registration import receipts, routes, services
+from app.registration.errors import InvalidChoice
 from app.registration.models import Booking, BookingStatus, Registration
+from app.registration.services import Choices
 from tests.conftest import FORM_DEFAULTS, NOW, csrf_token, submit
 
 
@@ -229,6 +232,49 @@ def test_ranked_choices_are_stored_and_duplicates_refused(client, db, make_event
         (second.id, 1), (first.id, 2),
     ]
     assert registration.bookings == []
+
+
+def test_every_refused_ranked_choice_is_shown_at_once_next_to_its_field(client, db, make_event, make_session):
+    event = make_event()
+
+    def workshop(hour: int, title: str, **extra):  # type: ignore[no-untyped-def]
+        return make_session(event, start_hour=hour, groups=[6], booking_mode=BookingMode.RANKED, title_pl=title, **extra)
+
+    mayors_early, open_early = workshop(12, "A", eligible_categories=["mayor"]), workshop(12, "B")
+    mayors_too = workshop(12, "E", eligible_categories=["mayor"])
+    mayors_late, _open_late = workshop(15, "C", eligible_categories=["mayor"]), workshop(15, "D")
+    page = client.get(f"/events/{event.slug}/register")
+    early, late = sorted(set(re.findall(r'name="(rank_\d+)_\d"', page.text)))
+    client.get("/language/en")
+    # The note by the ranked choices says restricted workshops cannot be ranked by other categories.
+    assert "can be ranked only by participants of those categories" in client.get(f"/events/{event.slug}/register").text
+    refused = submit(client, f"/events/{event.slug}/register", {
+        **FORM_DEFAULTS, "category": "business",
+        f"{early}_1": mayors_early.id, f"{early}_2": open_early.id, f"{early}_3": mayors_too.id,
+        f"{late}_1": mayors_late.id,
+    })
+    assert refused.status_code == 422
+    errors = dict(re.findall(r'<div class="invalid-feedback d-block" id="(rank_\d+_\d)-error">([^<]*)</div>', refused.text))
+    assert errors == {
+        f"{early}_1": "This workshop is open only to some participant categories.",
+        f"{early}_3": "This workshop is open only to some participant categories.",
+        f"{late}_1": "This workshop is open only to some participant categories.",
+    }
+    assert _count(db, Registration) == 0
+
+
+def test_ranked_refusals_keep_the_services_contract(db, make_event, make_session):
+    """Callers that read one error still get the first (message and field); the others ride in ``also``."""
+    event = make_event()
+    restricted = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED,
+                              eligible_categories=["mayor"])
+    other = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
+    sessions = {s.id: s for s in (restricted, other)}
+    [block] = ranked_blocks(list(sessions.values()))
+    with pytest.raises(InvalidChoice) as caught:
+        services.validate_choices(event, sessions, Choices([], {block.key: [restricted.id, other.id, other.id]}), "business")
+    assert caught.value.field == f"rank_{block.key}_1"
+    assert [e.field for e in caught.value.also] == [f"rank_{block.key}_3"]
 
 
 def test_ranking_a_workshop_at_the_same_time_as_a_booked_session_is_a_clash(client, db, make_event, make_session):
