@@ -885,4 +885,9 @@ PL = {
     "Cancel…": "Anuluj…",
     "Sessions marked as open only to some participant categories can still be chosen (ranked workshops cannot): your place in such a session then awaits the organiser's approval.": "Sesje oznaczone jako otwarte tylko dla niektórych kategorii uczestników można wybrać (warsztatów z rankingiem — nie): miejsce w takiej sesji czeka wtedy na zgodę organizatora.",
     "A workshop open only to some participant categories can be ranked only by participants of those categories; unlike a session, it cannot be asked for with the organiser's approval.": "Warsztat otwarty tylko dla niektórych kategorii uczestników mogą uszeregować tylko uczestnicy tych kategorii; w odróżnieniu od sesji nie można się o niego ubiegać za zgodą organizatora.",
+    "This group is full. Tick “Add a place if the group is full” to add one place to it.": "Ta grupa jest pełna. Zaznacz „Dodaj miejsce, jeśli grupa jest pełna”, aby dodać do niej jedno miejsce.",
+    "No place is free in this session. Tick “Add a place if the session is full” to add one place.": "Na tej sesji nie ma wolnych miejsc. Zaznacz „Dodaj miejsce, jeśli sesja jest pełna”, aby dodać jedno miejsce.",
+    "No places left": "Brak miejsc",
+    "Position (optional)": "Stanowisko (opcjonalnie)",
+    "We have sent an email to %(email)s with your registration and your private link. If it has not arrived in a few minutes, check the spam folder.": "Wysłaliśmy e-mail na adres %(email)s z Twoim zgłoszeniem i prywatnym linkiem. Jeśli nie dotrze w ciągu kilku minut, sprawdź folder spam.",
 }

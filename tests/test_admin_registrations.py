@@ -408,7 +408,7 @@ def test_move_into_a_full_group_needs_the_override(
     client.get("/language/en")
     before = _state(db)
     page = _post(client, event, person, f"/bookings/{booking_id}/move", {"group_id": second.id})
-    assert "This group is full. Tick the override to add one place to it." in page.text
+    assert "This group is full. Tick “Add a place if the group is full” to add one place to it." in page.text
     assert _state(db) == before
 
     page = _post(client, event, person, f"/bookings/{booking_id}/move", {"group_id": second.id, "override": "y"})
@@ -537,7 +537,7 @@ def test_promote_by_hand_only_when_a_place_is_free_or_with_the_override(
     client.get("/language/en")
     before = _state(db)
     page = _post(client, event, second_waiting, f"/bookings/{booking_id}/promote")
-    assert "No place is free in this session. Tick the override to add one place." in page.text
+    assert "No place is free in this session. Tick “Add a place if the session is full” to add one place." in page.text
     assert _state(db) == before
 
     page = _post(client, event, second_waiting, f"/bookings/{booking_id}/promote", {"override": "y"})

@@ -473,3 +473,51 @@ def test_the_registered_answers_count_in_redis_when_configured(app, client, db, 
     finally:
         for key in server.keys("zapisy:*registered-answer:*"):
             server.delete(key)
+
+
+# --- what a newcomer reads on the form (issue 18) ----------------------------------------------
+
+
+def test_the_form_marks_required_and_optional_fields(client, db, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    page = client.get(f"/events/{event.slug}/register").text
+    category = re.search(r'<label class="form-label" for="category">(.*?)</label>', page, re.S).group(1)
+    assert "Kategoria uczestnika" in category and 'class="text-danger">*</span>' in category
+    assert re.search(r'<label class="form-label" for="position">Stanowisko \(opcjonalnie\)</label>', page)
+
+
+def test_the_error_summary_links_to_each_field_in_error_and_takes_the_focus(client, db, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    refused = submit(client, f"/events/{event.slug}/register",
+                     {**FORM_DEFAULTS, "first_name": "", "category": "", "consent": ""})
+    assert refused.status_code == 422
+    summary = re.search(r'<div class="alert alert-danger"[^>]*id="form-errors"[^>]*>(.*?)</div>', refused.text, re.S)
+    assert summary and 'tabindex="-1"' in summary.group(0) and "data-focus-on-load" in summary.group(0)
+    links = re.findall(r'<a href="#([\w-]+)" class="alert-link">', summary.group(1))
+    assert links == ["first_name", "category", "consent"]
+    assert "csrf" not in summary.group(1).lower()
+    for target in links:  # every link leads to an element of the page
+        assert f'id="{target}"' in refused.text
+
+
+def test_a_full_group_says_no_places_left(client, db, make_event, make_session, register):
+    event = make_event()
+    workshop = make_session(event, groups=[1, 2])
+    register(event, workshop)
+    register(event, workshop)  # the emptiest group first: one in each, the 1-place group is full
+    page = client.get(f"/events/{event.slug}/").text
+    assert "Brak miejsc" in page and "Zostało 0 miejsc" not in page
+    client.get("/language/en")
+    page = client.get(f"/events/{event.slug}/").text
+    assert "No places left" in page and "0 places left" not in page
+
+
+def test_the_success_page_says_where_the_email_went(client, db, make_event, make_session):
+    event = make_event()
+    talk = make_session(event)
+    done = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": talk.id},
+                  follow_redirects=True)
+    assert done.status_code == 200
+    assert "Wysłaliśmy e-mail na adres lukasz@example.com" in done.text

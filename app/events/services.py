@@ -347,7 +347,7 @@ class _AvailabilityTexts:
 
     def __init__(self, cache: dict[tuple[int | None, int], str]) -> None:
         self.cache = cache
-        self.none_left = ngettext("%(num)d place left", "%(num)d places left", 0)
+        self.none_left = gettext("No places left")
 
     def __call__(self, left: int | None, waiting: int) -> str:
         """Return the text for ``left`` places (None: unlimited) and ``waiting`` people."""
