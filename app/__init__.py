@@ -1,4 +1,5 @@
 """Zapisy: event registration and workshop scheduling."""
+
 from __future__ import annotations
 
 import os

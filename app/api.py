@@ -1,4 +1,5 @@
 """Public JSON API of events and availability (no personal data)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify

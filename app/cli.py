@@ -1,4 +1,5 @@
 """Flask CLI commands: thin wrappers over services."""
+
 from __future__ import annotations
 
 import sys
@@ -54,7 +55,9 @@ def organiser_cli() -> None:
 @click.option("--name", default="", help="Display name.")
 @click.option("--event", "event_slugs", multiple=True, help="Slug of an event the account works on (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-def create_organiser_command(email: str, role: str, name: str, event_slugs: tuple[str, ...], password_stdin: bool) -> None:
+def create_organiser_command(
+    email: str, role: str, name: str, event_slugs: tuple[str, ...], password_stdin: bool
+) -> None:
     """Create an account; asks for the password unless --password-stdin is given."""
     from .auth.models import Role
     from .auth.services import AuthError, assign_events, create_organiser
@@ -69,7 +72,9 @@ def create_organiser_command(email: str, role: str, name: str, event_slugs: tupl
             assign_events(organiser.id, list(event_slugs))
     except AuthError as error:
         raise click.ClickException(cli_text(error.message)) from error
-    click.echo(f"Created {role} account {organiser.email}" + (f" for {', '.join(event_slugs)}" if event_slugs else "") + ".")
+    click.echo(
+        f"Created {role} account {organiser.email}" + (f" for {', '.join(event_slugs)}" if event_slugs else "") + "."
+    )
 
 
 @organiser_cli.command("set-password")
@@ -111,11 +116,28 @@ def assign_organiser_command(email: str, event_slugs: tuple[str, ...]) -> None:
 @click.option("--format", "kind", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--session", "session_id", type=int, help="Export one session's list.")
 @click.option("--group", "group_id", type=int, help="Export one group's list.")
-@click.option("--status", type=click.Choice(["all", "confirmed", "waitlisted", "requested", "cancelled"]), default="all", show_default=True)
+@click.option(
+    "--status",
+    type=click.Choice(["all", "confirmed", "waitlisted", "requested", "cancelled"]),
+    default="all",
+    show_default=True,
+)
 @click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True, help="CSV separator.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (CSV: standard output by default).")
-def export_command(event_slug: str, kind: str, session_id: int | None, group_id: int | None, status: str,
-                   delimiter: str, output: str | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write (CSV: standard output by default).",
+)
+def export_command(
+    event_slug: str,
+    kind: str,
+    session_id: int | None,
+    group_id: int | None,
+    status: str,
+    delimiter: str,
+    output: str | None,
+) -> None:
     """Export an event's attendee list as CSV or XLSX."""
     import shutil
 
@@ -154,9 +176,13 @@ def gdpr_cli() -> None:
 
 
 @gdpr_cli.command("purge")
-@click.option("--before", "before", default=None,
-              help="Anonymise registrations of events that ended before this date (YYYY-MM-DD). "
-                   "Default: GDPR_RETENTION_DAYS before now.")
+@click.option(
+    "--before",
+    "before",
+    default=None,
+    help="Anonymise registrations of events that ended before this date (YYYY-MM-DD). "
+    "Default: GDPR_RETENTION_DAYS before now.",
+)
 @click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
 def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
     """Anonymise the registrations of past events, keeping the aggregate counts."""
@@ -176,7 +202,9 @@ def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
     else:
         retention = retention_cutoff()
         if retention is None:
-            raise click.UsageError("Give --before YYYY-MM-DD, or set GDPR_RETENTION_DAYS to purge by age (it is 0: off).")
+            raise click.UsageError(
+                "Give --before YYYY-MM-DD, or set GDPR_RETENTION_DAYS to purge by age (it is 0: off)."
+            )
         cutoff = retention
         days = current_app.config["GDPR_RETENTION_DAYS"]
         described = f"{cutoff:%Y-%m-%d %H:%M} UTC ({days} days ago, GDPR_RETENTION_DAYS)"
@@ -188,16 +216,33 @@ def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
 @click.command("allocate")
 @click.argument("event_slug")
 @click.option("--preview", "mode", flag_value="preview", default=True, help="Compute and store a preview (default).")
-@click.option("--publish", "mode", flag_value="publish",
-              help="Publish the newest preview (or --run) exactly: book its places and email every participant.")
+@click.option(
+    "--publish",
+    "mode",
+    flag_value="publish",
+    help="Publish the newest preview (or --run) exactly: book its places and email every participant.",
+)
 @click.option("--run", "run_id", type=int, default=None, help="With --publish: the preview to publish.")
-@click.option("--objective", type=click.Choice(["fair", "linear", "rank-maximal"]), default=None,
-              help="Objective of a preview (default fair).")
+@click.option(
+    "--objective",
+    type=click.Choice(["fair", "linear", "rank-maximal"]),
+    default=None,
+    help="Objective of a preview (default fair).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None, help="Lottery seed (random when omitted).")
-@click.option("--mix", "mix_attribute", type=click.Choice(["city", "category"]), default=None, help="Mix rule attribute.")
+@click.option(
+    "--mix", "mix_attribute", type=click.Choice(["city", "category"]), default=None, help="Mix rule attribute."
+)
 @click.option("--max-per-group", type=click.IntRange(1, 1000), default=None, help="Mix rule: at most N per group.")
-def allocate_command(event_slug: str, mode: str, run_id: int | None, objective: str | None, seed: int | None,
-                     mix_attribute: str | None, max_per_group: int | None) -> None:
+def allocate_command(
+    event_slug: str,
+    mode: str,
+    run_id: int | None,
+    objective: str | None,
+    seed: int | None,
+    mix_attribute: str | None,
+    max_per_group: int | None,
+) -> None:
     """Allocate an event's ranked workshops: compute a preview, or publish one exactly, and print the figures."""
     from .allocation import Objective
     from .ranking import services
@@ -210,7 +255,9 @@ def allocate_command(event_slug: str, mode: str, run_id: int | None, objective: 
     try:
         if mode == "publish":
             if objective or seed is not None or mix_attribute or max_per_group:
-                raise click.UsageError("--publish publishes a preview as it was computed: give the settings to the preview.")
+                raise click.UsageError(
+                    "--publish publishes a preview as it was computed: give the settings to the preview."
+                )
             if run_id is None:
                 run_id = next((r.id for r in services.runs(event.id) if r.status == RunStatus.PREVIEW), None)
                 if run_id is None:
@@ -234,8 +281,10 @@ def allocate_command(event_slug: str, mode: str, run_id: int | None, objective: 
             f"{overall['left_with_nothing']:>9}"
         )
     for workshop in run.figures["optimal"]["workshops"]:
-        click.echo(f"  workshop {workshop['id']}: {workshop['assigned']}/{workshop['capacity']} given, "
-                   f"1st-choice demand {workshop['first_choice_demand']}")
+        click.echo(
+            f"  workshop {workshop['id']}: {workshop['assigned']}/{workshop['capacity']} given, "
+            f"1st-choice demand {workshop['first_choice_demand']}"
+        )
 
 
 @click.group("offers")
@@ -280,21 +329,28 @@ def _agree(number: int) -> str:
 
 
 @check_cli.command("counters")
-@click.option("--repair", is_flag=True,
-              help="Set each drifting counter to its bookings (never above its capacity), then check again.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Set each drifting counter to its bookings (never above its capacity), then check again.",
+)
 def check_counters_command(repair: bool) -> None:
     """Compare the places taken in every session and group with the bookings that hold them."""
     from .registration.counters import RepairOutcome, audit_counters, repair_counters
 
     audit = audit_counters()
     if audit.is_consistent:
-        click.echo(f"All {_count(audit.sessions, 'session')} and {_count(audit.groups, 'group')} agree with their bookings.")
+        click.echo(
+            f"All {_count(audit.sessions, 'session')} and {_count(audit.groups, 'group')} agree with their bookings."
+        )
         return
     if not repair:
         click.echo(f"{_count(len(audit.drifts), 'counter')} {_agree(len(audit.drifts))} with the bookings:")
         for drift in audit.drifts:
             click.echo(f"  {drift.describe()}")
-        raise click.ClickException("Counters drifted: `flask --app app check counters --repair` sets them to the bookings.")
+        raise click.ClickException(
+            "Counters drifted: `flask --app app check counters --repair` sets them to the bookings."
+        )
     done = {
         RepairOutcome.REPAIRED: "Repaired",
         RepairOutcome.OVERBOOKED: "OVERBOOKED, needs an organiser (cancel bookings or raise the capacity, then repair again)",
@@ -302,11 +358,19 @@ def check_counters_command(repair: bool) -> None:
         RepairOutcome.GONE: "Deleted meanwhile",
     }
     for item in repair_counters(audit.drifts, actor="cli"):
-        changed = item.outcome in (RepairOutcome.REPAIRED, RepairOutcome.OVERBOOKED) and item.taken_after != item.drift.taken
-        click.echo(f"{done[item.outcome]}: {item.drift.describe()}" + (f" -> taken {item.taken_after}" if changed else ""))
+        changed = (
+            item.outcome in (RepairOutcome.REPAIRED, RepairOutcome.OVERBOOKED) and item.taken_after != item.drift.taken
+        )
+        click.echo(
+            f"{done[item.outcome]}: {item.drift.describe()}" + (f" -> taken {item.taken_after}" if changed else "")
+        )
     after = audit_counters()
     if after.drifts:
         for drift in after.drifts:
             click.echo(f"  still: {drift.describe()}")
-        raise click.ClickException(f"{_count(len(after.drifts), 'counter')} still {_agree(len(after.drifts))} with the bookings.")
-    click.echo(f"All {_count(after.sessions, 'session')} and {_count(after.groups, 'group')} agree with their bookings now.")
+        raise click.ClickException(
+            f"{_count(len(after.drifts), 'counter')} still {_agree(len(after.drifts))} with the bookings."
+        )
+    click.echo(
+        f"All {_count(after.sessions, 'session')} and {_count(after.groups, 'group')} agree with their bookings now."
+    )

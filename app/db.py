@@ -1,4 +1,5 @@
 """Database helpers: aware UTC timestamps, SQLite pragmas and write transactions."""
+
 from __future__ import annotations
 
 import enum
@@ -260,8 +261,13 @@ def _sqlite_writer_turn(bind: Any) -> Iterator[None]:
 # PostgreSQL: lock_not_available, deadlock, serialization failure, read-only transaction,
 # disk full, out of memory, too many connections, admin shutdown, cannot connect now.
 UNAVAILABLE_PGCODES = {"55P03", "40P01", "40001", "25006", "53100", "53200", "53300", "57P01", "57P03"}
-UNAVAILABLE_SQLITE_MESSAGES = ("database is locked", "readonly database", "disk is full", "disk i/o error",
-                               "unable to open database")
+UNAVAILABLE_SQLITE_MESSAGES = (
+    "database is locked",
+    "readonly database",
+    "disk is full",
+    "disk i/o error",
+    "unable to open database",
+)
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -1,5 +1,6 @@
 """Demo data from the two source texts: the Dialogue Session in Łódź and the
 "Pracownia miast" touring series with its Sandomierz conference and past meetings."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -12,11 +13,23 @@ from .extensions import db
 from .i18n import TIMEZONE
 
 MIASTA_PARTNERS = [
-    "Siemens", "Deloitte", "Miasto Koluszki", "Łódzka Agencja Rozwoju Regionalnego", "Bionanopark",
-    "Loft Aparts", "Łódzka Izba Przemysłowo Handlowa", "Phenohorizon", "Łódzki Obszar Metropolitalny",
-    "Regionalny Związek Pracodawców Prywatnych Ziemi Łódzkiej", "Klub 500 - Łódź",
-    "Regionalna Izba Budownictwa w Łodzi", "Społeczna Akademia Nauk",
-    "Centrum Zarządzania Innowacjami i Transferem Technologii", "Delia Cosmetics", "Eurobuild CEE", "Trybeco",
+    "Siemens",
+    "Deloitte",
+    "Miasto Koluszki",
+    "Łódzka Agencja Rozwoju Regionalnego",
+    "Bionanopark",
+    "Loft Aparts",
+    "Łódzka Izba Przemysłowo Handlowa",
+    "Phenohorizon",
+    "Łódzki Obszar Metropolitalny",
+    "Regionalny Związek Pracodawców Prywatnych Ziemi Łódzkiej",
+    "Klub 500 - Łódź",
+    "Regionalna Izba Budownictwa w Łodzi",
+    "Społeczna Akademia Nauk",
+    "Centrum Zarządzania Innowacjami i Transferem Technologii",
+    "Delia Cosmetics",
+    "Eurobuild CEE",
+    "Trybeco",
 ]
 MIASTA_CONTENT_PARTNERS = ["Forum Od-nowa", "Centrum Stosunków Międzynarodowych"]
 MIASTA_PATRONS = ["Marszałek Województwa Łódzkiego", "Prezydent Miasta Łodzi"]
@@ -87,8 +100,12 @@ def _series(slug: str, name_pl: str, name_en: str, desc_pl: str, desc_en: str, o
     series = db.session.execute(select(Series).where(Series.slug == slug)).scalar_one_or_none()
     if series is None:
         series = Series(
-            slug=slug, name_pl=name_pl, name_en=name_en, description_pl=desc_pl,
-            description_en=desc_en, organiser_name=organiser,
+            slug=slug,
+            name_pl=name_pl,
+            name_en=name_en,
+            description_pl=desc_pl,
+            description_en=desc_en,
+            organiser_name=organiser,
         )
         db.session.add(series)
         db.session.flush()
@@ -100,15 +117,35 @@ def _missing(slug: str) -> bool:
     return db.session.execute(select(Event.id).where(Event.slug == slug)).first() is None
 
 
-def _session(event: Event, kind: SessionKind, title_pl: str, title_en: str, start: datetime, end: datetime,
-             room: str = "", capacity: int | None = None, eligible: list[str] | None = None,
-             mode: BookingMode = BookingMode.INSTANT, groups: list[tuple[str, int, str]] | None = None,
-             description_pl: str = "", description_en: str = "") -> Session:
+def _session(
+    event: Event,
+    kind: SessionKind,
+    title_pl: str,
+    title_en: str,
+    start: datetime,
+    end: datetime,
+    room: str = "",
+    capacity: int | None = None,
+    eligible: list[str] | None = None,
+    mode: BookingMode = BookingMode.INSTANT,
+    groups: list[tuple[str, int, str]] | None = None,
+    description_pl: str = "",
+    description_en: str = "",
+) -> Session:
     """Add a session (with groups whose capacities make up the session's)."""
     session = Session(
-        event=event, kind=kind, title_pl=title_pl, title_en=title_en, starts_at=start, ends_at=end,
-        room=room, capacity=capacity, eligible_categories=eligible or [], booking_mode=mode,
-        description_pl=description_pl, description_en=description_en,
+        event=event,
+        kind=kind,
+        title_pl=title_pl,
+        title_en=title_en,
+        starts_at=start,
+        ends_at=end,
+        room=room,
+        capacity=capacity,
+        eligible_categories=eligible or [],
+        booking_mode=mode,
+        description_pl=description_pl,
+        description_en=description_en,
     )
     if groups:
         session.groups = [Group(name=name, capacity=cap, facilitator=facilitator) for name, cap, facilitator in groups]
@@ -123,7 +160,7 @@ def _dialogue_session(series: Series, day: date) -> None:
         series=series,
         slug="v-sesja-dialogu-lodz",
         title_pl="V Sesja Dialogu „Miasta Przyszłości”",
-        title_en="5th Dialogue Session \"Cities of the Future\"",
+        title_en='5th Dialogue Session "Cities of the Future"',
         description_pl=(
             "Coroczna Sesja Dialogu umożliwia samorządowcom spotkanie się we własnym gronie w grupach zawodowych "
             "oraz dyskusję z interesariuszami przy „okrągłym stole”. Osią spotkania jest rozmowa i kontakt "
@@ -149,36 +186,91 @@ def _dialogue_session(series: Series, day: date) -> None:
         contact_email="sesja@miastaprzyszlosci.example",
     )
     db.session.add(event)
-    _session(event, SessionKind.PLENARY, "Otwarcie Sesji Dialogu", "Opening of the Dialogue Session",
-             _at(day, 9, 30), _at(day, 10, 30), room="Aula")
+    _session(
+        event,
+        SessionKind.PLENARY,
+        "Otwarcie Sesji Dialogu",
+        "Opening of the Dialogue Session",
+        _at(day, 9, 30),
+        _at(day, 10, 30),
+        room="Aula",
+    )
     for title_pl, title_en, room in [
         ("Sesja dialogu: optymalizacja zarządzania miastem", "Dialogue session: optimising city management", "Sala A"),
         ("Sesja dialogu: strategie rozwoju samorządów", "Dialogue session: local government strategies", "Sala B"),
         ("Sesja dialogu: rozwiązania biznesowe dla miast", "Dialogue session: business solutions for cities", "Sala C"),
     ]:
-        _session(event, SessionKind.DIALOGUE, title_pl, title_en, _at(day, 10, 45), _at(day, 12, 15),
-                 room=room, capacity=40)
-    _session(event, SessionKind.PROFESSIONAL_GROUP, "Spotkanie grupy zawodowej: prezydenci, burmistrzowie i wójtowie",
-             "Professional group: mayors", _at(day, 12, 30), _at(day, 13, 30), room="Sala A", capacity=30,
-             eligible=["mayor", "deputy_mayor"])
-    _session(event, SessionKind.PROFESSIONAL_GROUP, "Spotkanie grupy zawodowej: sekretarze i skarbnicy miast",
-             "Professional group: city secretaries and treasurers", _at(day, 12, 30), _at(day, 13, 30),
-             room="Sala B", capacity=30, eligible=["city_official"])
-    _session(event, SessionKind.PROFESSIONAL_GROUP, "Spotkanie grupy zawodowej: radni", "Professional group: councillors",
-             _at(day, 12, 30), _at(day, 13, 30), room="Sala C", capacity=30, eligible=["councillor"])
+        _session(
+            event, SessionKind.DIALOGUE, title_pl, title_en, _at(day, 10, 45), _at(day, 12, 15), room=room, capacity=40
+        )
+    _session(
+        event,
+        SessionKind.PROFESSIONAL_GROUP,
+        "Spotkanie grupy zawodowej: prezydenci, burmistrzowie i wójtowie",
+        "Professional group: mayors",
+        _at(day, 12, 30),
+        _at(day, 13, 30),
+        room="Sala A",
+        capacity=30,
+        eligible=["mayor", "deputy_mayor"],
+    )
+    _session(
+        event,
+        SessionKind.PROFESSIONAL_GROUP,
+        "Spotkanie grupy zawodowej: sekretarze i skarbnicy miast",
+        "Professional group: city secretaries and treasurers",
+        _at(day, 12, 30),
+        _at(day, 13, 30),
+        room="Sala B",
+        capacity=30,
+        eligible=["city_official"],
+    )
+    _session(
+        event,
+        SessionKind.PROFESSIONAL_GROUP,
+        "Spotkanie grupy zawodowej: radni",
+        "Professional group: councillors",
+        _at(day, 12, 30),
+        _at(day, 13, 30),
+        room="Sala C",
+        capacity=30,
+        eligible=["councillor"],
+    )
     for title_pl, title_en in [
         ("Okrągły stół: inwestycje i rozwój gospodarczy miasta", "Round table: investment and economic development"),
         ("Okrągły stół: jakość życia i usługi publiczne", "Round table: quality of life and public services"),
     ]:
-        _session(event, SessionKind.ROUND_TABLE, title_pl, title_en, _at(day, 14, 15), _at(day, 15, 45),
-                 room="Hala konferencyjna", groups=[(f"Stół {n}", 10, "") for n in range(1, 4)],
-                 description_pl="Samorządowcy przy jednym stole z biznesem, organizacjami pozarządowymi i ekspertami.",
-                 description_en="Local government at one table with business, NGOs and experts.")
-    _session(event, SessionKind.WORKSHOP, "Warsztat: strategie samorządów w praktyce",
-             "Workshop: local government strategies in practice", _at(day, 16, 0), _at(day, 17, 15),
-             room="Sala A", groups=[("Grupa 1", 12, "Deloitte"), ("Grupa 2", 12, "Siemens")])
-    _session(event, SessionKind.PLENARY, "Gala: nagrody Liderów Miast Przyszłości",
-             "Gala: Cities of the Future Leaders awards", _at(day, 17, 30), _at(day, 19, 0), room="Aula")
+        _session(
+            event,
+            SessionKind.ROUND_TABLE,
+            title_pl,
+            title_en,
+            _at(day, 14, 15),
+            _at(day, 15, 45),
+            room="Hala konferencyjna",
+            groups=[(f"Stół {n}", 10, "") for n in range(1, 4)],
+            description_pl="Samorządowcy przy jednym stole z biznesem, organizacjami pozarządowymi i ekspertami.",
+            description_en="Local government at one table with business, NGOs and experts.",
+        )
+    _session(
+        event,
+        SessionKind.WORKSHOP,
+        "Warsztat: strategie samorządów w praktyce",
+        "Workshop: local government strategies in practice",
+        _at(day, 16, 0),
+        _at(day, 17, 15),
+        room="Sala A",
+        groups=[("Grupa 1", 12, "Deloitte"), ("Grupa 2", 12, "Siemens")],
+    )
+    _session(
+        event,
+        SessionKind.PLENARY,
+        "Gala: nagrody Liderów Miast Przyszłości",
+        "Gala: Cities of the Future Leaders awards",
+        _at(day, 17, 30),
+        _at(day, 19, 0),
+        room="Aula",
+    )
     position = 0
     for role, names in (("partner", MIASTA_PARTNERS), ("content", MIASTA_CONTENT_PARTNERS), ("patron", MIASTA_PATRONS)):
         for name in names:
@@ -193,7 +285,7 @@ def _sandomierz(series: Series, day: date) -> None:
         series=series,
         slug="pracownia-miast-sandomierz",
         title_pl="„Miasto w roli głównej” — konferencja 4. edycji „Pracowni miast”",
-        title_en="\"The City in the Leading Role\" — 4th \"City Lab\" conference",
+        title_en='"The City in the Leading Role" — 4th "City Lab" conference',
         description_pl=(
             "Konferencja inaugurująca 4. edycję „Pracowni miast” (w oryginale 26–27 kwietnia 2017 r.). "
             "Główne tematy: promocja miast poprzez film i media społecznościowe oraz wykorzystanie nowoczesnych "
@@ -201,7 +293,7 @@ def _sandomierz(series: Series, day: date) -> None:
             "promocji i wykorzystaniu filmu oraz produkcji filmowych do promocji miasta."
         ),
         description_en=(
-            "The conference opening the 4th edition of \"City Lab\" (originally 26–27 April 2017). Topics: "
+            'The conference opening the 4th edition of "City Lab" (originally 26–27 April 2017). Topics: '
             "promoting cities through film and social media, and using new technologies. For mayors: workshops "
             "in small groups (about 12 people) on modern promotion and on using film and film productions to "
             "promote a city."
@@ -218,32 +310,97 @@ def _sandomierz(series: Series, day: date) -> None:
         max_ranked_choices=3,
     )
     db.session.add(event)
-    _session(event, SessionKind.PLENARY, "Otwarcie konferencji „Miasto w roli głównej”",
-             "Opening: \"The City in the Leading Role\"", _at(day, 10, 0), _at(day, 11, 0), room="Sala widowiskowa")
-    _session(event, SessionKind.DIALOGUE, "Film i produkcje filmowe w promocji miasta",
-             "Film and film productions in city promotion", _at(day, 11, 15), _at(day, 12, 45),
-             room="Sala widowiskowa", capacity=200)
-    _session(event, SessionKind.DIALOGUE, "Media społecznościowe w komunikacji miasta",
-             "Social media in city communication", _at(day, 13, 30), _at(day, 15, 0), room="Sala widowiskowa",
-             capacity=200)
-    _session(event, SessionKind.DIALOGUE, "Nowoczesne technologie w mieście", "New technologies in the city",
-             _at(day, 15, 15), _at(day, 16, 30), room="Sala kameralna", capacity=80)
-    _session(event, SessionKind.WORKSHOP, "Warsztat dla włodarzy: film w promocji miasta",
-             "Mayors' workshop: film in city promotion", _at(day2, 9, 30), _at(day2, 11, 30),
-             room="Sala warsztatowa", eligible=["mayor"],
-             groups=[("Grupa A", 12, "reżyser filmów promocyjnych"), ("Grupa B", 12, "producentka filmowa")])
+    _session(
+        event,
+        SessionKind.PLENARY,
+        "Otwarcie konferencji „Miasto w roli głównej”",
+        'Opening: "The City in the Leading Role"',
+        _at(day, 10, 0),
+        _at(day, 11, 0),
+        room="Sala widowiskowa",
+    )
+    _session(
+        event,
+        SessionKind.DIALOGUE,
+        "Film i produkcje filmowe w promocji miasta",
+        "Film and film productions in city promotion",
+        _at(day, 11, 15),
+        _at(day, 12, 45),
+        room="Sala widowiskowa",
+        capacity=200,
+    )
+    _session(
+        event,
+        SessionKind.DIALOGUE,
+        "Media społecznościowe w komunikacji miasta",
+        "Social media in city communication",
+        _at(day, 13, 30),
+        _at(day, 15, 0),
+        room="Sala widowiskowa",
+        capacity=200,
+    )
+    _session(
+        event,
+        SessionKind.DIALOGUE,
+        "Nowoczesne technologie w mieście",
+        "New technologies in the city",
+        _at(day, 15, 15),
+        _at(day, 16, 30),
+        room="Sala kameralna",
+        capacity=80,
+    )
+    _session(
+        event,
+        SessionKind.WORKSHOP,
+        "Warsztat dla włodarzy: film w promocji miasta",
+        "Mayors' workshop: film in city promotion",
+        _at(day2, 9, 30),
+        _at(day2, 11, 30),
+        room="Sala warsztatowa",
+        eligible=["mayor"],
+        groups=[("Grupa A", 12, "reżyser filmów promocyjnych"), ("Grupa B", 12, "producentka filmowa")],
+    )
     for title_pl, title_en, groups, eligible in [
-        ("Warsztat: strategia miasta w mediach społecznościowych", "Workshop: a city's social media strategy",
-         [("Grupa 1", 12, ""), ("Grupa 2", 12, "")], ["mayor", "deputy_mayor"]),
-        ("Warsztat: jak przyciągnąć produkcję filmową do miasta", "Workshop: attracting film productions",
-         [("Grupa 1", 12, "")], ["mayor"]),
-        ("Warsztat: smart city w praktyce", "Workshop: smart city in practice",
-         [("Grupa 1", 12, ""), ("Grupa 2", 12, "")], ["mayor", "deputy_mayor", "city_official"]),
+        (
+            "Warsztat: strategia miasta w mediach społecznościowych",
+            "Workshop: a city's social media strategy",
+            [("Grupa 1", 12, ""), ("Grupa 2", 12, "")],
+            ["mayor", "deputy_mayor"],
+        ),
+        (
+            "Warsztat: jak przyciągnąć produkcję filmową do miasta",
+            "Workshop: attracting film productions",
+            [("Grupa 1", 12, "")],
+            ["mayor"],
+        ),
+        (
+            "Warsztat: smart city w praktyce",
+            "Workshop: smart city in practice",
+            [("Grupa 1", 12, ""), ("Grupa 2", 12, "")],
+            ["mayor", "deputy_mayor", "city_official"],
+        ),
     ]:
-        _session(event, SessionKind.WORKSHOP, title_pl, title_en, _at(day2, 12, 0), _at(day2, 14, 0),
-                 room="Sale warsztatowe", groups=groups, eligible=eligible, mode=BookingMode.RANKED)
-    _session(event, SessionKind.PLENARY, "Podsumowanie i zakończenie", "Summary and closing",
-             _at(day2, 14, 30), _at(day2, 16, 0), room="Sala widowiskowa")
+        _session(
+            event,
+            SessionKind.WORKSHOP,
+            title_pl,
+            title_en,
+            _at(day2, 12, 0),
+            _at(day2, 14, 0),
+            room="Sale warsztatowe",
+            groups=groups,
+            eligible=eligible,
+            mode=BookingMode.RANKED,
+        )
+    _session(
+        event,
+        SessionKind.PLENARY,
+        "Podsumowanie i zakończenie",
+        "Summary and closing",
+        _at(day2, 14, 30),
+        _at(day2, 16, 0),
+        room="Sala widowiskowa",
+    )
     event.partners.append(Partner(name="Grupa Agora", role="organiser", position=0))
 
 
@@ -253,9 +410,9 @@ def _past_meeting(series: Series, slug: str, city: str, day: date, edition: str)
         series=series,
         slug=slug,
         title_pl=f"„Pracownia miast” — spotkanie w mieście {city}",
-        title_en=f"\"City Lab\" — meeting in {city}",
+        title_en=f'"City Lab" — meeting in {city}',
         description_pl="Spotkanie z cyklu „Pracownia miast”: innowacje i ekologia w mieście.",
-        description_en="A \"City Lab\" meeting: innovation and ecology in the city.",
+        description_en='A "City Lab" meeting: innovation and ecology in the city.',
         edition_label=edition,
         city=city,
         starts_at=_at(day, 10, 0),

@@ -1,4 +1,5 @@
 """The refusals of every use case, and the error pages in the page's language."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template
@@ -42,7 +43,10 @@ MESSAGES = {
     413: (_l("Request too large"), _l("What you sent is too large.")),
     429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
     500: (_l("Something went wrong"), _l("An unexpected error occurred. Please try again later.")),
-    503: (_l("Busy right now"), _l("The system is busy right now and nothing was saved. Please try again in a moment.")),
+    503: (
+        _l("Busy right now"),
+        _l("The system is busy right now and nothing was saved. Please try again in a moment."),
+    ),
 }
 # Said above a form whose submission met a busy or unavailable database: nothing was saved.
 BUSY_FORM_MESSAGE = _l(
@@ -61,7 +65,9 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
-        return _render(400, _l("The form has expired or was not sent from this site. Go back, reload the page and try again."))
+        return _render(
+            400, _l("The form has expired or was not sent from this site. Go back, reload the page and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
 """The base of every form: Flask-WTF's, with WTForms' own messages translated once per process."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """Language selection and bilingual model fields."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Translatable labels of the domain's enums, kept in one place."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -198,9 +199,23 @@ AUDIT_DETAIL_LABELS = {
     "from_group_id": _l("from group"),
     "to_group_id": _l("to group"),
 }
-HIDDEN_AUDIT_DETAILS = {"booking_id", "booking_ids", "registration_id", "event_id", "actor_id", "account_id", "account",
-                        "run_id", "code_id", "message_id", "series_id", "source_event_id", "deleted_event_id",
-                        "deleted_session_id", "deleted_group_id"}
+HIDDEN_AUDIT_DETAILS = {
+    "booking_id",
+    "booking_ids",
+    "registration_id",
+    "event_id",
+    "actor_id",
+    "account_id",
+    "account",
+    "run_id",
+    "code_id",
+    "message_id",
+    "series_id",
+    "source_event_id",
+    "deleted_event_id",
+    "deleted_session_id",
+    "deleted_group_id",
+}
 
 
 def audit_details(details: Mapping[str, Any], names: Mapping[str, str] | None = None) -> list[tuple[str, str]]:

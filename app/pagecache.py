@@ -9,6 +9,7 @@ placeholder where the token was, and every visitor gets their own token put
 back in. Places left may therefore lag by the time-to-live; places are never
 decided from a page (bookings re-check capacity atomically).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -63,4 +64,3 @@ def cached_page(name: str, key: str, ttl: float, render: Callable[[], str], with
     # rendered answer would change the cookie again (between a double click's answers, say).
     _ = current_user.is_authenticated
     return html
-

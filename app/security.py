@@ -1,4 +1,5 @@
 """Abuse limits, security headers, request ids, logs without secrets, and the health check."""
+
 from __future__ import annotations
 
 import logging
@@ -20,6 +21,7 @@ from .extensions import db
 def get_limiter(app: Flask) -> Limiter:
     """Return the app's rate limiter."""
     return app.extensions["zapisy_limiter"]
+
 
 # Which endpoints are limited, and how much (POST only unless stated).
 RATE_LIMITS = {
@@ -76,7 +78,10 @@ def init_security(app: Flask) -> None:
         methods = ["POST"] if post_only else None
         app.view_functions[endpoint] = limiter.limit(limit, methods=methods)(view)
 
-    for logger in (app.logger, *(logging.getLogger(n) for n in ("werkzeug", "gunicorn.access", "gunicorn.error", "zapisy.request"))):
+    for logger in (
+        app.logger,
+        *(logging.getLogger(n) for n in ("werkzeug", "gunicorn.access", "gunicorn.error", "zapisy.request")),
+    ):
         logger.addFilter(RedactTokens())
 
     app.before_request(_start_request)
@@ -129,7 +134,11 @@ def _security_headers(response: Response) -> Response:
         elapsed_ms = (time.perf_counter() - started) * 1000 if started else -1
         log.info(
             "request_id=%s method=%s path=%s status=%s ms=%.1f",
-            request_id, request.method, redact(path), response.status_code, elapsed_ms,
+            request_id,
+            request.method,
+            redact(path),
+            response.status_code,
+            elapsed_ms,
         )
         if started and current_app.config.get("SERVER_TIMING"):
             headers["Server-Timing"] = f"app;dur={elapsed_ms:.2f}"
@@ -188,6 +197,12 @@ def safe_next(target: str | None) -> str:
     """
     if target and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
             return target
     return url_for("events.index")

@@ -1,4 +1,5 @@
 """Template globals and filters: dates in Warsaw time, labels, language links."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Field filters and validators shared by forms."""
+
 from __future__ import annotations
 
 import unicodedata

@@ -8,6 +8,7 @@ three bookings each, then times ``admin_services.list_registrations`` (the page
 query, its count and the bookings' extra query) for searches, filters, sorts and
 pages, printing the median and the worst of ``--repeat`` runs in milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,56 @@ from app.registration.search import search_text  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 FIRST = ["Anna", "Łukasz", "Małgorzata", "Piotr", "Zofia", "Jan", "Ewa", "Michał", "Katarzyna", "Paweł", "Żaneta"]
-LAST = ["Nowak", "Kowalski", "Wiśniewska", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowska", "Zieliński",
-        "Szymańska", "Woźniak", "Dąbrowski", "Kozłowska", "Jankowski", "Mazur", "Krawczyk", "Żółkiewski"]
-CITIES = ["Łódź", "Kraków", "Gdańsk", "Wrocław", "Poznań", "Kutno", "Zgierz", "Bełchatów", "Sieradz", "Płock",
-          "Radom", "Kielce", "Lublin", "Białystok", "Olsztyn", "Rzeszów", "Opole", "Toruń", "Bydgoszcz", "Szczecin"]
-ORGS = ["Urząd Miasta", "Urząd Gminy", "Starostwo Powiatowe", "Fundacja Rozwoju", "Stowarzyszenie Miast",
-        "Uniwersytet", "Spółka Komunalna", "Rada Miejska"]
+LAST = [
+    "Nowak",
+    "Kowalski",
+    "Wiśniewska",
+    "Wójcik",
+    "Kowalczyk",
+    "Kamiński",
+    "Lewandowska",
+    "Zieliński",
+    "Szymańska",
+    "Woźniak",
+    "Dąbrowski",
+    "Kozłowska",
+    "Jankowski",
+    "Mazur",
+    "Krawczyk",
+    "Żółkiewski",
+]
+CITIES = [
+    "Łódź",
+    "Kraków",
+    "Gdańsk",
+    "Wrocław",
+    "Poznań",
+    "Kutno",
+    "Zgierz",
+    "Bełchatów",
+    "Sieradz",
+    "Płock",
+    "Radom",
+    "Kielce",
+    "Lublin",
+    "Białystok",
+    "Olsztyn",
+    "Rzeszów",
+    "Opole",
+    "Toruń",
+    "Bydgoszcz",
+    "Szczecin",
+]
+ORGS = [
+    "Urząd Miasta",
+    "Urząd Gminy",
+    "Starostwo Powiatowe",
+    "Fundacja Rozwoju",
+    "Stowarzyszenie Miast",
+    "Uniwersytet",
+    "Spółka Komunalna",
+    "Rada Miejska",
+]
 CATEGORIES = ["mayor", "deputy_mayor", "city_official", "councillor", "business", "ngo", "academia", "media", "other"]
 
 
@@ -49,13 +94,26 @@ def build(path: Path, people: int, seed: int = 1) -> None:
     with app.app_context():
         db.create_all()
         series = Series(slug="bench", name_pl="Benchmark")
-        event = Event(series=series, slug="bench", title_pl="Benchmark", city="Łódź", starts_at=start,
-                      ends_at=start + timedelta(days=1), status=EventStatus.PUBLISHED)
+        event = Event(
+            series=series,
+            slug="bench",
+            title_pl="Benchmark",
+            city="Łódź",
+            starts_at=start,
+            ends_at=start + timedelta(days=1),
+            status=EventStatus.PUBLISHED,
+        )
         sessions = []
         for hour in range(6):
-            session = Session(event=event, kind=SessionKind.WORKSHOP, title_pl=f"Warsztat {hour}",
-                              starts_at=start + timedelta(hours=hour), ends_at=start + timedelta(hours=hour, minutes=50),
-                              booking_mode=BookingMode.INSTANT, capacity=None)
+            session = Session(
+                event=event,
+                kind=SessionKind.WORKSHOP,
+                title_pl=f"Warsztat {hour}",
+                starts_at=start + timedelta(hours=hour),
+                ends_at=start + timedelta(hours=hour, minutes=50),
+                booking_mode=BookingMode.INSTANT,
+                capacity=None,
+            )
             if hour % 2 == 0:
                 session.groups = [Group(name=f"Grupa {g}", capacity=people) for g in range(4)]
                 session.capacity = 4 * people
@@ -74,21 +132,45 @@ def build(path: Path, people: int, seed: int = 1) -> None:
                 "organisation": f"{rng.choice(ORGS)} {rng.choice(CITIES)}",
                 "city": rng.choice(CITIES),
             }
-            rows.append({
-                **person, "id": n, "event_id": event.id, "email_normalized": person["email"],
-                "category": rng.choice(CATEGORIES), "consent_version": "bench", "consent_at": created,
-                "manage_token_hash": f"{n:064x}", "checkin_code": f"B{n:07d}",
-                "search_text": search_text(SimpleNamespace(**person)),  # type: ignore[arg-type]
-                "created_at": created + timedelta(seconds=n * 60), "updated_at": created,
-            })
+            rows.append(
+                {
+                    **person,
+                    "id": n,
+                    "event_id": event.id,
+                    "email_normalized": person["email"],
+                    "category": rng.choice(CATEGORIES),
+                    "consent_version": "bench",
+                    "consent_at": created,
+                    "manage_token_hash": f"{n:064x}",
+                    "checkin_code": f"B{n:07d}",
+                    "search_text": search_text(SimpleNamespace(**person)),  # type: ignore[arg-type]
+                    "created_at": created + timedelta(seconds=n * 60),
+                    "updated_at": created,
+                }
+            )
             for session_id in rng.sample(session_ids, rng.randint(1, 3)):
                 status = rng.choices(
-                    [BookingStatus.CONFIRMED, BookingStatus.WAITLISTED, BookingStatus.REQUESTED, BookingStatus.CANCELLED],
+                    [
+                        BookingStatus.CONFIRMED,
+                        BookingStatus.WAITLISTED,
+                        BookingStatus.REQUESTED,
+                        BookingStatus.CANCELLED,
+                    ],
                     weights=[80, 10, 3, 7],
                 )[0]
-                group_id = rng.choice(groups[session_id]) if groups[session_id] and status == BookingStatus.CONFIRMED else None
-                bookings.append({"registration_id": n, "session_id": session_id, "group_id": group_id,
-                                 "status": status, "created_at": created, "updated_at": created})
+                group_id = (
+                    rng.choice(groups[session_id]) if groups[session_id] and status == BookingStatus.CONFIRMED else None
+                )
+                bookings.append(
+                    {
+                        "registration_id": n,
+                        "session_id": session_id,
+                        "group_id": group_id,
+                        "status": status,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                )
             if len(rows) >= 5000:
                 _flush(rows, bookings)
         _flush(rows, bookings)
@@ -132,7 +214,11 @@ def measure(path: Path, repeat: int) -> None:
             ("waiting list", RegistrationFilters(booking_status="waitlisted"), 1),
             ("session", RegistrationFilters(session_id=session_id), 1),
             ("group, page 10", RegistrationFilters(group_id=group_id), 10),
-            ("requests of mayors, by city", RegistrationFilters(booking_status="requested", category="mayor", sort="city"), 1),
+            (
+                "requests of mayors, by city",
+                RegistrationFilters(booking_status="requested", category="mayor", sort="city"),
+                1,
+            ),
             ('search "kowal" + session', RegistrationFilters(text="kowal", session_id=session_id), 1),
         ]
         total = db.session.execute(select(func.count()).select_from(Registration)).scalar_one()

@@ -2,6 +2,7 @@
 
 Run as: .venv/bin/python bench/allocation.py [--sizes 500 5000 50000] [--seed 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,8 @@ def make_instance(n_people: int, seed: int = 1, mixing: MixRule | None = None) -
             if capacity >= 12:
                 parts = math.ceil(capacity / 10)
                 groups = tuple(
-                    Group(f"{wid}-{chr(97 + g)}", capacity // parts + (1 if g < capacity % parts else 0)) for g in range(parts)
+                    Group(f"{wid}-{chr(97 + g)}", capacity // parts + (1 if g < capacity % parts else 0))
+                    for g in range(parts)
                 )
             workshops.append(Workshop(wid, slot, capacity, frozenset({"mayor"}) if for_mayors else None, groups))
             (mayor_ids if for_mayors else ids).append(wid)
@@ -145,7 +147,11 @@ def main(argv: list[str] | None = None) -> None:
             process.start()
             rows = queue.get()
             process.join()
-            rule = f"mix rule: at most {mixing.max_per_group} per {mixing.attribute} per group" if mixing else "no mix rule"
+            rule = (
+                f"mix rule: at most {mixing.max_per_group} per {mixing.attribute} per group"
+                if mixing
+                else "no mix rule"
+            )
             print(f"\n{size} participants, {rule}")
             print(
                 f"{'method':<22}{'time s':>8}{'peak MiB':>10}{'1st choice':>12}{'any choice':>12}"

@@ -12,6 +12,7 @@ costs. The three requests of the participant flow:
 Serve with: gunicorn -c gunicorn.conf.py "bench.ceiling_app:create_app()"
 (CEILING_DATABASE_URL, CEILING_SESSIONS). Create the tables with create_schema(url).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,13 +28,15 @@ from sqlalchemy.engine import Engine
 
 metadata = MetaData()
 session_table = Table(
-    "ceiling_session", metadata,
+    "ceiling_session",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("capacity", Integer, nullable=False),
     Column("taken", Integer, nullable=False, default=0),
 )
 registration_table = Table(
-    "ceiling_registration", metadata,
+    "ceiling_registration",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("session_id", Integer, nullable=False),
     Column("email", String(254), nullable=False),
@@ -64,7 +67,9 @@ def create_schema(url: str, sessions: int, capacity: int = 10**9) -> None:
     metadata.drop_all(engine)
     metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(session_table.insert(), [{"id": i, "capacity": capacity, "taken": 0} for i in range(1, sessions + 1)])
+        connection.execute(
+            session_table.insert(), [{"id": i, "capacity": capacity, "taken": 0} for i in range(1, sessions + 1)]
+        )
     engine.dispose()
 
 
@@ -76,16 +81,16 @@ def _form_page(sessions: int) -> str:
         for i in range(1, sessions + 1)
     )
     return (
-        "<!doctype html><html lang=\"pl\"><head><meta charset=\"utf-8\"><title>Registration</title></head><body>"
-        "<form method=\"post\"><input id=\"csrf_token\" name=\"csrf_token\" type=\"hidden\" value=\"{token}\">"
-        "<input name=\"first_name\"><input name=\"last_name\"><input name=\"email\">"
-        f"<ul>{boxes}</ul><button type=\"submit\">Register</button></form></body></html>"
+        '<!doctype html><html lang="pl"><head><meta charset="utf-8"><title>Registration</title></head><body>'
+        '<form method="post"><input id="csrf_token" name="csrf_token" type="hidden" value="{token}">'
+        '<input name="first_name"><input name="last_name"><input name="email">'
+        f'<ul>{boxes}</ul><button type="submit">Register</button></form></body></html>'
     )
 
 
 THANK_YOU = (
-    "<!doctype html><html lang=\"pl\"><head><meta charset=\"utf-8\"><title>Thank you</title></head><body>"
-    "<h1>Thank you</h1><p><a href=\"/r/your-private-link\">Your private link</a></p></body></html>"
+    '<!doctype html><html lang="pl"><head><meta charset="utf-8"><title>Thank you</title></head><body>'
+    '<h1>Thank you</h1><p><a href="/r/your-private-link">Your private link</a></p></body></html>'
 )
 
 
@@ -120,13 +125,16 @@ def create_app() -> Flask:
         session_ids = request.form.getlist("sessions", type=int) or [1]
         with db.session.begin():
             taken = db.session.execute(TAKE_PLACE, {"id": session_ids[0]}).rowcount == 1
-            db.session.execute(INSERT, {
-                "session_id": session_ids[0] if taken else 0,
-                "email": request.form.get("email", ""),
-                "first_name": request.form.get("first_name", ""),
-                "last_name": request.form.get("last_name", ""),
-                "created_at": datetime.now(timezone.utc),
-            })
+            db.session.execute(
+                INSERT,
+                {
+                    "session_id": session_ids[0] if taken else 0,
+                    "email": request.form.get("email", ""),
+                    "first_name": request.form.get("first_name", ""),
+                    "last_name": request.form.get("last_name", ""),
+                    "created_at": datetime.now(timezone.utc),
+                },
+            )
         return redirect(f"/events/{slug}/registered", code=303)
 
     @app.get("/events/<slug>/registered")

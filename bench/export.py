@@ -7,6 +7,7 @@ with is the export's own peak.
 
     .venv/bin/python bench/export.py [--sizes 10000 50000] [--db sqlite:///…]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,14 +38,28 @@ def populate(size: int) -> Event:
     """Create an event with 20 sessions and ``size`` registrations, two bookings each."""
     now = datetime.now(timezone.utc)
     series = Series(slug=f"bench-{size}", name_pl="Bench")
-    event = Event(series=series, slug=f"bench-{size}", title_pl="Bench", city="Łódź", starts_at=now,
-                  ends_at=now + timedelta(days=1), status=EventStatus.PUBLISHED)
+    event = Event(
+        series=series,
+        slug=f"bench-{size}",
+        title_pl="Bench",
+        city="Łódź",
+        starts_at=now,
+        ends_at=now + timedelta(days=1),
+        status=EventStatus.PUBLISHED,
+    )
     db.session.add(event)
     sessions = []
     for n in range(20):
-        session = Session(event=event, kind=SessionKind.WORKSHOP, title_pl=f"Warsztat {n}",
-                          starts_at=now + timedelta(hours=n), ends_at=now + timedelta(hours=n, minutes=50),
-                          capacity=size, taken=0, booking_mode=BookingMode.INSTANT)
+        session = Session(
+            event=event,
+            kind=SessionKind.WORKSHOP,
+            title_pl=f"Warsztat {n}",
+            starts_at=now + timedelta(hours=n),
+            ends_at=now + timedelta(hours=n, minutes=50),
+            capacity=size,
+            taken=0,
+            booking_mode=BookingMode.INSTANT,
+        )
         session.groups = [Group(name="A", capacity=size // 2 + 1), Group(name="B", capacity=size // 2 + 1)]
         session.capacity = 2 * (size // 2 + 1)
         sessions.append(session)
@@ -52,24 +67,49 @@ def populate(size: int) -> Event:
     db.session.commit()
     rows = [
         {
-            "event_id": event.id, "first_name": f"Imię{i}", "last_name": f"Nazwisko{i}", "email": f"p{i}@example.com",
-            "email_normalized": f"p{i}@example.com", "phone": "", "organisation": f"=Urząd {i}", "position": "",
-            "city": CITIES[i % len(CITIES)], "category": CATEGORIES[i % len(CATEGORIES)], "language": "pl",
-            "consent_version": "bench", "consent_at": now, "consent_source": "form", "has_marketing_consent": False,
-            "status": "active", "manage_token_hash": secrets.token_hex(32), "checkin_code": f"B{i:07d}",
-            "created_at": now, "updated_at": now,
+            "event_id": event.id,
+            "first_name": f"Imię{i}",
+            "last_name": f"Nazwisko{i}",
+            "email": f"p{i}@example.com",
+            "email_normalized": f"p{i}@example.com",
+            "phone": "",
+            "organisation": f"=Urząd {i}",
+            "position": "",
+            "city": CITIES[i % len(CITIES)],
+            "category": CATEGORIES[i % len(CATEGORIES)],
+            "language": "pl",
+            "consent_version": "bench",
+            "consent_at": now,
+            "consent_source": "form",
+            "has_marketing_consent": False,
+            "status": "active",
+            "manage_token_hash": secrets.token_hex(32),
+            "checkin_code": f"B{i:07d}",
+            "created_at": now,
+            "updated_at": now,
         }
         for i in range(size)
     ]
     db.session.execute(insert(Registration), rows)
-    ids = db.session.execute(text("SELECT id FROM registration WHERE event_id = :e ORDER BY id"), {"e": event.id}).scalars().all()
+    ids = (
+        db.session.execute(text("SELECT id FROM registration WHERE event_id = :e ORDER BY id"), {"e": event.id})
+        .scalars()
+        .all()
+    )
     bookings = []
     for index, registration_id in enumerate(ids):
         for offset in (0, 7):
             session = sessions[(index + offset) % len(sessions)]
-            bookings.append({"registration_id": registration_id, "session_id": session.id,
-                             "group_id": session.groups[index % 2].id,
-                             "status": "confirmed" if index % 10 else "waitlisted", "created_at": now, "updated_at": now})
+            bookings.append(
+                {
+                    "registration_id": registration_id,
+                    "session_id": session.id,
+                    "group_id": session.groups[index % 2].id,
+                    "status": "confirmed" if index % 10 else "waitlisted",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
     db.session.execute(insert(Booking), bookings)
     db.session.commit()
     return event

@@ -9,6 +9,7 @@ with ``python -m pstats FILE``).
 
 Run as: .venv/bin/python bench/flow.py [--registrations 300] [--db URL] [--profile /tmp/flow.prof]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(database: str, args: argparse.Namespace) -> int:
     # Before anything imports config.py, which reads the environment once.
     os.environ.update(
-        ZAPISY_ENV="production", SECRET_KEY="flow-benchmark-secret-key-0123456789", DATABASE_URL=database,
-        BASE_URL=BASE, RATELIMIT_ENABLED="0", OUTBOX_DELIVER_AFTER_REQUEST="0",
+        ZAPISY_ENV="production",
+        SECRET_KEY="flow-benchmark-secret-key-0123456789",
+        DATABASE_URL=database,
+        BASE_URL=BASE,
+        RATELIMIT_ENABLED="0",
+        OUTBOX_DELIVER_AFTER_REQUEST="0",
     )
     fixture = load.generate(database, args.sessions, 1000, 100)
     from app import create_app
@@ -66,7 +71,10 @@ def _run(database: str, args: argparse.Namespace) -> int:
         page = client.get(path, base_url=BASE)
         times["form"].append(time.perf_counter() - started)
         choices = [fixture.slots[(n + k * 7) % load.SLOTS][n % len(fixture.slots[0])] for k in range(load.CHOICES)]
-        data = {**registration_form(f"flow{n}@example.com", choices, n), "csrf_token": CSRF_INPUT.search(page.text).group(1)}
+        data = {
+            **registration_form(f"flow{n}@example.com", choices, n),
+            "csrf_token": CSRF_INPUT.search(page.text).group(1),
+        }
         started = time.perf_counter()
         answer = client.post(path, base_url=BASE, data=data, headers={"Referer": BASE + "/"})
         times["submit"].append(time.perf_counter() - started)
@@ -93,7 +101,9 @@ def _run(database: str, args: argparse.Namespace) -> int:
     backend = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
     print(f"{args.registrations} registrations in process ({backend}, {args.sessions} sessions):")
     for kind, values in times.items():
-        print(f"  {kind:8s} mean {1000 * statistics.mean(values):6.2f} ms   median {1000 * statistics.median(values):6.2f} ms")
+        print(
+            f"  {kind:8s} mean {1000 * statistics.mean(values):6.2f} ms   median {1000 * statistics.median(values):6.2f} ms"
+        )
     print(f"  one registration (three requests): {1000 * sum(statistics.mean(v) for v in times.values()):.2f} ms")
     if args.profile:
         print(f"  cProfile statistics: {args.profile}")

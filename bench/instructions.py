@@ -14,6 +14,7 @@ whole run here, as they are under load.
 Run as: .venv/bin/python bench/instructions.py [--registrations 5] [--kinds form post success]
 Needs valgrind (Debian: apt-get install valgrind); about 25 s per kind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ WARM_UP = 15
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registrations", type=int, default=5, help="counted registrations per kind (after 15 warm-up ones)")
+    parser.add_argument(
+        "--registrations", type=int, default=5, help="counted registrations per kind (after 15 warm-up ones)"
+    )
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--measure", choices=KINDS, help=argparse.SUPPRESS)  # inside valgrind
     args = parser.parse_args(argv)
@@ -49,10 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.kinds:
         with tempfile.TemporaryDirectory(prefix="zapisy-instructions-") as workdir:
             result = subprocess.run(
-                ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                 f"--callgrind-out-file={workdir}/callgrind.out",
-                 sys.executable, __file__, "--measure", kind, "--registrations", str(args.registrations)],
-                capture_output=True, text=True, cwd=ROOT,
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={workdir}/callgrind.out",
+                    sys.executable,
+                    __file__,
+                    "--measure",
+                    kind,
+                    "--registrations",
+                    str(args.registrations),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
                 env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts in every run
             )
         counted = re.search(r"Collected\s*:\s*([\d,]+)", result.stderr)
@@ -77,8 +91,9 @@ def _measure(kind: str, registrations: int) -> int:
     def instrument(on: bool) -> None:
         """Switch callgrind's counting on or off (a no-op when it already is)."""
         if on != state["on"]:
-            subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-                           capture_output=True, check=True)
+            subprocess.run(
+                ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], capture_output=True, check=True
+            )
             state["on"] = on
 
     workdir = Path(tempfile.mkdtemp(prefix="zapisy-instructions-db-"))
@@ -86,10 +101,15 @@ def _measure(kind: str, registrations: int) -> int:
         with load.database(None, workdir) as database:
             # Before anything imports config.py, which reads the environment once.
             os.environ.update(
-                ZAPISY_ENV="production", SECRET_KEY="instructions-benchmark-secret-key-0123", DATABASE_URL=database,
-                BASE_URL=BASE, RATELIMIT_ENABLED="0", OUTBOX_DELIVER_AFTER_REQUEST="0",
+                ZAPISY_ENV="production",
+                SECRET_KEY="instructions-benchmark-secret-key-0123",
+                DATABASE_URL=database,
+                BASE_URL=BASE,
+                RATELIMIT_ENABLED="0",
+                OUTBOX_DELIVER_AFTER_REQUEST="0",
                 # Valgrind runs the app ~50 times slower: keep the pages as a quick server would keep them.
-                FORM_PAGE_CACHE_SECONDS="86400", EVENT_PAGE_CACHE_SECONDS="86400",
+                FORM_PAGE_CACHE_SECONDS="86400",
+                EVENT_PAGE_CACHE_SECONDS="86400",
             )
             fixture = load.generate(database, 200, 1000, 100)
             from app import create_app
@@ -105,10 +125,14 @@ def _measure(kind: str, registrations: int) -> int:
                 # The counted registrations choose what a warm-up one chose: under load, what is kept
                 # per session (calendar lines, formatted dates) is kept for every session within seconds.
                 pick = n % WARM_UP
-                choices = [fixture.slots[(pick + k * 7) % load.SLOTS][pick % len(fixture.slots[0])]
-                           for k in range(load.CHOICES)]
-                data = {**registration_form(f"count{n}@example.com", choices, n),
-                        "csrf_token": CSRF_INPUT.search(page.text).group(1)}
+                choices = [
+                    fixture.slots[(pick + k * 7) % load.SLOTS][pick % len(fixture.slots[0])]
+                    for k in range(load.CHOICES)
+                ]
+                data = {
+                    **registration_form(f"count{n}@example.com", choices, n),
+                    "csrf_token": CSRF_INPUT.search(page.text).group(1),
+                }
                 instrument(counted and kind == "post")
                 answer = client.post(path, base_url=BASE, data=data, headers={"Referer": BASE + "/"})
                 instrument(False)

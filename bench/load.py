@@ -15,6 +15,7 @@ registrations.
 Run as: .venv/bin/python bench/load.py [--quick] [--workers 2] [--clients 32]
         [--db postgresql+psycopg://user@host/any_db]   (a fresh database is created next to it and dropped)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,14 +102,34 @@ def generate(url: str, sessions: int, existing: int, page_registrations: int) ->
         db.create_all()
         now = datetime.now(timezone.utc).replace(microsecond=0)
         with db.engine.begin() as connection:
-            series_id = _insert_id(connection, "series", slug="bench", name_pl="Seria", name_en="Series",
-                                   description_pl="", description_en="", organiser_name="Bench")
+            series_id = _insert_id(
+                connection,
+                "series",
+                slug="bench",
+                name_pl="Seria",
+                name_en="Series",
+                description_pl="",
+                description_en="",
+                organiser_name="Bench",
+            )
             fixture = _event(connection, series_id, now, "bench-load", sessions, capacity_per_group=10**6)
             fixture.race_session_id, fixture.race_group_id = _race_session(connection, fixture, now)
-            _registrations(connection, fixture.extra["event_id"], fixture.slots, existing,
-                           race=(fixture.race_session_id, fixture.race_group_id), now=now)
-            page = _event(connection, series_id, now, "bench-event-page", sessions,
-                          capacity_per_group=max(1, page_registrations * CHOICES // sessions * 4 // 10))
+            _registrations(
+                connection,
+                fixture.extra["event_id"],
+                fixture.slots,
+                existing,
+                race=(fixture.race_session_id, fixture.race_group_id),
+                now=now,
+            )
+            page = _event(
+                connection,
+                series_id,
+                now,
+                "bench-event-page",
+                sessions,
+                capacity_per_group=max(1, page_registrations * CHOICES // sessions * 4 // 10),
+            )
             _registrations(connection, page.extra["event_id"], page.slots, page_registrations, now=now)
             fixture.page_slug = page.slug
         db.engine.dispose()
@@ -123,33 +144,66 @@ def _insert_id(connection: Any, table_name: str, **values: Any) -> int:
     return int(connection.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())
 
 
-def _event(connection: Any, series_id: int, now: datetime, slug: str, sessions: int,
-           capacity_per_group: int) -> Fixture:
+def _event(
+    connection: Any, series_id: int, now: datetime, slug: str, sessions: int, capacity_per_group: int
+) -> Fixture:
     """Insert a published event open for registration with ``sessions`` instant sessions, two groups each."""
     from app.events.models import BookingMode, EventStatus, SessionKind
 
     starts = (now + timedelta(days=30)).replace(hour=7, minute=0, second=0)
     event_id = _insert_id(
-        connection, "event", series_id=series_id, slug=slug, title_pl=f"Benchmark {slug}",
-        title_en=f"Benchmark {slug}", description_pl="", description_en="", edition_label="", city="Łódź",
-        venue="", starts_at=starts, ends_at=starts + timedelta(hours=14),
-        registration_opens_at=now - timedelta(days=1), registration_closes_at=starts - timedelta(days=1),
-        status=EventStatus.PUBLISHED, contact_email="", max_ranked_choices=3, created_at=now,
+        connection,
+        "event",
+        series_id=series_id,
+        slug=slug,
+        title_pl=f"Benchmark {slug}",
+        title_en=f"Benchmark {slug}",
+        description_pl="",
+        description_en="",
+        edition_label="",
+        city="Łódź",
+        venue="",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=14),
+        registration_opens_at=now - timedelta(days=1),
+        registration_closes_at=starts - timedelta(days=1),
+        status=EventStatus.PUBLISHED,
+        contact_email="",
+        max_ranked_choices=3,
+        created_at=now,
     )
     slots: list[list[int]] = [[] for _ in range(SLOTS)]
     for n in range(sessions):
         slot = n % SLOTS
         begins = starts + timedelta(minutes=30 * slot)
         session_id = _insert_id(
-            connection, "session", event_id=event_id, kind=SessionKind.WORKSHOP,
-            title_pl=f"Warsztat {n + 1}", title_en=f"Workshop {n + 1}", description_pl="", description_en="",
-            starts_at=begins, ends_at=begins + timedelta(minutes=30), room=f"Sala {n % 12 + 1}",
-            capacity=capacity_per_group * GROUPS_PER_SESSION, taken=0, eligible_categories=[],
+            connection,
+            "session",
+            event_id=event_id,
+            kind=SessionKind.WORKSHOP,
+            title_pl=f"Warsztat {n + 1}",
+            title_en=f"Workshop {n + 1}",
+            description_pl="",
+            description_en="",
+            starts_at=begins,
+            ends_at=begins + timedelta(minutes=30),
+            room=f"Sala {n % 12 + 1}",
+            capacity=capacity_per_group * GROUPS_PER_SESSION,
+            taken=0,
+            eligible_categories=[],
             booking_mode=BookingMode.INSTANT,
         )
         for g in range(GROUPS_PER_SESSION):
-            _insert_id(connection, "session_group", session_id=session_id, name=f"Grupa {g + 1}",
-                       facilitator="", room="", capacity=capacity_per_group, taken=0)
+            _insert_id(
+                connection,
+                "session_group",
+                session_id=session_id,
+                name=f"Grupa {g + 1}",
+                facilitator="",
+                room="",
+                capacity=capacity_per_group,
+                taken=0,
+            )
         slots[slot].append(session_id)
     return Fixture(slug=slug, slots=slots, extra={"event_id": event_id, "starts": starts})
 
@@ -160,18 +214,43 @@ def _race_session(connection: Any, fixture: Fixture, now: datetime) -> tuple[int
 
     begins = fixture.extra["starts"] + timedelta(minutes=30 * SLOTS)
     session_id = _insert_id(
-        connection, "session", event_id=fixture.extra["event_id"], kind=SessionKind.ROUND_TABLE,
-        title_pl="Ostatnie miejsca", title_en="Last places", description_pl="", description_en="",
-        starts_at=begins, ends_at=begins + timedelta(minutes=30), room="", capacity=RACE_GROUP_CAPACITY,
-        taken=0, eligible_categories=[], booking_mode=BookingMode.INSTANT,
+        connection,
+        "session",
+        event_id=fixture.extra["event_id"],
+        kind=SessionKind.ROUND_TABLE,
+        title_pl="Ostatnie miejsca",
+        title_en="Last places",
+        description_pl="",
+        description_en="",
+        starts_at=begins,
+        ends_at=begins + timedelta(minutes=30),
+        room="",
+        capacity=RACE_GROUP_CAPACITY,
+        taken=0,
+        eligible_categories=[],
+        booking_mode=BookingMode.INSTANT,
     )
-    group_id = _insert_id(connection, "session_group", session_id=session_id, name="Stół 1", facilitator="",
-                          room="", capacity=RACE_GROUP_CAPACITY, taken=0)
+    group_id = _insert_id(
+        connection,
+        "session_group",
+        session_id=session_id,
+        name="Stół 1",
+        facilitator="",
+        room="",
+        capacity=RACE_GROUP_CAPACITY,
+        taken=0,
+    )
     return session_id, group_id
 
 
-def _registrations(connection: Any, event_id: int, slots: list[list[int]], count: int, now: datetime,
-                   race: tuple[int, int] | None = None) -> None:
+def _registrations(
+    connection: Any,
+    event_id: int,
+    slots: list[list[int]],
+    count: int,
+    now: datetime,
+    race: tuple[int, int] | None = None,
+) -> None:
     """Insert ``count`` registrations with three bookings each, in chunks; keep the counters right."""
     from app.events.models import ParticipantCategory
     from app.extensions import db
@@ -196,17 +275,32 @@ def _registrations(connection: Any, event_id: int, slots: list[list[int]], count
         people, places = [], []
         for n in range(start, min(count, start + chunk)):
             reg_id = first_id + n
-            people.append({
-                "id": reg_id, "event_id": event_id, "first_name": "Jan", "last_name": f"Istniejący{n}",
-                "email": f"existing{n}.{event_id}@example.com", "email_normalized": f"existing{n}.{event_id}@example.com",
-                "phone": "", "organisation": "Urząd Gminy", "position": "", "city": "Sandomierz",
-                "category": ParticipantCategory.CITY_OFFICIAL, "language": "pl", "consent_version": "2026-11",
-                "consent_at": now, "consent_source": "form", "has_marketing_consent": False,
-                "status": RegistrationStatus.ACTIVE,
-                "manage_token_hash": hashlib.sha256(f"bench-{event_id}-{n}".encode()).hexdigest(),
-                "checkin_code": f"B{n:07d}", "search_text": f"jan istniejacy{n} urzad gminy sandomierz",
-                "created_at": now, "updated_at": now,
-            })
+            people.append(
+                {
+                    "id": reg_id,
+                    "event_id": event_id,
+                    "first_name": "Jan",
+                    "last_name": f"Istniejący{n}",
+                    "email": f"existing{n}.{event_id}@example.com",
+                    "email_normalized": f"existing{n}.{event_id}@example.com",
+                    "phone": "",
+                    "organisation": "Urząd Gminy",
+                    "position": "",
+                    "city": "Sandomierz",
+                    "category": ParticipantCategory.CITY_OFFICIAL,
+                    "language": "pl",
+                    "consent_version": "2026-11",
+                    "consent_at": now,
+                    "consent_source": "form",
+                    "has_marketing_consent": False,
+                    "status": RegistrationStatus.ACTIVE,
+                    "manage_token_hash": hashlib.sha256(f"bench-{event_id}-{n}".encode()).hexdigest(),
+                    "checkin_code": f"B{n:07d}",
+                    "search_text": f"jan istniejacy{n} urzad gminy sandomierz",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             chosen = [slots[(n + k * 7) % SLOTS][n % len(slots[0])] for k in range(CHOICES)]
             if race is not None and n < race_prefill:
                 chosen.append(race[0])
@@ -219,14 +313,24 @@ def _registrations(connection: Any, event_id: int, slots: list[list[int]], count
                     taken_group[group_id] = taken_group.get(group_id, 0) + 1
                     taken_session[session_id] = taken_session.get(session_id, 0) + 1
                     status = BookingStatus.CONFIRMED
-                places.append({"registration_id": reg_id, "session_id": session_id, "group_id": group_id,
-                               "status": status, "is_approved": False, "created_at": now, "updated_at": now})
+                places.append(
+                    {
+                        "registration_id": reg_id,
+                        "session_id": session_id,
+                        "group_id": group_id,
+                        "status": status,
+                        "is_approved": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         connection.execute(registration.insert(), people)
         connection.execute(booking.insert(), places)
     if connection.dialect.name == "postgresql":
         # The ids were given explicitly: move the sequence past them for the app's inserts.
-        connection.execute(text("SELECT setval(pg_get_serial_sequence('registration', 'id'), "
-                                "(SELECT max(id) FROM registration))"))
+        connection.execute(
+            text("SELECT setval(pg_get_serial_sequence('registration', 'id'), (SELECT max(id) FROM registration))")
+        )
     for session_id, taken in taken_session.items():
         connection.execute(update(session_table).where(session_table.c.id == session_id).values(taken=taken))
     for group_id, taken in taken_group.items():
@@ -265,8 +369,16 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
 # --- clients -----------------------------------------------------------------------------------------
 
 
-async def registration_window(url: str, slug: str, choose: Callable[[int], list[int]], clients: int,
-                              seconds: float, numbers: Iterator[int], stats: Stats, name: str) -> Window:
+async def registration_window(
+    url: str,
+    slug: str,
+    choose: Callable[[int], list[int]],
+    clients: int,
+    seconds: float,
+    numbers: Iterator[int],
+    stats: Stats,
+    name: str,
+) -> Window:
     """Register from ``clients`` concurrent participants for ``seconds``; count the success pages."""
     loop = asyncio.get_running_loop()
     completed = 0
@@ -277,8 +389,9 @@ async def registration_window(url: str, slug: str, choose: Callable[[int], list[
         while loop.time() < deadline and attempts < MAX_ATTEMPTS_PER_WINDOW:
             attempts += 1
             n = next(numbers)
-            outcome = await register(Participant(client, url, stats), slug,
-                                     registration_form(f"bench{n}@example.com", choose(n), n))
+            outcome = await register(
+                Participant(client, url, stats), slug, registration_form(f"bench{n}@example.com", choose(n), n)
+            )
             if outcome.ok:
                 completed += 1
             else:
@@ -287,8 +400,9 @@ async def registration_window(url: str, slug: str, choose: Callable[[int], list[
     async with make_client(clients) as client:
         cpu, started = time.process_time(), time.perf_counter()
         deadline = loop.time() + seconds
-        await asyncio.wait_for(asyncio.gather(*(participant_loop(client, deadline) for _ in range(clients))),
-                               seconds + 120)
+        await asyncio.wait_for(
+            asyncio.gather(*(participant_loop(client, deadline) for _ in range(clients))), seconds + 120
+        )
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
     return Window(name, completed, elapsed, cpu / elapsed, stats)
@@ -299,8 +413,7 @@ async def race(url: str, slug: str, session_id: int, clients: int, numbers: Iter
     stats = Stats()
     async with make_client(clients) as client:
         attempts = [
-            register(Participant(client, url, stats), slug,
-                     registration_form(f"race{n}@example.com", [session_id], n))
+            register(Participant(client, url, stats), slug, registration_form(f"race{n}@example.com", [session_id], n))
             for n in itertools.islice(numbers, clients)
         ]
         outcomes = await asyncio.wait_for(asyncio.gather(*attempts), 180)
@@ -337,12 +450,16 @@ async def page_window(url: str, path: str, clients: int, seconds: float) -> tupl
 def latency_line(stats: Stats, kind: str) -> str:
     """Format p50 / p95 / p99 of one request kind in milliseconds, and the server's own p50 / p99."""
     values = stats.latencies.get(kind, [])
-    line = (f"{kind:<11} n={len(values):>6}  p50 {percentile(values, .50) * 1000:7.1f} ms  "
-            f"p95 {percentile(values, .95) * 1000:7.1f} ms  p99 {percentile(values, .99) * 1000:7.1f} ms")
+    line = (
+        f"{kind:<11} n={len(values):>6}  p50 {percentile(values, 0.50) * 1000:7.1f} ms  "
+        f"p95 {percentile(values, 0.95) * 1000:7.1f} ms  p99 {percentile(values, 0.99) * 1000:7.1f} ms"
+    )
     server = stats.server_times.get(kind, [])
     if server:
-        line += (f"   (server's own time p50 {percentile(server, .50) * 1000:5.1f} "
-                 f"p99 {percentile(server, .99) * 1000:5.1f} ms)")
+        line += (
+            f"   (server's own time p50 {percentile(server, 0.50) * 1000:5.1f} "
+            f"p99 {percentile(server, 0.99) * 1000:5.1f} ms)"
+        )
     return line
 
 
@@ -351,28 +468,40 @@ def count_race(url: str, session_id: int, group_id: int) -> dict[str, int]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            by_status = dict(connection.execute(text(
-                "SELECT status, count(*) FROM booking WHERE session_id = :s GROUP BY status"), {"s": session_id}).all())
-            session_taken = connection.execute(text("SELECT taken FROM session WHERE id = :s"), {"s": session_id}).scalar_one()
-            group_taken = connection.execute(text("SELECT taken FROM session_group WHERE id = :g"), {"g": group_id}).scalar_one()
+            by_status = dict(
+                connection.execute(
+                    text("SELECT status, count(*) FROM booking WHERE session_id = :s GROUP BY status"),
+                    {"s": session_id},
+                ).all()
+            )
+            session_taken = connection.execute(
+                text("SELECT taken FROM session WHERE id = :s"), {"s": session_id}
+            ).scalar_one()
+            group_taken = connection.execute(
+                text("SELECT taken FROM session_group WHERE id = :g"), {"g": group_id}
+            ).scalar_one()
     finally:
         engine.dispose()
     confirmed = by_status.get("confirmed", 0)
     return {
         "confirmed": confirmed,
         "waitlisted": by_status.get("waitlisted", 0),
-        "overbooked": max(0, confirmed - RACE_GROUP_CAPACITY, session_taken - RACE_GROUP_CAPACITY,
-                          group_taken - RACE_GROUP_CAPACITY),
+        "overbooked": max(
+            0, confirmed - RACE_GROUP_CAPACITY, session_taken - RACE_GROUP_CAPACITY, group_taken - RACE_GROUP_CAPACITY
+        ),
         "counters_match": int(session_taken == group_taken == confirmed),
     }
 
 
 def print_beside(runs: list[dict[str, Any]]) -> None:
     """Print the main figures of a SQLite run and a PostgreSQL run side by side."""
+
     def row(name: str, *values: object) -> None:
         # A median of an even number of rates is a mean, which floats print with 15 digits.
-        shown = (f"{v:.3g}" if isinstance(v, float) and v < 1 else f"{v:.1f}" if isinstance(v, float) else str(v)
-                 for v in values)
+        shown = (
+            f"{v:.3g}" if isinstance(v, float) and v < 1 else f"{v:.1f}" if isinstance(v, float) else str(v)
+            for v in values
+        )
         print(f"  {name:<38}" + "".join(f"{v:>22}" for v in shown))
 
     def latency(figures: dict[str, Any], kind: str) -> str:
@@ -386,9 +515,16 @@ def print_beside(runs: list[dict[str, Any]]) -> None:
     row("ceiling registrations/s", *(f.get("ceiling_rate", "-") for f in runs))
     for kind in ("form", "submit", "success"):
         row(f"{kind} p50 / p99", *(latency(f, kind) for f in runs))
-    row("server's own p99 form/submit/success", *(
-        " / ".join(str(f.get("server_time_ms", {}).get(kind, {}).get("p99", "-")) for kind in ("form", "submit", "success"))
-        + " ms" for f in runs))
+    row(
+        "server's own p99 form/submit/success",
+        *(
+            " / ".join(
+                str(f.get("server_time_ms", {}).get(kind, {}).get("p99", "-")) for kind in ("form", "submit", "success")
+            )
+            + " ms"
+            for f in runs
+        ),
+    )
     row("errors", *(f.get("zapisy_errors", "-") for f in runs))
     row("race overbooked", *(f.get("race", {}).get("overbooked", "-") for f in runs))
     row("event page req/s", *(f.get("event_page", {}).get("rate", "-") for f in runs))
@@ -411,8 +547,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke run in about a minute")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, SQLite file)")
-    parser.add_argument("--beside", metavar="URL", default=None,
-                        help="run on SQLite, then on this PostgreSQL URL, and print the figures side by side")
+    parser.add_argument(
+        "--beside",
+        metavar="URL",
+        default=None,
+        help="run on SQLite, then on this PostgreSQL URL, and print the figures side by side",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.existing = min(args.existing, 1000)
@@ -440,15 +580,20 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, db_url: str | None, json_path: Path | None) -> tuple[dict[str, Any], bool]:
     """Run every phase once on SQLite (``db_url`` None) or PostgreSQL; return the figures and whether a check failed."""
     workdir = Path(tempfile.mkdtemp(prefix="zapisy-bench-"))
-    figures: dict[str, Any] = {"workers": args.workers, "clients": args.clients,
-                               "database": "postgresql" if db_url else "sqlite"}
+    figures: dict[str, Any] = {
+        "workers": args.workers,
+        "clients": args.clients,
+        "database": "postgresql" if db_url else "sqlite",
+    }
     failed = False
     try:
         with ExitStack() as stack:
             url = stack.enter_context(database(db_url, workdir))
-            print(f"Generating: {args.sessions} sessions, {args.existing} registrations; event page: "
-                  f"{args.sessions} sessions, {args.page_registrations} registrations ({figures['database']}) …",
-                  flush=True)
+            print(
+                f"Generating: {args.sessions} sessions, {args.existing} registrations; event page: "
+                f"{args.sessions} sessions, {args.page_registrations} registrations ({figures['database']}) …",
+                flush=True,
+            )
             started = time.perf_counter()
             fixture = generate(url, args.sessions, args.existing, args.page_registrations)
             from bench.ceiling_app import create_schema
@@ -456,13 +601,23 @@ def _run(args: argparse.Namespace, db_url: str | None, json_path: Path | None) -
             create_schema(url, args.sessions)
             print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
 
-            zapisy = GunicornServer(production_env(url, "https://zapisy.example", OUTBOX_MAIL_DIR=str(workdir / "mail"),
-                                                   SERVER_TIMING="1"),
-                                    log_path=workdir / "zapisy.log", workers=args.workers)
-            ceiling = GunicornServer(production_env(url, "https://zapisy.example", CEILING_DATABASE_URL=url,
-                                                    CEILING_SESSIONS=str(args.sessions), SERVER_TIMING="1"),
-                                     log_path=workdir / "ceiling.log", workers=args.workers,
-                                     wsgi_app="bench.ceiling_app:create_app()")
+            zapisy = GunicornServer(
+                production_env(url, "https://zapisy.example", OUTBOX_MAIL_DIR=str(workdir / "mail"), SERVER_TIMING="1"),
+                log_path=workdir / "zapisy.log",
+                workers=args.workers,
+            )
+            ceiling = GunicornServer(
+                production_env(
+                    url,
+                    "https://zapisy.example",
+                    CEILING_DATABASE_URL=url,
+                    CEILING_SESSIONS=str(args.sessions),
+                    SERVER_TIMING="1",
+                ),
+                log_path=workdir / "ceiling.log",
+                workers=args.workers,
+                wsgi_app="bench.ceiling_app:create_app()",
+            )
             stack.enter_context(zapisy)
             stack.enter_context(ceiling)
 
@@ -474,77 +629,125 @@ def _run(args: argparse.Namespace, db_url: str | None, json_path: Path | None) -
 
             zapisy_stats, ceiling_stats = Stats(), Stats()
             # Warm both up (imports, caches, connections) outside the measured windows.
-            asyncio.run(registration_window(zapisy.url, fixture.slug, choose, args.clients, 2, numbers, Stats(), "warm"))
-            asyncio.run(registration_window(ceiling.url, fixture.slug, choose, args.clients, 2, numbers, Stats(), "warm"))
+            asyncio.run(
+                registration_window(zapisy.url, fixture.slug, choose, args.clients, 2, numbers, Stats(), "warm")
+            )
+            asyncio.run(
+                registration_window(ceiling.url, fixture.slug, choose, args.clients, 2, numbers, Stats(), "warm")
+            )
 
-            print(f"\nRegistration flow: {args.workers} workers, {args.clients} clients, "
-                  f"{args.pairs} pairs of {args.window:g} s windows (Zapisy, then ceiling)")
+            print(
+                f"\nRegistration flow: {args.workers} workers, {args.clients} clients, "
+                f"{args.pairs} pairs of {args.window:g} s windows (Zapisy, then ceiling)"
+            )
             ratios = []
             pairs = []
             for pair in range(args.pairs):
-                a = asyncio.run(registration_window(zapisy.url, fixture.slug, choose, args.clients, args.window,
-                                                    numbers, zapisy_stats, "zapisy"))
-                b = asyncio.run(registration_window(ceiling.url, fixture.slug, choose, args.clients, args.window,
-                                                    numbers, ceiling_stats, "ceiling"))
+                a = asyncio.run(
+                    registration_window(
+                        zapisy.url, fixture.slug, choose, args.clients, args.window, numbers, zapisy_stats, "zapisy"
+                    )
+                )
+                b = asyncio.run(
+                    registration_window(
+                        ceiling.url, fixture.slug, choose, args.clients, args.window, numbers, ceiling_stats, "ceiling"
+                    )
+                )
                 ratios.append(a.rate / b.rate if b.rate else 0.0)
-                pairs.append({"zapisy": round(a.rate, 1), "ceiling": round(b.rate, 1), "ratio": round(ratios[-1], 3),
-                              "client_cpu": [round(a.client_cpu, 2), round(b.client_cpu, 2)]})
-                print(f"  pair {pair + 1}: Zapisy {a.rate:7.1f} reg/s   ceiling {b.rate:7.1f} reg/s   "
-                      f"ratio {ratios[-1]:.3f}   (client CPU {a.client_cpu:.0%} / {b.client_cpu:.0%} of a core)",
-                      flush=True)
+                pairs.append(
+                    {
+                        "zapisy": round(a.rate, 1),
+                        "ceiling": round(b.rate, 1),
+                        "ratio": round(ratios[-1], 3),
+                        "client_cpu": [round(a.client_cpu, 2), round(b.client_cpu, 2)],
+                    }
+                )
+                print(
+                    f"  pair {pair + 1}: Zapisy {a.rate:7.1f} reg/s   ceiling {b.rate:7.1f} reg/s   "
+                    f"ratio {ratios[-1]:.3f}   (client CPU {a.client_cpu:.0%} / {b.client_cpu:.0%} of a core)",
+                    flush=True,
+                )
             headline = statistics.median(ratios)
             zapisy_errors = len(zapisy_stats.errors) + zapisy_stats.server_errors
             print(f"\nHEADLINE  Zapisy ÷ ceiling registrations/s, median of {len(ratios)} pairs: {headline:.3f}")
-            print(f"Zapisy   {statistics.median(p['zapisy'] for p in pairs):7.1f} reg/s (median)   "
-                  f"errors {zapisy_errors}   statuses {dict(sorted(zapisy_stats.statuses.items()))}")
+            print(
+                f"Zapisy   {statistics.median(p['zapisy'] for p in pairs):7.1f} reg/s (median)   "
+                f"errors {zapisy_errors}   statuses {dict(sorted(zapisy_stats.statuses.items()))}"
+            )
             for kind in ("form", "submit", "success"):
                 print("  " + latency_line(zapisy_stats, kind))
-            print(f"ceiling  {statistics.median(p['ceiling'] for p in pairs):7.1f} reg/s (median)   "
-                  f"errors {len(ceiling_stats.errors) + ceiling_stats.server_errors}")
+            print(
+                f"ceiling  {statistics.median(p['ceiling'] for p in pairs):7.1f} reg/s (median)   "
+                f"errors {len(ceiling_stats.errors) + ceiling_stats.server_errors}"
+            )
             for kind in ("form", "submit", "success"):
                 print("  " + latency_line(ceiling_stats, kind))
             if zapisy_stats.errors:
                 print("  first errors:", zapisy_stats.errors[:5])
             all_zapisy = [v for values in zapisy_stats.latencies.values() for v in values]
             figures.update(
-                headline_ratio=round(headline, 3), pairs=pairs,
+                headline_ratio=round(headline, 3),
+                pairs=pairs,
                 zapisy_rate=statistics.median(p["zapisy"] for p in pairs),
                 ceiling_rate=statistics.median(p["ceiling"] for p in pairs),
                 zapisy_errors=zapisy_errors,
-                zapisy_p99_ms=round(percentile(all_zapisy, .99) * 1000, 1),
-                latency_ms={kind: {q: round(percentile(zapisy_stats.latencies[kind], f) * 1000, 1)
-                                   for q, f in (("p50", .5), ("p95", .95), ("p99", .99))}
-                            for kind in ("form", "submit", "success")},
-                server_time_ms={kind: {q: round(percentile(zapisy_stats.server_times[kind], f) * 1000, 1)
-                                       for q, f in (("p50", .5), ("p99", .99))}
-                                for kind in ("form", "submit", "success") if zapisy_stats.server_times[kind]},
+                zapisy_p99_ms=round(percentile(all_zapisy, 0.99) * 1000, 1),
+                latency_ms={
+                    kind: {
+                        q: round(percentile(zapisy_stats.latencies[kind], f) * 1000, 1)
+                        for q, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+                    }
+                    for kind in ("form", "submit", "success")
+                },
+                server_time_ms={
+                    kind: {
+                        q: round(percentile(zapisy_stats.server_times[kind], f) * 1000, 1)
+                        for q, f in (("p50", 0.5), ("p99", 0.99))
+                    }
+                    for kind in ("form", "submit", "success")
+                    if zapisy_stats.server_times[kind]
+                },
             )
 
             race_stats = asyncio.run(race(zapisy.url, fixture.slug, fixture.race_session_id, args.clients, numbers))
             outcome = count_race(url, fixture.race_session_id, fixture.race_group_id)
             prefilled = RACE_GROUP_CAPACITY - RACE_PLACES
-            print(f"\nRace: {args.clients} clients for the last {RACE_PLACES} places of a group of {RACE_GROUP_CAPACITY}: "
-                  f"confirmed {outcome['confirmed'] - prefilled} new (+{prefilled} before)   "
-                  f"waitlisted {outcome['waitlisted']}   overbooked {outcome['overbooked']}   "
-                  f"counters match: {'yes' if outcome['counters_match'] else 'NO'}   "
-                  f"errors {len(race_stats.errors) + race_stats.server_errors}")
-            figures["race"] = {**outcome, "new_confirmed": outcome["confirmed"] - prefilled,
-                               "errors": len(race_stats.errors) + race_stats.server_errors}
+            print(
+                f"\nRace: {args.clients} clients for the last {RACE_PLACES} places of a group of {RACE_GROUP_CAPACITY}: "
+                f"confirmed {outcome['confirmed'] - prefilled} new (+{prefilled} before)   "
+                f"waitlisted {outcome['waitlisted']}   overbooked {outcome['overbooked']}   "
+                f"counters match: {'yes' if outcome['counters_match'] else 'NO'}   "
+                f"errors {len(race_stats.errors) + race_stats.server_errors}"
+            )
+            figures["race"] = {
+                **outcome,
+                "new_confirmed": outcome["confirmed"] - prefilled,
+                "errors": len(race_stats.errors) + race_stats.server_errors,
+            }
 
             path = f"/events/{fixture.page_slug}/"
             page_window_result = asyncio.run(page_window(zapisy.url, path, args.clients, 1))  # warm-up
             ok, elapsed, page_stats = asyncio.run(page_window(zapisy.url, path, args.clients, args.page_seconds))
             page_rate = ok / elapsed
-            print(f"\nEvent page ({args.sessions} sessions, {args.page_registrations} registrations): "
-                  f"{page_rate:.0f} req/s   non-200: {sum(page_stats.statuses.values()) - ok}")
+            print(
+                f"\nEvent page ({args.sessions} sessions, {args.page_registrations} registrations): "
+                f"{page_rate:.0f} req/s   non-200: {sum(page_stats.statuses.values()) - ok}"
+            )
             print("  " + latency_line(page_stats, "event page"))
-            figures["event_page"] = {"rate": round(page_rate, 1),
-                                     "p99_ms": round(percentile(page_stats.latencies["event page"], .99) * 1000, 1),
-                                     "non_200": sum(page_stats.statuses.values()) - ok}
+            figures["event_page"] = {
+                "rate": round(page_rate, 1),
+                "p99_ms": round(percentile(page_stats.latencies["event page"], 0.99) * 1000, 1),
+                "non_200": sum(page_stats.statuses.values()) - ok,
+            }
             del page_window_result
 
-            failed = bool(zapisy_errors or outcome["overbooked"] or not outcome["counters_match"]
-                          or outcome["confirmed"] != RACE_GROUP_CAPACITY or figures["race"]["errors"])
+            failed = bool(
+                zapisy_errors
+                or outcome["overbooked"]
+                or not outcome["counters_match"]
+                or outcome["confirmed"] != RACE_GROUP_CAPACITY
+                or figures["race"]["errors"]
+            )
             targets = [
                 ("headline ratio >= 0.35", headline >= 0.35),
                 ("p99 < 100 ms", figures["zapisy_p99_ms"] < 100),
@@ -552,9 +755,11 @@ def _run(args: argparse.Namespace, db_url: str | None, json_path: Path | None) -
                 ("0 overbooked", outcome["overbooked"] == 0),
                 ("event page >= 500 req/s", page_rate >= 500),
             ]
-            print(f"\nTargets (set for SQLite, 2 workers, 32 clients; this run: {figures['database']}, "
-                  f"{args.workers} workers, {args.clients} clients): "
-                  + "   ".join(f"{name}: {'met' if met else 'MISSED'}" for name, met in targets))
+            print(
+                f"\nTargets (set for SQLite, 2 workers, 32 clients; this run: {figures['database']}, "
+                f"{args.workers} workers, {args.clients} clients): "
+                + "   ".join(f"{name}: {'met' if met else 'MISSED'}" for name, met in targets)
+            )
             figures["targets"] = {name: met for name, met in targets}
             if failed:
                 print(f"\nCORRECTNESS CHECK FAILED; logs in {workdir}")

@@ -10,6 +10,7 @@ body and an .ics attachment of realistic size), then delivered with
 messages per second and the peak memory (resident set size of the process,
 which also holds the SMTP server thread).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -118,7 +119,9 @@ def main() -> None:
     backend = url.split(":", 1)[0]
     print(f"backend {backend}, {args.workers} worker(s), batches of {args.batch_size}")
     print(f"queued {args.messages} messages in {queued_in:.2f} s ({args.messages / queued_in:.0f}/s)")
-    print(f"delivered {sent} ({received} received, {unique} distinct) in {elapsed:.2f} s: {sent / elapsed:.0f} messages/s")
+    print(
+        f"delivered {sent} ({received} received, {unique} distinct) in {elapsed:.2f} s: {sent / elapsed:.0f} messages/s"
+    )
     print(f"peak memory (max RSS): {peak_mb:.0f} MB")
     if received != args.messages or unique != received:
         sys.exit("some messages were lost or sent twice")

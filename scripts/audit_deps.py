@@ -15,6 +15,7 @@ machine without network can still run the tests.
 Exit status: 0 when no known vulnerability affects an installed version (or nothing
 could be checked), 1 when one does, 2 on a usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,7 +89,7 @@ def affects(affected: dict, version: str) -> tuple[bool, str]:
         # (the version itself not affected), "last_affected" closes it after that version.
         events = []
         for event in spread.get("events", []):
-            (kind, value), = event.items()
+            ((kind, value),) = event.items()
             at = Version("0") if value == "0" else _version(value)
             if at is not None:
                 events.append((at, kind, value))
@@ -150,8 +151,12 @@ def online_audit() -> int | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="use only the local advisory database")
-    parser.add_argument("--db", type=Path, default=Path(os.environ.get("ADVISORY_DB", ROOT / ".advisory-db")),
-                        help="local OSV advisory database (default: $ADVISORY_DB or .advisory-db/)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("ADVISORY_DB", ROOT / ".advisory-db")),
+        help="local OSV advisory database (default: $ADVISORY_DB or .advisory-db/)",
+    )
     args = parser.parse_args(argv)
     if not args.offline:
         status = online_audit()
@@ -159,13 +164,17 @@ def main(argv: list[str] | None = None) -> int:
             return status
         print("pip-audit: PyPI's advisory service did not answer (no network?); using the local database")
     if not args.db.is_dir():
-        print(f"dependency audit SKIPPED: no network and no local advisory database at {args.db} "
-              "(see scripts/audit_deps.py or docs/deploy.md for how to fetch one)")
+        print(
+            f"dependency audit SKIPPED: no network and no local advisory database at {args.db} "
+            "(see scripts/audit_deps.py or docs/deploy.md for how to fetch one)"
+        )
         return 0
     advisories = list(read_advisories(args.db))
     found = findings(advisories, installed())
     for finding in found:
-        print(f"{finding.package} {finding.version}: {finding.advisory} (fixed in {finding.fixed or 'no fixed version yet'})")
+        print(
+            f"{finding.package} {finding.version}: {finding.advisory} (fixed in {finding.fixed or 'no fixed version yet'})"
+        )
     print(f"local advisory database {args.db}: {len(advisories)} advisories, {len(found)} affecting installed packages")
     return 1 if found else 0
 

@@ -2,6 +2,7 @@
 
 Run after `make extract-messages`; prints the msgids still missing a Polish translation.
 """
+
 from __future__ import annotations
 
 import sys

@@ -3,6 +3,7 @@
 Database-backed tests run on SQLite always, and again on PostgreSQL when
 TEST_DATABASE_URL points to a server that answers (CI sets it).
 """
+
 from __future__ import annotations
 
 import os
@@ -85,6 +86,7 @@ def app(backend: str, postgres_schema_ready: bool, tmp_path, request: pytest.Fix
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 70, "pool_timeout": 60},
         **extra,
     )
+
     def _fresh_locale() -> None:
         # The test's app context outlives each request (Flask reuses it), so
         # ``g`` is emptied per request, as a real request would find it
@@ -179,8 +181,9 @@ def make_event(db) -> Callable[..., Event]:  # type: ignore[no-untyped-def]
 def make_session(db) -> Callable[..., Session]:  # type: ignore[no-untyped-def]
     """Return a factory of sessions; ``groups=[6, 6]`` adds groups with those capacities."""
 
-    def factory(event: Event, start_hour: int = 10, hours: int = 1, groups: list[int] | None = None,
-                **overrides: Any) -> Session:
+    def factory(
+        event: Event, start_hour: int = 10, hours: int = 1, groups: list[int] | None = None, **overrides: Any
+    ) -> Session:
         starts = event.starts_at.replace(hour=start_hour, minute=0)
         values: dict[str, Any] = {
             "event": event,
@@ -231,8 +234,9 @@ def participant() -> Callable[..., services.ParticipantData]:
 def register(participant):  # type: ignore[no-untyped-def]
     """Return a helper registering a participant for sessions through the service layer."""
 
-    def helper(event: Event, *sessions: Session, rankings: dict | None = None, by_organiser: bool = False,
-               **person: Any):  # type: ignore[no-untyped-def]
+    def helper(
+        event: Event, *sessions: Session, rankings: dict | None = None, by_organiser: bool = False, **person: Any
+    ):  # type: ignore[no-untyped-def]
         choices = services.Choices(session_ids=[s.id for s in sessions], rankings=rankings or {})
         if by_organiser:  # a paper sign-up: may name no session even where the event has some
             from app.registration.admin_services import add_registration
@@ -272,7 +276,11 @@ def make_organiser(db):  # type: ignore[no-untyped-def]
 
     def factory(role: str = "organiser", events: list[Event] | None = None, **overrides: Any) -> Organiser:
         counter["n"] += 1
-        values: dict[str, Any] = {"email": f"{role}{counter['n']}@zapisy.test", "role": Role(role), "password_hash": hashed}
+        values: dict[str, Any] = {
+            "email": f"{role}{counter['n']}@zapisy.test",
+            "role": Role(role),
+            "password_hash": hashed,
+        }
         values.update(overrides)
         organiser = Organiser(**values)
         organiser.events = list(events or [])

@@ -6,6 +6,7 @@ stops it. ``register`` drives the participant flow over HTTP with httpx: GET
 the form, POST it with the page's CSRF token and the session cookie, follow
 the redirect to the success page.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,7 +67,11 @@ def flask_db_upgrade(env: dict[str, str], timeout: float = 120) -> None:
     """Run ``flask db upgrade`` in a subprocess with ``env``; raise with its output on failure."""
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise RuntimeError(f"flask db upgrade failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
@@ -75,8 +80,14 @@ def flask_db_upgrade(env: dict[str, str], timeout: float = 120) -> None:
 class GunicornServer:
     """Gunicorn serving a WSGI app on a free loopback port, with gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2,
-                 wsgi_app: str = "app:create_app()", access_log: bool = False) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 2,
+        wsgi_app: str = "app:create_app()",
+        access_log: bool = False,
+    ) -> None:
         self.env = dict(env)
         self.log_path = log_path
         self.workers = workers
@@ -94,13 +105,26 @@ class GunicornServer:
         env = dict(self.env)
         env["GUNICORN_ACCESSLOG"] = str(self.log_path.with_suffix(".access.log")) if self.access_log else ""
         command = [
-            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-            "--bind", f"{LOOPBACK}:{self.port}", "--workers", str(self.workers),
-            "--error-logfile", str(self.log_path), self.wsgi_app,
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"{LOOPBACK}:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--error-logfile",
+            str(self.log_path),
+            self.wsgi_app,
         ]
         # A process group of its own: stop() signals the master and its workers together.
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

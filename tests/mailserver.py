@@ -1,4 +1,5 @@
 """A real SMTP server for the tests (aiosmtpd on a free loopback port) that records what it receives."""
+
 from __future__ import annotations
 
 import email

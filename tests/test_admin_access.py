@@ -1,4 +1,5 @@
 """Every back-office route, found by walking app.url_map, refuses anonymous users and other events' organisers."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,13 @@ import pytest
 
 from tests.conftest import csrf_token
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "auth.forgot_password", "auth.reset_password_link",
-                    "auth.reset_password"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "auth.logout",
+    "auth.forgot_password",
+    "auth.reset_password_link",
+    "auth.reset_password",
+}
 
 
 def _admin_rules(app):  # type: ignore[no-untyped-def]
@@ -27,6 +33,7 @@ def _admin_rules(app):  # type: ignore[no-untyped-def]
 
 def _url(rule, event_id: int) -> str:  # type: ignore[no-untyped-def]
     """Fill a rule's placeholders: the given event, and existing-looking ids for the rest."""
+
     def value(name: str, converter: str) -> str:
         if name == "event_id":
             return str(event_id)
@@ -50,8 +57,9 @@ def test_every_admin_route_sends_anonymous_users_to_login(app, client, make_even
 
 
 @pytest.mark.parametrize("role", ["organiser", "staff"])
-def test_every_event_route_refuses_an_account_of_another_event(app, client, make_event, make_session, register,
-                                                                 as_organiser, role):
+def test_every_event_route_refuses_an_account_of_another_event(
+    app, client, make_event, make_session, register, as_organiser, role
+):
     mine, theirs = make_event(), make_event()
     session = make_session(theirs, groups=[2])
     register(theirs, session)

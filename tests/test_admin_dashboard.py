@@ -1,4 +1,5 @@
 """Event and series dashboards."""
+
 from __future__ import annotations
 
 import re

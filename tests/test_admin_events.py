@@ -1,4 +1,5 @@
 """Back office: series, events, sessions, groups and accounts."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -94,7 +95,9 @@ def test_admin_creates_and_edits_a_series(client, db, as_organiser):
     assert response.status_code == 303
     series = db.session.execute(select(Series)).scalar_one()
     assert (series.slug, series.name_pl, series.name_en) == ("trasa-2027", "Trasa", "Tour")
-    response = submit(client, f"/admin/series/{series.id}/edit", {"slug": "trasa-2027", "name_pl": "Trasa miast", "name_en": ""})
+    response = submit(
+        client, f"/admin/series/{series.id}/edit", {"slug": "trasa-2027", "name_pl": "Trasa miast", "name_en": ""}
+    )
     assert response.status_code == 303
     db.session.refresh(series)
     assert series.name_pl == "Trasa miast" and series.name_en == ""
@@ -118,7 +121,9 @@ def test_organiser_creates_a_draft_event_in_warsaw_time_and_gets_access(client, 
     earlier = make_event()
     series_id = earlier.series_id
     organiser = as_organiser("organiser", events=[earlier])
-    response = submit(client, "/admin/events/new", _event_form(series_id, registration_closes_at=f"{NOW.year + 1}-06-15T23:59"))
+    response = submit(
+        client, "/admin/events/new", _event_form(series_id, registration_closes_at=f"{NOW.year + 1}-06-15T23:59")
+    )
     assert response.status_code == 303
     event = db.session.execute(select(Event).where(Event.slug == "dialog-lodz")).scalar_one()
     year = NOW.year + 1
@@ -202,7 +207,11 @@ def test_publish_close_and_reopen(client, db, make_event, as_organiser):
     event = make_event(status=EventStatus.DRAFT)
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    for action, status in [("publish", EventStatus.PUBLISHED), ("close", EventStatus.CLOSED), ("reopen", EventStatus.PUBLISHED)]:
+    for action, status in [
+        ("publish", EventStatus.PUBLISHED),
+        ("close", EventStatus.CLOSED),
+        ("reopen", EventStatus.PUBLISHED),
+    ]:
         assert _post(client, f"/admin/events/{event.id}/status/{action}").status_code == 303
         db.session.refresh(event)
         assert event.status == status
@@ -214,7 +223,9 @@ def test_publish_close_and_reopen(client, db, make_event, as_organiser):
     assert _actions(db) == ["event.publish", "event.close", "event.reopen"]
 
 
-def test_clone_shifts_times_copies_programme_and_starts_as_a_draft(client, db, make_event, make_session, register, as_organiser):
+def test_clone_shifts_times_copies_programme_and_starts_as_a_draft(
+    client, db, make_event, make_session, register, as_organiser
+):
     year = NOW.year + 1
     starts = datetime(year, 3, 20, 9, 0, tzinfo=WARSAW)
     source = make_event(
@@ -234,13 +245,20 @@ def test_clone_shifts_times_copies_programme_and_starts_as_a_draft(client, db, m
 
     target_day = date(year, 4, 17)  # after the change to summer time
     response = submit(
-        client, f"/admin/events/{source.id}/clone", {"slug": "dialog-kutno", "city": "Kutno", "venue": "Hala", "starts_on": target_day.isoformat()}
+        client,
+        f"/admin/events/{source.id}/clone",
+        {"slug": "dialog-kutno", "city": "Kutno", "venue": "Hala", "starts_on": target_day.isoformat()},
     )
     assert response.status_code == 303
     clone = db.session.execute(select(Event).where(Event.slug == "dialog-kutno")).scalar_one()
     days = (target_day - starts.date()).days
     assert clone.status == EventStatus.DRAFT
-    assert (clone.city, clone.venue, clone.contact_email, clone.max_ranked_choices) == ("Kutno", "Hala", "biuro@example.com", 2)
+    assert (clone.city, clone.venue, clone.contact_email, clone.max_ranked_choices) == (
+        "Kutno",
+        "Hala",
+        "biuro@example.com",
+        2,
+    )
     assert _local(clone.starts_at) == _local(source.starts_at) + timedelta(days=days)
     assert _local(clone.ends_at) == _local(source.ends_at) + timedelta(days=days)
     assert _local(clone.registration_closes_at) == _local(source.registration_closes_at) + timedelta(days=days)
@@ -266,7 +284,9 @@ def test_clone_with_a_used_slug_is_refused(client, db, make_event, as_organiser)
     event = make_event()
     as_organiser("admin")
     client.get("/language/en")
-    response = submit(client, f"/admin/events/{event.id}/clone", {"slug": event.slug, "city": "Kutno", "starts_on": "2030-01-01"})
+    response = submit(
+        client, f"/admin/events/{event.id}/clone", {"slug": event.slug, "city": "Kutno", "starts_on": "2030-01-01"}
+    )
     assert response.status_code == 422 and "already used" in response.text
     assert _count(db, Event) == 1
 
@@ -318,12 +338,16 @@ SESSION_BAD_INPUT = [
 
 
 @pytest.mark.parametrize("override,message", SESSION_BAD_INPUT)
-def test_bad_session_input_is_refused_and_nothing_changes(client, db, make_event, make_session, as_organiser, override, message):
+def test_bad_session_input_is_refused_and_nothing_changes(
+    client, db, make_event, make_session, as_organiser, override, message
+):
     event = make_event()
     session = make_session(event, capacity=10, title_pl="Stary tytuł")
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/edit", {**_session_form(event), **override})
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/edit", {**_session_form(event), **override}
+    )
     assert response.status_code == 422
     assert message in response.text
     db.session.refresh(session)
@@ -333,7 +357,9 @@ def test_bad_session_input_is_refused_and_nothing_changes(client, db, make_event
     assert _count(db, Session) == 1 and _count(db, AuditEntry, CHANGES) == 0
 
 
-def test_lowering_capacity_below_confirmed_places_is_refused(client, db, make_event, make_session, register, as_organiser):
+def test_lowering_capacity_below_confirmed_places_is_refused(
+    client, db, make_event, make_session, register, as_organiser
+):
     event = make_event()
     session = make_session(event, capacity=3)
     for _ in range(3):
@@ -349,7 +375,9 @@ def test_lowering_capacity_below_confirmed_places_is_refused(client, db, make_ev
     assert (session.capacity, session.taken) == (3, 3)
 
 
-def test_raising_capacity_promotes_the_first_waiting_and_emails_them(client, db, make_event, make_session, register, as_organiser):
+def test_raising_capacity_promotes_the_first_waiting_and_emails_them(
+    client, db, make_event, make_session, register, as_organiser
+):
     event = make_event()
     session = make_session(event, capacity=1)
     people = [register(event, session) for _ in range(4)]
@@ -361,12 +389,19 @@ def test_raising_capacity_promotes_the_first_waiting_and_emails_them(client, db,
     statuses = [
         db.session.execute(select(Booking.status).where(Booking.registration_id == r.id)).scalar_one() for r in people
     ]
-    assert statuses == [BookingStatus.CONFIRMED, BookingStatus.CONFIRMED, BookingStatus.CONFIRMED, BookingStatus.WAITLISTED]
+    assert statuses == [
+        BookingStatus.CONFIRMED,
+        BookingStatus.CONFIRMED,
+        BookingStatus.CONFIRMED,
+        BookingStatus.WAITLISTED,
+    ]
     db.session.refresh(session)
     assert (session.capacity, session.taken) == (3, 3)
-    emailed = db.session.execute(
-        select(OutboxMessage.registration_id).where(OutboxMessage.kind == MessageKind.PROMOTED)
-    ).scalars().all()
+    emailed = (
+        db.session.execute(select(OutboxMessage.registration_id).where(OutboxMessage.kind == MessageKind.PROMOTED))
+        .scalars()
+        .all()
+    )
     assert sorted(emailed) == [people[1].id, people[2].id]
     entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "session.updated")).scalar_one()
     assert entry.details["capacity"] == [1, 3] and len(entry.details["promoted"]) == 2
@@ -380,7 +415,11 @@ def test_unlimited_capacity_promotes_everyone_waiting(db, make_event, make_sessi
     register(event, session)
     register(event, session)
     data = manage.SessionData(
-        kind=session.kind, title_pl=session.title_pl, starts_at=session.starts_at, ends_at=session.ends_at, capacity=None
+        kind=session.kind,
+        title_pl=session.title_pl,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        capacity=None,
     )
     with app.test_request_context():
         change = manage.update_session(session.id, data)
@@ -397,7 +436,9 @@ def test_session_capacity_update_is_guarded_by_the_confirmed_count(db, make_even
     register(event, session)
     register(event, session)
     # A form read before the bookings would see taken=0; the UPDATE itself decides.
-    stale = manage.SessionData(kind=session.kind, title_pl="x", starts_at=session.starts_at, ends_at=session.ends_at, capacity=1)
+    stale = manage.SessionData(
+        kind=session.kind, title_pl="x", starts_at=session.starts_at, ends_at=session.ends_at, capacity=1
+    )
     with app.test_request_context(), pytest.raises(manage.CapacityBelowTaken):
         manage.update_session(session.id, stale)
     db.session.refresh(session)
@@ -410,13 +451,17 @@ def test_booking_mode_cannot_change_once_people_booked(client, db, make_event, m
     register(event, session)
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/edit", _session_form(event, booking_mode="ranked"))
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/edit", _session_form(event, booking_mode="ranked")
+    )
     assert response.status_code == 422 and "booking mode cannot change" in response.text
     db.session.refresh(session)
     assert session.booking_mode == BookingMode.INSTANT
 
 
-def test_session_with_bookings_cannot_be_deleted_even_cancelled_ones(client, db, make_event, make_session, register, as_organiser):
+def test_session_with_bookings_cannot_be_deleted_even_cancelled_ones(
+    client, db, make_event, make_session, register, as_organiser
+):
     event = make_event()
     booked, empty = make_session(event, start_hour=9, capacity=5), make_session(event, start_hour=12)
     registration = register(event, booked)
@@ -464,7 +509,9 @@ def test_group_capacity_moves_the_session_and_promotes(client, db, make_event, m
     assert (second.capacity, session.capacity) == (1, 3)
 
 
-def test_adding_and_deleting_groups_keeps_the_session_capacity_the_sum(client, db, make_event, make_session, register, as_organiser):
+def test_adding_and_deleting_groups_keeps_the_session_capacity_the_sum(
+    client, db, make_event, make_session, register, as_organiser
+):
     event = make_event()
     session = make_session(event, groups=[2])
     register(event, session)
@@ -472,14 +519,21 @@ def test_adding_and_deleting_groups_keeps_the_session_capacity_the_sum(client, d
     waiting = register(event, session)
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "Stolik 2", "capacity": "4"})
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "Stolik 2", "capacity": "4"}
+    )
     assert response.status_code == 303
     db.session.refresh(session)
     assert (session.capacity, session.taken) == (6, 3)
-    assert db.session.execute(select(Booking.status).where(Booking.registration_id == waiting.id)).scalar_one() == BookingStatus.CONFIRMED
+    assert (
+        db.session.execute(select(Booking.status).where(Booking.registration_id == waiting.id)).scalar_one()
+        == BookingStatus.CONFIRMED
+    )
     full, new = session.groups
     # The new group now has a booking: it stays. An empty one can go, and the sum follows.
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "Stolik 3", "capacity": "5"})
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "Stolik 3", "capacity": "5"}
+    )
     db.session.refresh(session)
     assert session.capacity == 11
     empty = session.groups[-1]
@@ -496,25 +550,41 @@ def test_session_with_groups_ignores_a_typed_capacity(client, db, make_event, ma
     session = make_session(event, groups=[3, 4])
     as_organiser("organiser", events=[event])
     page = client.get(f"/admin/events/{event.id}/sessions/{session.id}/edit")
-    assert 'disabled id="capacity"' in page.text or "disabled" in page.text.split('id="capacity"')[0].rsplit("<input", 1)[1]
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/edit", _session_form(event, capacity="100"))
+    assert (
+        'disabled id="capacity"' in page.text
+        or "disabled" in page.text.split('id="capacity"')[0].rsplit("<input", 1)[1]
+    )
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/edit", _session_form(event, capacity="100")
+    )
     assert response.status_code == 303
     db.session.refresh(session)
     assert session.capacity == 7
 
 
-def test_groups_cannot_be_added_to_a_session_with_confirmed_places_outside_groups(client, db, make_event, make_session, register, as_organiser):
+def test_groups_cannot_be_added_to_a_session_with_confirmed_places_outside_groups(
+    client, db, make_event, make_session, register, as_organiser
+):
     event = make_event()
     session = make_session(event, capacity=5)
     register(event, session)
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    response = submit(client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "G", "capacity": "3"})
+    response = submit(
+        client, f"/admin/events/{event.id}/sessions/{session.id}/groups/new", {"name": "G", "capacity": "3"}
+    )
     assert response.status_code == 422 and "outside groups" in response.text
     assert _count(db, Group) == 0
 
 
-@pytest.mark.parametrize("override,message", [({"capacity": "-2"}, "Enter a whole number from 0"), ({"name": ""}, "required"), ({"name": "n" * 121}, "longer than 120")])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"capacity": "-2"}, "Enter a whole number from 0"),
+        ({"name": ""}, "required"),
+        ({"name": "n" * 121}, "longer than 120"),
+    ],
+)
 def test_bad_group_input_is_refused(client, db, make_event, make_session, as_organiser, override, message):
     event = make_event()
     session = make_session(event, groups=[3])
@@ -533,7 +603,10 @@ def test_a_session_of_another_event_is_404(client, make_event, make_session, as_
     foreign = make_session(other, groups=[2])
     as_organiser("organiser", events=[mine])
     assert client.get(f"/admin/events/{mine.id}/sessions/{foreign.id}/edit").status_code == 404
-    assert client.get(f"/admin/events/{mine.id}/sessions/{foreign.id}/groups/{foreign.groups[0].id}/edit").status_code == 404
+    assert (
+        client.get(f"/admin/events/{mine.id}/sessions/{foreign.id}/groups/{foreign.groups[0].id}/edit").status_code
+        == 404
+    )
 
 
 # --- accounts -------------------------------------------------------------------------
@@ -543,7 +616,9 @@ def test_admin_creates_disables_and_enables_an_account_and_assigns_events(client
     event = make_event()
     admin = as_organiser("admin")
     response = submit(
-        client, "/admin/accounts/new", {"email": "Ewa@Example.com", "name": "Ewa", "role": "staff", "password": "a long password"}
+        client,
+        "/admin/accounts/new",
+        {"email": "Ewa@Example.com", "name": "Ewa", "role": "staff", "password": "a long password"},
     )
     assert response.status_code == 303
     account = db.session.execute(select(Organiser).where(Organiser.email == "ewa@example.com")).scalar_one()
@@ -571,7 +646,11 @@ def test_admin_creates_disables_and_enables_an_account_and_assigns_events(client
     db.session.refresh(account)
     assert account.events == []
     assert _actions(db) == [
-        "account.created", "account.event_assigned", "account.disabled", "account.enabled", "account.event_unassigned",
+        "account.created",
+        "account.event_assigned",
+        "account.disabled",
+        "account.enabled",
+        "account.event_unassigned",
     ]
     assert client.get("/admin/accounts/").status_code == 200
     assert admin.is_enabled
@@ -650,7 +729,9 @@ def _request(client, method: str, url: str):  # type: ignore[no-untyped-def]
     """Send a GET, or a POST with a valid CSRF token and a plausible body."""
     if method == "GET":
         return client.get(url)
-    return _post(client, url, {"name": "X", "capacity": "1", "slug": "new-slug", "city": "X", "starts_on": "2030-01-01"})
+    return _post(
+        client, url, {"name": "X", "capacity": "1", "slug": "new-slug", "city": "X", "starts_on": "2030-01-01"}
+    )
 
 
 @pytest.fixture
@@ -672,7 +753,12 @@ def programme(make_event, make_session, make_organiser):  # type: ignore[no-unty
 def _snapshot(db) -> tuple:  # type: ignore[no-untyped-def]
     """Return what any management action would change."""
     return (
-        _count(db, Event), _count(db, Session), _count(db, Group), _count(db, Series), _count(db, Organiser), _count(db, AuditEntry, CHANGES),
+        _count(db, Event),
+        _count(db, Session),
+        _count(db, Group),
+        _count(db, Series),
+        _count(db, Organiser),
+        _count(db, AuditEntry, CHANGES),
     )
 
 
@@ -739,13 +825,22 @@ def _foreign_series_with_a_no_show(db, make_event, make_organiser, participant) 
     db.session.add(foreign)
     db.session.commit()
     starts = NOW - timedelta(days=60)
-    past = make_event(series=foreign, slug="foreign-past", starts_at=starts, ends_at=starts + timedelta(days=1),
-                      registration_opens_at=starts - timedelta(days=30), registration_closes_at=None)
+    past = make_event(
+        series=foreign,
+        slug="foreign-past",
+        starts_at=starts,
+        ends_at=starts + timedelta(days=1),
+        registration_opens_at=starts - timedelta(days=30),
+        registration_closes_at=None,
+    )
     make_organiser("organiser", events=[past])
     came = registration_services.register(past, participant(email="came@example.com"), registration_services.Choices())
     registration_services.register(past, participant(email="ala@example.com"), registration_services.Choices())
-    db.session.add(CheckIn(event_id=past.id, registration_id=came.registration.id, day=starts.date(),
-                           scope=day_scope(starts.date())))
+    db.session.add(
+        CheckIn(
+            event_id=past.id, registration_id=came.registration.id, day=starts.date(), scope=day_scope(starts.date())
+        )
+    )
     db.session.commit()
     return foreign
 
@@ -774,8 +869,14 @@ def test_an_organiser_cannot_attach_an_event_to_another_organisers_series(
     assert own.series_id != foreign.id
 
     # The service refuses it too (a form offering every series would not get past it).
-    data = programme.EventData(series_id=foreign.id, slug="probe", title_pl="Sonda", city="Kutno",
-                               starts_at=NOW + timedelta(days=30), ends_at=NOW + timedelta(days=31))
+    data = programme.EventData(
+        series_id=foreign.id,
+        slug="probe",
+        title_pl="Sonda",
+        city="Kutno",
+        starts_at=NOW + timedelta(days=30),
+        ends_at=NOW + timedelta(days=31),
+    )
     with pytest.raises(programme.SeriesNotYours) as refusal:
         programme.create_event(data, assign_to=organiser.id)
     assert refusal.value.field == "series_id"

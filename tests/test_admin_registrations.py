@@ -1,4 +1,5 @@
 """The organisers' registrations pages: list and search, details, actions, access and races."""
+
 from __future__ import annotations
 
 import threading
@@ -33,7 +34,8 @@ def _post(client, event, registration, tail: str, data: dict | None = None, foll
     page = client.get(_url(event, registration))
     assert page.status_code == 200, page.status_code
     return client.post(
-        _url(event, registration, tail), data={**(data or {}), "csrf_token": csrf_token(page.text)},
+        _url(event, registration, tail),
+        data={**(data or {}), "csrf_token": csrf_token(page.text)},
         follow_redirects=follow,
     )
 
@@ -61,9 +63,11 @@ def _fresh(db, model, ident):  # type: ignore[no-untyped-def]
 
 def _audit_actions(db, registration) -> list[str]:  # type: ignore[no-untyped-def]
     """Return the audit actions recorded for a registration, oldest first."""
-    return list(db.session.execute(
-        select(AuditEntry.action).where(AuditEntry.registration_id == registration.id).order_by(AuditEntry.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEntry.action).where(AuditEntry.registration_id == registration.id).order_by(AuditEntry.id)
+        ).scalars()
+    )
 
 
 def _kinds(outbox, registration) -> list[str]:  # type: ignore[no-untyped-def]
@@ -104,10 +108,22 @@ def test_fold_lowercases_and_removes_polish_diacritics():
 )
 def test_search_ignores_case_and_diacritics(app, make_event, register, query, expected):
     event = make_event()
-    register(event, first_name="Łukasz", last_name="Żółkiewski", email="lz@example.com", city="Łódź",
-             organisation="Urząd Miasta")
-    register(event, first_name="Anna", last_name="Kowalska", email="a.kowalska@example.com", city="Lodz",
-             organisation="Fundacja Miasto")
+    register(
+        event,
+        first_name="Łukasz",
+        last_name="Żółkiewski",
+        email="lz@example.com",
+        city="Łódź",
+        organisation="Urząd Miasta",
+    )
+    register(
+        event,
+        first_name="Anna",
+        last_name="Kowalska",
+        email="a.kowalska@example.com",
+        city="Lodz",
+        organisation="Fundacja Miasto",
+    )
     register(event, first_name="Jan", last_name="Nowak", email="jn@example.com", city="Kraków", organisation="Urząd")
     found = list_registrations(event, RegistrationFilters(text=query, sort="city"))
     assert sorted(_names(found)) == sorted(expected)
@@ -243,10 +259,18 @@ def test_pages_link_to_each_other_keeping_the_filters(client, make_event, regist
 
 def test_the_list_loads_bookings_without_a_query_per_row(app, db, make_event, make_session, register):
     event = make_event()
-    ids = (event.id, make_session(event, start_hour=9, groups=[50, 50]).id, make_session(event, start_hour=12, capacity=100).id)
+    ids = (
+        event.id,
+        make_session(event, start_hour=9, groups=[50, 50]).id,
+        make_session(event, start_hour=12, capacity=100).id,
+    )
 
     def count_queries(n_people: int) -> int:
-        event, workshop, talk = db.session.get(Event, ids[0]), db.session.get(Session, ids[1]), db.session.get(Session, ids[2])
+        event, workshop, talk = (
+            db.session.get(Event, ids[0]),
+            db.session.get(Session, ids[1]),
+            db.session.get(Session, ids[2]),
+        )
         for _ in range(n_people):
             register(event, workshop, talk)
         db.session.expunge_all()
@@ -279,12 +303,22 @@ def test_registration_page_shows_details_places_positions_and_history(
     register(event, full)
     registration = register(event, full, first_name="Łucja", phone="+48 600 100 200")
     for status, error in [(MessageStatus.SENT, ""), (MessageStatus.FAILED, "550 mailbox unavailable")]:
-        db.session.add(OutboxMessage(
-            kind=MessageKind.REGISTRATION_RECEIVED, status=status, registration_id=registration.id,
-            event_id=event.id, recipient_email=registration.email, language="pl", subject=f"Subject {status.value}",
-            body_text="", body_html="", message_id=f"<{status.value}@zapisy.test>", last_error=error,
-            sent_at=NOW if status == MessageStatus.SENT else None,
-        ))
+        db.session.add(
+            OutboxMessage(
+                kind=MessageKind.REGISTRATION_RECEIVED,
+                status=status,
+                registration_id=registration.id,
+                event_id=event.id,
+                recipient_email=registration.email,
+                language="pl",
+                subject=f"Subject {status.value}",
+                body_text="",
+                body_html="",
+                message_id=f"<{status.value}@zapisy.test>",
+                last_error=error,
+                sent_at=NOW if status == MessageStatus.SENT else None,
+            )
+        )
     db.session.commit()
     as_organiser("organiser", events=[event])
     client.get("/language/en")
@@ -308,7 +342,9 @@ def test_unknown_registration_or_one_of_another_event_is_404(client, make_event,
 # --- actions --------------------------------------------------------------------------------
 
 
-def test_approve_confirms_a_request_audits_and_emails(client, db, make_event, make_session, register, as_organiser, outbox):
+def test_approve_confirms_a_request_audits_and_emails(
+    client, db, make_event, make_session, register, as_organiser, outbox
+):
     event = make_event()
     restricted = make_session(event, capacity=2, eligible_categories=["mayor"], groups=[1, 1])
     registration = register(event, restricted, category="business")
@@ -322,7 +358,9 @@ def test_approve_confirms_a_request_audits_and_emails(client, db, make_event, ma
     assert db.session.get(Session, restricted.id).taken == 1
     assert db.session.get(Group, booking.group_id).taken == 1
     assert "registration.request_approved" in _audit_actions(db, registration)
-    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "registration.request_approved")).scalar_one()
+    entry = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "registration.request_approved")
+    ).scalar_one()
     assert entry.actor_label.startswith("organiser") and entry.details["result"] == "confirmed"
     assert _kinds(outbox, registration) == ["registration_received", "request_approved"]
 
@@ -415,7 +453,11 @@ def test_move_into_a_full_group_needs_the_override(
     assert "moved to the other group" in page.text
     db.session.rollback()
     assert _fresh(db, Booking, booking_id).group_id == second.id
-    target, old, session = db.session.get(Group, second.id), db.session.get(Group, first.id), db.session.get(Session, workshop.id)
+    target, old, session = (
+        db.session.get(Group, second.id),
+        db.session.get(Group, first.id),
+        db.session.get(Session, workshop.id),
+    )
     assert (target.capacity, target.taken) == (2, 2)
     # The seat left behind went to the waiting list: no place stays empty while people wait.
     assert (old.capacity, old.taken) == (2, 2)
@@ -598,7 +640,8 @@ def _new_form(client, event, **data):  # type: ignore[no-untyped-def]
     page = client.get(_url(event, tail="/new"))
     assert page.status_code == 200
     return client.post(
-        _url(event, tail="/new"), data={**FORM_DEFAULTS, **data, "csrf_token": csrf_token(page.text)},
+        _url(event, tail="/new"),
+        data={**FORM_DEFAULTS, **data, "csrf_token": csrf_token(page.text)},
     )
 
 
@@ -626,12 +669,16 @@ def test_book_directly_confirms_places_outside_the_category(client, db, make_eve
     restricted = make_session(event, start_hour=12, capacity=1, eligible_categories=["mayor"])
     as_organiser("organiser", events=[event])
     assert _new_form(client, event, category="business", sessions=[restricted.id], book_directly="y").status_code == 303
-    assert _new_form(
-        client, event, category="media", email="second@example.com", sessions=[restricted.id], book_directly="y"
-    ).status_code == 303
+    assert (
+        _new_form(
+            client, event, category="media", email="second@example.com", sessions=[restricted.id], book_directly="y"
+        ).status_code
+        == 303
+    )
     bookings = db.session.execute(select(Booking).order_by(Booking.id)).scalars().all()
     assert [(b.status, b.is_approved) for b in bookings] == [
-        (BookingStatus.CONFIRMED, True), (BookingStatus.WAITLISTED, True),
+        (BookingStatus.CONFIRMED, True),
+        (BookingStatus.WAITLISTED, True),
     ]
 
 
@@ -672,11 +719,22 @@ def test_bad_action_input_gives_a_message_and_changes_nothing(
     before = _state(db)
     cases = [
         ("/bookings/999999/cancel", {"confirmed": "yes"}, "This booking does not belong to this registration."),
-        (f"/bookings/{someone.bookings[0].id}/cancel", {"confirmed": "yes"}, "This booking does not belong to this registration."),
+        (
+            f"/bookings/{someone.bookings[0].id}/cancel",
+            {"confirmed": "yes"},
+            "This booking does not belong to this registration.",
+        ),
         (f"/bookings/{someone.bookings[0].id}/approve", {}, "This booking does not belong to this registration."),
-        (f"/bookings/{my_booking.id}/move", {"group_id": other_workshop.groups[0].id},
-         "Choose another group of the same session."),
-        (f"/bookings/{my_booking.id}/move", {"group_id": my_booking.group_id}, "Choose another group of the same session."),
+        (
+            f"/bookings/{my_booking.id}/move",
+            {"group_id": other_workshop.groups[0].id},
+            "Choose another group of the same session.",
+        ),
+        (
+            f"/bookings/{my_booking.id}/move",
+            {"group_id": my_booking.group_id},
+            "Choose another group of the same session.",
+        ),
         (f"/bookings/{my_booking.id}/move", {"group_id": "999999"}, "Choose another group of the same session."),
         (f"/bookings/{my_booking.id}/move", {"group_id": "abc"}, "Choose a group."),
         (f"/bookings/{my_booking.id}/promote", {}, "This place is already confirmed."),
@@ -799,10 +857,12 @@ def _approval_race(app, db, make_event, make_session, register, make_organiser, 
                 if precheck is not None:
                     precheck([session_id])
                 barrier.wait(timeout=30)
-                responses.append(client.post(
-                    f"/admin/events/{event_id}/registrations/{registration_id}/bookings/{booking_id}/approve",
-                    data={"csrf_token": token},
-                ))
+                responses.append(
+                    client.post(
+                        f"/admin/events/{event_id}/registrations/{registration_id}/bookings/{booking_id}/approve",
+                        data={"csrf_token": token},
+                    )
+                )
             except BaseException as error:  # noqa: BLE001 - collected for the assertion
                 errors.append(error)
             finally:
@@ -818,13 +878,18 @@ def _approval_race(app, db, make_event, make_session, register, make_organiser, 
     assert [r.status_code for r in responses] == [303, 303]
     db.session.rollback()
     statuses = [
-        b.status for b in db.session.execute(
+        b.status
+        for b in db.session.execute(
             select(Booking).where(Booking.registration_id.in_(guest_ids)).order_by(Booking.id)
         ).scalars()
     ]
-    confirmed = db.session.execute(
-        select(Booking).where(Booking.session_id == session_id, Booking.status == BookingStatus.CONFIRMED)
-    ).scalars().all()
+    confirmed = (
+        db.session.execute(
+            select(Booking).where(Booking.session_id == session_id, Booking.status == BookingStatus.CONFIRMED)
+        )
+        .scalars()
+        .all()
+    )
     return statuses, len(confirmed), _fresh(db, Session, session_id)
 
 
@@ -854,7 +919,9 @@ def test_the_list_and_the_csv_sort_names_in_polish_order(client, make_event, reg
     for name in reversed(POLISH_ORDER):
         register(event, last_name=name, email=f"{fold(name)}@example.com")
     assert _names(list_registrations(event, RegistrationFilters(sort="last_name"))) == POLISH_ORDER
-    assert _names(list_registrations(event, RegistrationFilters(sort="last_name", descending=True))) == POLISH_ORDER[::-1]
+    assert (
+        _names(list_registrations(event, RegistrationFilters(sort="last_name", descending=True))) == POLISH_ORDER[::-1]
+    )
     first = list_registrations(event, RegistrationFilters(sort="last_name"), page=1, per_page=4)
     second = list_registrations(event, RegistrationFilters(sort="last_name"), page=2, per_page=4)
     assert _names(first) + _names(second) == POLISH_ORDER[:8]

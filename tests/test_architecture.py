@@ -1,4 +1,5 @@
 """The shape of the code that docs/architecture.md describes: layers, public names, imports at the top."""
+
 from __future__ import annotations
 
 import ast
@@ -70,7 +71,13 @@ def test_the_contract_catches_an_upward_import(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".importlinter", copy / ".importlinter")
     services = copy / "app" / "events" / "services.py"
     services.write_text(services.read_text(encoding="utf-8") + "\nfrom ..registration import bookings  # noqa\n")
-    result = subprocess.run([command, "--no-cache"], cwd=copy, capture_output=True, text=True, timeout=120,
-                            env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [command, "--no-cache"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode != 0
     assert "app.events is not allowed to import app.registration" in result.stdout

@@ -1,4 +1,5 @@
 """The dependency audit's offline path: the local OSV advisory database read against installed versions."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ def test_the_offline_audit_names_the_advisory_and_fails(tmp_path):
     _advisory(tmp_path, "PYSEC-TEST-2", "flask", [{"introduced": "0"}, {"fixed": "0.1"}])
     _advisory(tmp_path, "PYSEC-TEST-3", "flask", [{"introduced": "0"}], withdrawn="2026-01-01T00:00:00Z")
     _advisory(tmp_path, "PYSEC-TEST-4", "no-such-package-here", [{"introduced": "0"}])
-    done = subprocess.run([sys.executable, "scripts/audit_deps.py", "--offline", "--db", str(tmp_path)],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False)
+    done = subprocess.run(
+        [sys.executable, "scripts/audit_deps.py", "--offline", "--db", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"flask {FLASK}: PYSEC-TEST-1 (fixed in 9999.0)" in done.stdout
     assert "PYSEC-TEST-2" not in done.stdout and "PYSEC-TEST-3" not in done.stdout

@@ -1,4 +1,5 @@
 """Every action the audit log records has a name in both languages, and details are shown in words."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,13 @@ def _recorded_actions() -> set[str]:
         found |= set(re.findall(r'\brecord\(\s*"([^"]+)"', text))
         found |= set(re.findall(r'AuditEntry\([^)]*action="([a-z_.]+)"', text))
         found |= set(re.findall(r'"(registration\.marketing_consent_\w+)"', text))
-    return found | {"event.publish", "event.close", "event.reopen", "session.counter_repaired", "group.counter_repaired"}
+    return found | {
+        "event.publish",
+        "event.close",
+        "event.reopen",
+        "session.counter_repaired",
+        "group.counter_repaired",
+    }
 
 
 def test_every_recorded_action_has_a_label():
@@ -30,12 +37,17 @@ def test_details_are_named_and_row_ids_left_out():
     details = {"booking_id": 49, "from_group_id": 3, "to_group_id": 4, "fields": ["city", "venue"], "override": True}
     names = {"group:3": "Warsztat — Grupa 1", "group:4": "Warsztat — Grupa 2"}
     shown = dict(audit_details(details, names))
-    assert shown == {"from group": "Warsztat — Grupa 1", "to group": "Warsztat — Grupa 2", "fields": "city, venue",
-                     "override": "✓"}
+    assert shown == {
+        "from group": "Warsztat — Grupa 1",
+        "to group": "Warsztat — Grupa 2",
+        "fields": "city, venue",
+        "override": "✓",
+    }
 
 
-def test_the_registration_history_and_the_dashboard_speak_polish(client, db, make_event, make_session, register,
-                                                                  as_organiser):
+def test_the_registration_history_and_the_dashboard_speak_polish(
+    client, db, make_event, make_session, register, as_organiser
+):
     from app.registration import admin_services
 
     event = make_event()

@@ -1,4 +1,5 @@
 """Login, throttling, sessions and the organiser CLI."""
+
 from __future__ import annotations
 
 import secrets
@@ -255,20 +256,30 @@ def test_next_only_redirects_to_local_paths(client, make_organiser, next_url, ex
     page = client.get(f"/admin/login?next={next_url}")
     from tests.conftest import csrf_token
 
-    response = client.post("/admin/login", data={
-        "email": organiser.email, "password": PASSWORD, "next": next_url, "csrf_token": csrf_token(page.text),
-    })
+    response = client.post(
+        "/admin/login",
+        data={
+            "email": organiser.email,
+            "password": PASSWORD,
+            "next": next_url,
+            "csrf_token": csrf_token(page.text),
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == expected
 
 
 def test_cli_creates_accounts_from_stdin(runner, db, make_event):
     event = make_event()
-    result = runner.invoke(args=["organiser", "create", "Boss@Zapisy.test", "--role", "admin", "--password-stdin"],
-                           input="a long enough password\n")
+    result = runner.invoke(
+        args=["organiser", "create", "Boss@Zapisy.test", "--role", "admin", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["organiser", "create", "org@zapisy.test", "--event", event.slug, "--password-stdin"],
-                           input="another long password\n")
+    result = runner.invoke(
+        args=["organiser", "create", "org@zapisy.test", "--event", event.slug, "--password-stdin"],
+        input="another long password\n",
+    )
     assert result.exit_code == 0, result.output
     db.session.rollback()
     accounts = {o.email: o for o in db.session.execute(select(Organiser)).scalars()}
@@ -281,8 +292,16 @@ def test_cli_creates_accounts_from_stdin(runner, db, make_event):
     ("args", "stdin", "message"),
     [
         (["organiser", "create", "x@zapisy.test", "--password-stdin"], "short\n", "at least"),
-        (["organiser", "create", "y@zapisy.test", "--event", "no-such-event", "--password-stdin"], "long enough password\n", "no-such-event"),
-        (["organiser", "create", "z@zapisy.test", "--role", "king", "--password-stdin"], "long enough password\n", "king"),
+        (
+            ["organiser", "create", "y@zapisy.test", "--event", "no-such-event", "--password-stdin"],
+            "long enough password\n",
+            "no-such-event",
+        ),
+        (
+            ["organiser", "create", "z@zapisy.test", "--role", "king", "--password-stdin"],
+            "long enough password\n",
+            "king",
+        ),
         (["organiser", "assign", "nobody@zapisy.test", "some-event"], "", "No account"),
     ],
 )

@@ -11,6 +11,7 @@ before the first answer comes back. Each has a twin with the guard removed
 condition), which must show the race: places counted twice, more people
 confirmed than places, a cancel lost, two emails.
 """
+
 from __future__ import annotations
 
 import threading
@@ -131,19 +132,21 @@ def _drift(db) -> list[tuple[str, int, int, int]]:  # type: ignore[no-untyped-de
 def _holders(db, session_id: int) -> list[int]:  # type: ignore[no-untyped-def]
     """Return the registrations holding a place in the session."""
     _fresh(db)
-    return sorted(db.session.execute(
-        select(Booking.registration_id).where(
-            Booking.session_id == session_id, Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.OFFERED])
-        )
-    ).scalars())
+    return sorted(
+        db.session.execute(
+            select(Booking.registration_id).where(
+                Booking.session_id == session_id, Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.OFFERED])
+            )
+        ).scalars()
+    )
 
 
 def _emails(db, kind: MessageKind, registration_id: int) -> int:  # type: ignore[no-untyped-def]
     """Count the emails of one kind queued for a registration."""
     return db.session.execute(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.kind == kind, OutboxMessage.registration_id == registration_id
-        )
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.registration_id == registration_id)
     ).scalar_one()
 
 
@@ -182,10 +185,12 @@ def _double_cancel_booking(app, db, full_workshop, concurrently: bool) -> Iterat
             select(Booking.id).where(Booking.registration_id == registration_id)
         ).scalar_one()
         for _click in range(2):
-            actors.append(Actor(
-                _reader(registration_id),
-                lambda registration, booking_id=booking_id: services.cancel_booking(registration, booking_id),
-            ))
+            actors.append(
+                Actor(
+                    _reader(registration_id),
+                    lambda registration, booking_id=booking_id: services.cancel_booking(registration, booking_id),
+                )
+            )
     errors = _run(app, actors, concurrently)
     return session_id, holders, waiting, errors
 
@@ -250,15 +255,20 @@ def _double_change(app, db, make_event, make_session, register, concurrently: bo
     # Drop the workshop; or keep it and add the other session.
     wanted = [workshop_id, other_id] if add_same else []
     actors = [
-        Actor(_reader(r), lambda registration: services.change_choices(registration, services.Choices(session_ids=wanted)))
-        for r in holders for _click in range(2)
+        Actor(
+            _reader(r), lambda registration: services.change_choices(registration, services.Choices(session_ids=wanted))
+        )
+        for r in holders
+        for _click in range(2)
     ]
     return workshop_id, other_id, holders, waiting, _run(app, actors, concurrently)
 
 
 @MODES
 def test_a_double_submitted_change_is_applied_once(app, db, make_event, make_session, register, concurrently):  # type: ignore[no-untyped-def]
-    workshop_id, _other, holders, waiting, errors = _double_change(app, db, make_event, make_session, register, concurrently)
+    workshop_id, _other, holders, waiting, errors = _double_change(
+        app, db, make_event, make_session, register, concurrently
+    )
     assert errors == []
     assert _drift(db) == []
     assert _holders(db, workshop_id) == waiting[:3]
@@ -285,7 +295,9 @@ def test_two_changes_adding_the_same_session_book_it_once(app, db, make_event, m
     assert _drift(db) == []
 
 
-def test_without_the_guard_two_changes_adding_the_same_session_fail(app, db, make_event, make_session, register, unguarded):  # type: ignore[no-untyped-def]
+def test_without_the_guard_two_changes_adding_the_same_session_fail(
+    app, db, make_event, make_session, register, unguarded
+):  # type: ignore[no-untyped-def]
     unguarded()
     _workshop, other_id, holders, _waiting, errors = _double_change(
         app, db, make_event, make_session, register, concurrently=False, add_same=True
@@ -318,9 +330,10 @@ def test_a_waiting_person_who_leaves_during_a_promotion_stays_cancelled(app, db,
         assert errors == []
         assert _drift(db) == []
         assert _holders(db, session_id) == [next_in_line]
-        assert db.session.execute(
-            select(Booking.status).where(Booking.registration_id == leaving)
-        ).scalar_one() == BookingStatus.CANCELLED
+        assert (
+            db.session.execute(select(Booking.status).where(Booking.registration_id == leaving)).scalar_one()
+            == BookingStatus.CANCELLED
+        )
         assert _emails(db, MessageKind.BOOKING_CANCELLED, leaving) == 1
         assert _emails(db, MessageKind.PROMOTED, next_in_line) == 1
 

@@ -1,4 +1,5 @@
 """Capacity, waiting lists and promotion, through the service layer."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Check-in at the venue: scanning codes, no double counting, undo, access, attendance in lists."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,15 @@ def scene(make_event, make_session, register):  # type: ignore[no-untyped-def]
     """An event with a workshop of two groups and two participants (one per group)."""
     event = make_event()
     workshop = make_session(event, start_hour=10, groups=[1, 1], title_pl="Warsztat", title_en="Workshop")
-    anna = register(event, workshop, first_name="Anna", last_name="Ząbek", phone="+48 600 100 200",
-                    email="anna.zabek@example.com", organisation="Urząd Miasta Łodzi")
+    anna = register(
+        event,
+        workshop,
+        first_name="Anna",
+        last_name="Ząbek",
+        phone="+48 600 100 200",
+        email="anna.zabek@example.com",
+        organisation="Urząd Miasta Łodzi",
+    )
     jan = register(event, workshop, first_name="Jan", last_name="Lis", email="jan.lis@example.com")
     return event, workshop, anna, jan
 
@@ -43,9 +51,11 @@ def _scan(client, event, code: str = "", scope: str = "event", **extra):  # type
 
 def _live(db, registration_id: int) -> list[CheckIn]:  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return list(db.session.execute(
-        db.select(CheckIn).where(CheckIn.registration_id == registration_id, CheckIn.undone_at.is_(None))
-    ).scalars())
+    return list(
+        db.session.execute(
+            db.select(CheckIn).where(CheckIn.registration_id == registration_id, CheckIn.undone_at.is_(None))
+        ).scalars()
+    )
 
 
 def test_second_scan_says_already_checked_in_and_counts_once(client, db, scene, as_organiser):
@@ -115,8 +125,10 @@ def test_search_by_name_shows_no_email_or_phone_and_checks_in_by_form(client, db
     assert "anna.zabek@example.com" not in page.text and "600 100 200" not in page.text
     assert anna.checkin_code not in page.text
     # Without the script: a plain form post, answered with a flash and a redirect.
-    response = client.post(f"/admin/events/{event.id}/check-in",
-                           data={"registration_id": anna.id, "scope": "event", "csrf_token": csrf_token(page.text)})
+    response = client.post(
+        f"/admin/events/{event.id}/check-in",
+        data={"registration_id": anna.id, "scope": "event", "csrf_token": csrf_token(page.text)},
+    )
     assert response.status_code == 302
     assert "Anna Ząbek checked in." in client.get(response.headers["Location"]).text
     assert len(_live(db, anna.id)) == 1 and not _live(db, jan.id)
@@ -192,20 +204,26 @@ def test_undo_is_for_organisers_and_audited_staff_get_403(app, client, db, scene
     [row] = _live(db, anna.id)
     page = client.get(f"/admin/events/{event.id}/check-in")
     assert "/undo" not in page.text
-    response = client.post(f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)})
+    response = client.post(
+        f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 403 and len(_live(db, anna.id)) == 1
 
     other = app.test_client()
     login(other, organiser)
     page = other.get(f"/admin/events/{event.id}/check-in")
     assert f"/check-in/{row.id}/undo" in page.text
-    response = other.post(f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)})
+    response = other.post(
+        f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 302 and not _live(db, anna.id)
     entry = db.session.execute(db.select(AuditEntry).where(AuditEntry.action == "checkin.undone")).scalar_one()
     assert entry.registration_id == anna.id and entry.actor_id == organiser.id
     # Undone: the next scan checks in again; undoing twice is a message, not an error.
     assert _scan(client, event, anna.checkin_code).json["status"] == "ok"
-    response = other.post(f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)})
+    response = other.post(
+        f"/admin/events/{event.id}/check-in/{row.id}/undo", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 302
 
 
@@ -215,11 +233,16 @@ def test_staff_of_another_event_get_404(client, scene, make_event, as_organiser)
     page = client.get("/admin/")
     assert client.get(f"/admin/events/{event.id}/check-in").status_code == 404
     assert client.get(f"/admin/events/{event.id}/attendance.json").status_code == 404
-    response = client.post(f"/admin/events/{event.id}/check-in",
-                           data={"code": anna.checkin_code, "csrf_token": csrf_token(page.text)}, headers=JSON)
+    response = client.post(
+        f"/admin/events/{event.id}/check-in",
+        data={"code": anna.checkin_code, "csrf_token": csrf_token(page.text)},
+        headers=JSON,
+    )
     assert response.status_code == 404
-    assert client.post(f"/admin/events/{event.id}/check-in/1/undo",
-                       data={"csrf_token": csrf_token(page.text)}).status_code == 404
+    assert (
+        client.post(f"/admin/events/{event.id}/check-in/1/undo", data={"csrf_token": csrf_token(page.text)}).status_code
+        == 404
+    )
 
 
 def test_anonymous_visitors_are_sent_to_login_and_posts_need_csrf(client, scene, as_organiser):
@@ -253,15 +276,21 @@ def test_exports_have_an_attended_column(client, db, scene, as_organiser, make_s
     _scan(client, event, anna.checkin_code)
 
     by_name = {row["Last name"]: row for row in _csv(client.get(f"/admin/events/{event.id}/export.csv"))}
-    assert by_name["Ząbek"]["Attended"] == "Yes" and by_name["Lis"]["Attended"] == "" and by_name["Sowa"]["Attended"] == ""
+    assert (
+        by_name["Ząbek"]["Attended"] == "Yes" and by_name["Lis"]["Attended"] == "" and by_name["Sowa"]["Attended"] == ""
+    )
     assert list(by_name["Ząbek"])[-2:] == ["Attended", "Registered at"]
 
     # Nobody scanned at the workshop's door yet: its list falls back to arrivals.
-    session_list = {row["Last name"]: row for row in _csv(client.get(f"/admin/events/{event.id}/export.csv?session={workshop.id}"))}
+    session_list = {
+        row["Last name"]: row for row in _csv(client.get(f"/admin/events/{event.id}/export.csv?session={workshop.id}"))
+    }
     assert session_list["Ząbek"]["Attended"] == "Yes" and session_list["Lis"]["Attended"] == ""
     # Once the door is scanned, only people scanned there count.
     _scan(client, event, jan.checkin_code, scope=f"session:{workshop.id}")
-    session_list = {row["Last name"]: row for row in _csv(client.get(f"/admin/events/{event.id}/export.csv?session={workshop.id}"))}
+    session_list = {
+        row["Last name"]: row for row in _csv(client.get(f"/admin/events/{event.id}/export.csv?session={workshop.id}"))
+    }
     assert session_list["Ząbek"]["Attended"] == "" and session_list["Lis"]["Attended"] == "Yes"
     assert client.get(f"/admin/events/{event.id}/export.xlsx").status_code == 200
 
@@ -281,7 +310,7 @@ def test_dashboard_and_json_show_present_over_confirmed(client, db, scene, as_or
 
     page = client.get(f"/admin/events/{event.id}/dashboard")
     assert page.status_code == 200
-    assert re.search(r'data-present>2</strong> / <span data-registered>2<', page.text)
+    assert re.search(r"data-present>2</strong> / <span data-registered>2<", page.text)
     assert re.search(rf'data-session="{workshop.id}">1</span> / 2', page.text)
 
 

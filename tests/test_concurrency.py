@@ -1,4 +1,5 @@
 """Races for the last places: each thread has its own connection and transaction."""
+
 from __future__ import annotations
 
 import threading
@@ -72,9 +73,9 @@ def test_fifty_threads_race_for_the_last_five_places(app, db, make_event, make_s
     errors = _race(app, event.id, [f"racer{i}@example.com" for i in range(THREADS)])
     assert errors == []
     db.session.rollback()  # end the old snapshot to see the workers' commits
-    bookings = db.session.execute(
-        select(Booking).where(Booking.session_id == session.id).order_by(Booking.id)
-    ).scalars().all()
+    bookings = (
+        db.session.execute(select(Booking).where(Booking.session_id == session.id).order_by(Booking.id)).scalars().all()
+    )
     statuses = [b.status for b in bookings]
     assert statuses.count(BookingStatus.CONFIRMED) == PLACES
     assert statuses.count(BookingStatus.WAITLISTED) == THREADS - PLACES
@@ -97,14 +98,14 @@ def _naive_precheck(session_ids: list[int]) -> None:
     """Read "places left" before the write transaction, as a naive form check would."""
     with _db.engine.connect() as connection:
         _seen.counts = {
-            sid: connection.execute(
-                text("SELECT taken, capacity FROM session WHERE id = :id"), {"id": sid}
-            ).one()
+            sid: connection.execute(text("SELECT taken, capacity FROM session WHERE id = :id"), {"id": sid}).one()
             for sid in session_ids
         }
         _seen.groups = {
             sid: connection.execute(
-                text("SELECT id, taken FROM session_group WHERE session_id = :id AND taken < capacity ORDER BY id LIMIT 1"),
+                text(
+                    "SELECT id, taken FROM session_group WHERE session_id = :id AND taken < capacity ORDER BY id LIMIT 1"
+                ),
                 {"id": sid},
             ).one_or_none()
             for sid in session_ids
@@ -119,7 +120,9 @@ def _naive_take_place(session_id: int):  # type: ignore[no-untyped-def]
         raise capacity.Full(session_id)
     _db.session.execute(text("UPDATE session SET taken = :t WHERE id = :id"), {"t": taken + 1, "id": session_id})
     if group is not None:
-        _db.session.execute(text("UPDATE session_group SET taken = :t WHERE id = :id"), {"t": group[1] + 1, "id": group[0]})
+        _db.session.execute(
+            text("UPDATE session_group SET taken = :t WHERE id = :id"), {"t": group[1] + 1, "id": group[0]}
+        )
         return group[0]
     return None
 
@@ -132,9 +135,13 @@ def test_without_the_atomic_guard_the_race_overbooks(app, db, make_event, make_s
     errors = _race(app, event.id, [f"racer{i}@example.com" for i in range(THREADS)], precheck=_naive_precheck)
     assert errors == []
     db.session.rollback()  # end the old snapshot to see the workers' commits
-    confirmed = db.session.execute(
-        select(Booking).where(Booking.session_id == session.id, Booking.status == BookingStatus.CONFIRMED)
-    ).scalars().all()
+    confirmed = (
+        db.session.execute(
+            select(Booking).where(Booking.session_id == session.id, Booking.status == BookingStatus.CONFIRMED)
+        )
+        .scalars()
+        .all()
+    )
     taken = db.session.get(Session, session.id).taken
     # More people confirmed than there were places, and the counter no longer matches the rows.
     assert len(confirmed) > PLACES

@@ -1,4 +1,5 @@
 """The counter audit: sessions' and groups' ``taken`` against the bookings that hold places."""
+
 from __future__ import annotations
 
 import logging
@@ -53,10 +54,15 @@ def test_an_empty_database_agrees_too(app, runner):
 def _drift(db, workshop: Session, plenary: Session) -> Booking:  # type: ignore[no-untyped-def]
     """Make the plenary's counter too low and take a workshop place out of the counters' sight (too high)."""
     db.session.execute(text("UPDATE session SET taken = taken - 1 WHERE id = :id"), {"id": plenary.id})
-    booking = db.session.execute(
-        select(Booking).where(Booking.session_id == workshop.id, Booking.status == BookingStatus.CONFIRMED)
-        .order_by(Booking.id)
-    ).scalars().first()
+    booking = (
+        db.session.execute(
+            select(Booking)
+            .where(Booking.session_id == workshop.id, Booking.status == BookingStatus.CONFIRMED)
+            .order_by(Booking.id)
+        )
+        .scalars()
+        .first()
+    )
     db.session.execute(text("UPDATE booking SET status = 'cancelled' WHERE id = :id"), {"id": booking.id})
     db.session.commit()
     return booking
@@ -66,8 +72,11 @@ def test_drift_is_reported_by_the_service(programme, db):
     event, workshop, plenary, _ = programme
     flipped = _drift(db, workshop, plenary)
     drifts = {(d.kind, d.id): d for d in audit_counters().drifts}
-    assert set(drifts) == {(CounterKind.SESSION, plenary.id), (CounterKind.SESSION, workshop.id),
-                           (CounterKind.GROUP, flipped.group_id)}
+    assert set(drifts) == {
+        (CounterKind.SESSION, plenary.id),
+        (CounterKind.SESSION, workshop.id),
+        (CounterKind.GROUP, flipped.group_id),
+    }
     assert (drifts[CounterKind.SESSION, plenary.id].taken, drifts[CounterKind.SESSION, plenary.id].counted) == (1, 2)
     hidden = drifts[CounterKind.SESSION, workshop.id]
     assert (hidden.taken, hidden.counted, hidden.capacity, hidden.event_id) == (2, 1, 6, event.id)
@@ -83,7 +92,10 @@ def test_the_command_names_the_drift_and_repair_fixes_it(programme, db, runner):
     check = runner.invoke(args=["check", "counters"])
     assert check.exit_code != 0
     assert "3 counters disagree with the bookings:" in check.output
-    assert f"session {plenary.id} ('{plenary.title_pl}', event {plenary.event_id}): taken 1, bookings 2, capacity 2" in check.output
+    assert (
+        f"session {plenary.id} ('{plenary.title_pl}', event {plenary.event_id}): taken 1, bookings 2, capacity 2"
+        in check.output
+    )
     assert f"session {workshop.id} " in check.output and f"group {flipped.group_id} " in check.output
     assert "--repair" in check.output
 
@@ -96,12 +108,21 @@ def test_the_command_names_the_drift_and_repair_fixes_it(programme, db, runner):
     assert db.session.get(Session, workshop.id).taken == 1
     assert db.session.get(Group, flipped.group_id).taken == 0
     entries = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-    repaired = [(e.action, e.session_id, e.details, e.actor_label) for e in entries if e.action.endswith("counter_repaired")]
-    assert (("session.counter_repaired", plenary.id, {"taken_before": 1, "taken_after": 2, "bookings": 2}, "cli")
-            in repaired)
-    assert (("group.counter_repaired", None, {"group_id": flipped.group_id, "taken_before": 1, "taken_after": 0, "bookings": 0},
-             "cli")
-            in repaired)
+    repaired = [
+        (e.action, e.session_id, e.details, e.actor_label) for e in entries if e.action.endswith("counter_repaired")
+    ]
+    assert (
+        "session.counter_repaired",
+        plenary.id,
+        {"taken_before": 1, "taken_after": 2, "bookings": 2},
+        "cli",
+    ) in repaired
+    assert (
+        "group.counter_repaired",
+        None,
+        {"group_id": flipped.group_id, "taken_before": 1, "taken_after": 0, "bookings": 0},
+        "cli",
+    ) in repaired
     assert len(repaired) == 3
 
     again = runner.invoke(args=["check", "counters"])
@@ -114,8 +135,10 @@ def test_a_counter_too_low_is_raised_to_its_bookings(programme, db):
     db.session.execute(text("UPDATE session SET taken = 0 WHERE id IN (:a, :b)"), {"a": workshop.id, "b": open_talk.id})
     db.session.commit()
     repairs = repair_counters(audit_counters().drifts)
-    assert {(r.drift.id, r.outcome) for r in repairs} == {(workshop.id, RepairOutcome.REPAIRED),
-                                                           (open_talk.id, RepairOutcome.REPAIRED)}
+    assert {(r.drift.id, r.outcome) for r in repairs} == {
+        (workshop.id, RepairOutcome.REPAIRED),
+        (open_talk.id, RepairOutcome.REPAIRED),
+    }
     db.session.rollback()
     assert db.session.get(Session, workshop.id).taken == 2 and db.session.get(Session, open_talk.id).taken == 1
 
@@ -130,12 +153,21 @@ def test_an_overbooking_is_reported_and_not_repaired_into_a_check_violation(prog
     db.session.commit()
 
     [drift] = audit_counters().drifts
-    assert (drift.kind, drift.id, drift.taken, drift.counted, drift.capacity) == (CounterKind.SESSION, plenary.id, 2, 3, 2)
+    assert (drift.kind, drift.id, drift.taken, drift.counted, drift.capacity) == (
+        CounterKind.SESSION,
+        plenary.id,
+        2,
+        3,
+        2,
+    )
     assert drift.is_overbooked and "OVERBOOKED" in drift.describe()
 
     repair = runner.invoke(args=["check", "counters", "--repair"])
     assert repair.exit_code != 0
-    assert f"OVERBOOKED, needs an organiser (cancel bookings or raise the capacity, then repair again): session {plenary.id} " in repair.output
+    assert (
+        f"OVERBOOKED, needs an organiser (cancel bookings or raise the capacity, then repair again): session {plenary.id} "
+        in repair.output
+    )
     assert "1 counter still disagrees with the bookings." in repair.output
     db.session.rollback()
     refreshed = db.session.get(Session, plenary.id)
@@ -145,21 +177,30 @@ def test_an_overbooking_is_reported_and_not_repaired_into_a_check_violation(prog
 
 def test_an_overbooked_group_is_left_alone_while_its_session_is_repaired(programme, db):
     _, workshop, _, _ = programme
-    group = db.session.execute(select(Group).where(Group.session_id == workshop.id).order_by(Group.id)).scalars().first()
+    group = (
+        db.session.execute(select(Group).where(Group.session_id == workshop.id).order_by(Group.id)).scalars().first()
+    )
     # Every workshop booking is moved into the first group, which then holds more than its 3 places.
     extra = db.session.execute(
         select(Booking).where(Booking.session_id == workshop.id, Booking.status == BookingStatus.CANCELLED)
     ).scalar_one()
     db.session.execute(text("UPDATE booking SET status = 'confirmed' WHERE id = :id"), {"id": extra.id})
-    db.session.execute(text("UPDATE booking SET group_id = :g WHERE session_id = :s"), {"g": group.id, "s": workshop.id})
-    db.session.execute(text("INSERT INTO booking (registration_id, session_id, group_id, status, is_approved, created_at, updated_at) "
-                            "SELECT registration_id, :s, :g, 'confirmed', false, created_at, updated_at FROM booking "
-                            "WHERE session_id != :s AND status = 'confirmed' AND registration_id NOT IN "
-                            "(SELECT registration_id FROM booking WHERE session_id = :s)"),
-                       {"s": workshop.id, "g": group.id})
+    db.session.execute(
+        text("UPDATE booking SET group_id = :g WHERE session_id = :s"), {"g": group.id, "s": workshop.id}
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO booking (registration_id, session_id, group_id, status, is_approved, created_at, updated_at) "
+            "SELECT registration_id, :s, :g, 'confirmed', false, created_at, updated_at FROM booking "
+            "WHERE session_id != :s AND status = 'confirmed' AND registration_id NOT IN "
+            "(SELECT registration_id FROM booking WHERE session_id = :s)"
+        ),
+        {"s": workshop.id, "g": group.id},
+    )
     db.session.commit()
-    counted = db.session.execute(text("SELECT count(*) FROM booking WHERE group_id = :g AND status = 'confirmed'"),
-                                 {"g": group.id}).scalar_one()
+    counted = db.session.execute(
+        text("SELECT count(*) FROM booking WHERE group_id = :g AND status = 'confirmed'"), {"g": group.id}
+    ).scalar_one()
     assert counted == 4
 
     repairs = {(r.drift.kind, r.drift.id): r.outcome for r in repair_counters(audit_counters().drifts)}
@@ -195,8 +236,9 @@ def test_an_overbooked_counter_below_its_capacity_is_raised_to_full(programme, d
 def test_a_drift_gone_or_settled_before_the_repair_is_not_written(programme, db):
     _, workshop, _, open_talk = programme
     workshop_id, open_talk_id = workshop.id, open_talk.id
-    db.session.execute(text("UPDATE session SET taken = taken + 1 WHERE id IN (:a, :b)"),
-                       {"a": workshop_id, "b": open_talk_id})
+    db.session.execute(
+        text("UPDATE session SET taken = taken + 1 WHERE id IN (:a, :b)"), {"a": workshop_id, "b": open_talk_id}
+    )
     db.session.commit()
     stale = audit_counters().drifts
     db.session.execute(text("UPDATE session SET taken = taken - 1 WHERE id = :id"), {"id": workshop_id})
@@ -291,8 +333,9 @@ def _repair_during_a_registration(app, db, make_event, make_session, monkeypatch
     def registration() -> None:
         with app.app_context():
             try:
-                person = services.ParticipantData(first_name="Jan", last_name="Kowalski", email="jan@example.com",
-                                                  category=ParticipantCategory.MAYOR)
+                person = services.ParticipantData(
+                    first_name="Jan", last_name="Kowalski", email="jan@example.com", category=ParticipantCategory.MAYOR
+                )
                 services.register(_db.session.get(Event, event_id), person, services.Choices(session_ids=[session_id]))
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
@@ -306,8 +349,9 @@ def _repair_during_a_registration(app, db, make_event, make_session, monkeypatch
     thread.join(30)
     assert errors == []
     db.session.rollback()
-    confirmed = db.session.execute(text("SELECT count(*) FROM booking WHERE session_id = :s AND status = 'confirmed'"),
-                                   {"s": session_id}).scalar_one()
+    confirmed = db.session.execute(
+        text("SELECT count(*) FROM booking WHERE session_id = :s AND status = 'confirmed'"), {"s": session_id}
+    ).scalar_one()
     return db.session.get(Session, session_id).taken, confirmed
 
 

@@ -1,4 +1,5 @@
 """Database helpers: PostgreSQL timeouts and the retry on lock contention."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Double opt-in (issue 10): places held until the participant confirms by email."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,11 @@ def opt_in_event(make_event):  # type: ignore[no-untyped-def]
     """Return a factory of events that require email confirmation within 24 hours."""
 
     def factory(**overrides):  # type: ignore[no-untyped-def]
-        values = {"requires_email_confirmation": True, "confirmation_hold_hours": 24,
-                  "registration_opens_at": NOW - timedelta(days=5)}
+        values = {
+            "requires_email_confirmation": True,
+            "confirmation_hold_hours": 24,
+            "registration_opens_at": NOW - timedelta(days=5),
+        }
         values.update(overrides)
         return make_event(**values)
 
@@ -53,17 +57,23 @@ def _statuses(db, session_id: int) -> list[tuple[int, BookingStatus]]:
     db.session.rollback()
     return [
         (b.registration_id, b.status)
-        for b in db.session.execute(select(Booking).where(Booking.session_id == session_id).order_by(Booking.id)).scalars()
+        for b in db.session.execute(
+            select(Booking).where(Booking.session_id == session_id).order_by(Booking.id)
+        ).scalars()
     ]
 
 
-def test_registration_holds_places_and_the_email_carries_a_confirmation_link(db, opt_in_event, make_session, participant, outbox):
+def test_registration_holds_places_and_the_email_carries_a_confirmation_link(
+    db, opt_in_event, make_session, participant, outbox
+):
     event = opt_in_event()
     session = make_session(event, capacity=2)
     registration_id, token = _register(event, participant, session)
     registration = _reg(db, registration_id)
     assert registration.is_awaiting_confirmation
-    assert registration.confirmation_expires_at == pytest.approx(registration.created_at + timedelta(hours=24), abs=timedelta(seconds=1))
+    assert registration.confirmation_expires_at == pytest.approx(
+        registration.created_at + timedelta(hours=24), abs=timedelta(seconds=1)
+    )
     assert db.session.get(Session, session.id).taken == 1  # a hold counts like a confirmed place
     [message] = outbox.messages(kind="registration_received")
     assert f"/r/{token}/confirm" in message.body_text
@@ -76,7 +86,7 @@ def test_get_shows_a_button_and_changes_nothing_post_confirms(client, db, opt_in
     registration_id, token = _register(event, participant, session)
     page = client.get(f"/r/{token}/confirm")
     assert page.status_code == 200
-    assert 'type="submit"' in page.text and "<form method=\"post\">" in page.text
+    assert 'type="submit"' in page.text and '<form method="post">' in page.text
     assert _reg(db, registration_id).confirmed_email_at is None
 
     response = client.post(f"/r/{token}/confirm", data={"csrf_token": csrf_token(page.text)})
@@ -110,7 +120,9 @@ def test_manage_and_success_pages_ask_to_confirm_until_when(client, db, opt_in_e
     assert 'id="awaiting-confirmation"' not in client.get(f"/r/{token}").text
 
 
-def test_expiry_cancels_frees_the_place_and_promotes_the_waiting_list_in_order(db, opt_in_event, make_session, participant, outbox):
+def test_expiry_cancels_frees_the_place_and_promotes_the_waiting_list_in_order(
+    db, opt_in_event, make_session, participant, outbox
+):
     event = opt_in_event()
     session = make_session(event, capacity=1)
     holder, _ = _register(event, participant, session, email="holder@example.com")
@@ -141,7 +153,9 @@ def test_expiry_cancels_frees_the_place_and_promotes_the_waiting_list_in_order(d
 
 def test_late_confirmation_before_the_worker_runs_is_refused(db, opt_in_event, make_session, participant):
     event = opt_in_event()
-    registration_id, _ = _register(event, participant, make_session(event, capacity=1), now=utcnow() - timedelta(hours=25))
+    registration_id, _ = _register(
+        event, participant, make_session(event, capacity=1), now=utcnow() - timedelta(hours=25)
+    )
     with pytest.raises(ConfirmationExpired):
         holds.confirm_registration(_reg(db, registration_id))
     assert holds.expire_holds() == 1
@@ -202,7 +216,9 @@ def test_worker_loop_expires_holds(app, db, opt_in_event, make_session, particip
     from app.notifications.worker import run_due_tasks
 
     event = opt_in_event()
-    registration_id, _ = _register(event, participant, make_session(event, capacity=1), now=utcnow() - timedelta(hours=25))
+    registration_id, _ = _register(
+        event, participant, make_session(event, capacity=1), now=utcnow() - timedelta(hours=25)
+    )
     assert "expire unconfirmed holds" in run_due_tasks()
     assert _reg(db, registration_id).status == RegistrationStatus.CANCELLED
 
@@ -235,8 +251,9 @@ def test_no_overbooking_while_holds_confirmations_and_expiry_race(app, db, opt_i
                 registration = _db.session.get(Registration, arg) if kind == "confirm" else None
                 barrier.wait(timeout=30)
                 if kind == "register":
-                    person = services.ParticipantData(first_name="Jan", last_name=arg, email=arg,
-                                                      category=ParticipantCategory.MAYOR)
+                    person = services.ParticipantData(
+                        first_name="Jan", last_name=arg, email=arg, category=ParticipantCategory.MAYOR
+                    )
                     services.register(event, person, services.Choices(session_ids=[session.id]))
                 elif kind == "confirm":
                     try:
@@ -264,14 +281,18 @@ def test_no_overbooking_while_holds_confirmations_and_expiry_race(app, db, opt_i
     db.session.rollback()
     fresh_session = db.session.get(Session, session.id, populate_existing=True)
     confirmed_rows = db.session.execute(
-        select(func.count()).select_from(Booking).where(Booking.session_id == session.id, Booking.status == BookingStatus.CONFIRMED)
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.session_id == session.id, Booking.status == BookingStatus.CONFIRMED)
     ).scalar_one()
     assert fresh_session.taken == confirmed_rows <= fresh_session.capacity
     assert confirmed_rows == 4  # the two freed places went to the waiting racers
     for group in db.session.execute(select(Group).where(Group.session_id == session.id)).scalars():
         db.session.refresh(group)
         rows = db.session.execute(
-            select(func.count()).select_from(Booking).where(Booking.group_id == group.id, Booking.status == BookingStatus.CONFIRMED)
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.group_id == group.id, Booking.status == BookingStatus.CONFIRMED)
         ).scalar_one()
         assert group.taken == rows <= group.capacity
     for registration_id in expired:
@@ -300,7 +321,9 @@ def test_confirmation_committed_during_expiry_wins(db, opt_in_event, make_sessio
     assert registration.status == RegistrationStatus.ACTIVE and registration.confirmed_email_at is not None
 
 
-def test_twin_without_the_guard_the_confirmed_registration_is_lost(db, opt_in_event, make_session, participant, monkeypatch):
+def test_twin_without_the_guard_the_confirmed_registration_is_lost(
+    db, opt_in_event, make_session, participant, monkeypatch
+):
     """The race is real: without re-checking the row in the UPDATE, a fresh confirmation is cancelled."""
     event = opt_in_event()
     registration_id, _ = _register(event, participant, make_session(event, capacity=1))

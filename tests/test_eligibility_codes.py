@@ -1,4 +1,5 @@
 """Eligibility by official email domain or invitation code (issue 10)."""
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,9 @@ from tests.conftest import FORM_DEFAULTS, csrf_token, submit
 def restricted(make_event, make_session):  # type: ignore[no-untyped-def]
     """Return (event, session) where the session is open to mayors and official domains only."""
     event = make_event()
-    session = make_session(event, capacity=10, eligible_categories=["mayor"], eligible_domains=["um.lodz.pl", "*.gov.pl"])
+    session = make_session(
+        event, capacity=10, eligible_categories=["mayor"], eligible_domains=["um.lodz.pl", "*.gov.pl"]
+    )
     return event, session
 
 
@@ -84,9 +87,13 @@ def test_code_not_needed_is_not_used(db, restricted, participant):  # type: igno
 def test_single_use_code_twice_second_refused(db, restricted, participant):  # type: ignore[no-untyped-def]
     event, session = restricted
     code = _code(db, session)
-    services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+    services.register(
+        event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+    )
     with pytest.raises(InvalidInvitationCode) as refused:
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
     assert refused.value.field == "invitation_code"
     assert refused.value.message is invitations.MESSAGES["used"]
     assert db.session.execute(select(Registration)).scalars().all().__len__() == 1
@@ -96,9 +103,13 @@ def test_counted_code_stops_at_max(db, restricted, participant):  # type: ignore
     event, session = restricted
     code = _code(db, session, max_uses=3)
     for _ in range(3):
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
     with pytest.raises(InvalidInvitationCode):
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
     assert _uses(db, code.id) == 3
 
 
@@ -119,7 +130,9 @@ def test_revoked_code_refused_with_message(app, db, restricted, participant, mak
     code = _code(db, session)
     invitations.revoke_code(session.id, code.id)
     with pytest.raises(InvalidInvitationCode) as refused:
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
     assert refused.value.message is invitations.MESSAGES["revoked"]
     # On the public form the message stands next to the field and nothing is stored.
     data = {**FORM_DEFAULTS, "category": "business", "sessions": [str(session.id)], "invitation_code": code.code}
@@ -134,7 +147,9 @@ def test_code_for_a_session_not_chosen_refused(db, restricted, make_session, par
     other = make_session(event, start_hour=14, eligible_categories=["mayor"])
     code = _code(db, other)
     with pytest.raises(InvalidInvitationCode):
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
 
 
 def test_form_link_prefills_code_and_books(db, restricted, client):  # type: ignore[no-untyped-def]
@@ -142,8 +157,13 @@ def test_form_link_prefills_code_and_books(db, restricted, client):  # type: ign
     code = _code(db, session)
     page = client.get(f"/events/{event.slug}/register?code={code.code}")
     assert code.code in page.text
-    data = {**FORM_DEFAULTS, "category": "business", "sessions": [str(session.id)], "invitation_code": code.code,
-            "csrf_token": csrf_token(page.text)}
+    data = {
+        **FORM_DEFAULTS,
+        "category": "business",
+        "sessions": [str(session.id)],
+        "invitation_code": code.code,
+        "csrf_token": csrf_token(page.text),
+    }
     response = client.post(f"/events/{event.slug}/register", data=data)
     assert response.status_code == 303
     booking = db.session.execute(select(Booking)).scalar_one()
@@ -170,7 +190,9 @@ def test_rolled_back_registration_does_not_use_the_code(db, restricted, particip
 
     monkeypatch.setattr(services.emails, "queue_registration_received", fail)
     with pytest.raises(RuntimeError):
-        services.register(event, participant(category="business"), services.Choices([session.id], invitation_code=code.code))
+        services.register(
+            event, participant(category="business"), services.Choices([session.id], invitation_code=code.code)
+        )
     assert _uses(db, code.id) == 0
     assert db.session.execute(select(Registration)).first() is None
 
@@ -202,8 +224,12 @@ def _race(app, event_id: int, session_id: int, code: str, people: int) -> list[s
         with app.app_context():
             event = _db.session.get(Event, event_id)
             person = services.ParticipantData(
-                first_name="Jan", last_name=f"Race{n}", email=f"race{n}@example.com",
-                category=ParticipantCategory.BUSINESS, organisation="Firma", city="Łódź",
+                first_name="Jan",
+                last_name=f"Race{n}",
+                email=f"race{n}@example.com",
+                category=ParticipantCategory.BUSINESS,
+                organisation="Firma",
+                city="Łódź",
             )
             barrier.wait()
             try:
@@ -268,7 +294,9 @@ def test_admin_generates_codes_and_emails_invitations(db, restricted, as_organis
     url = f"/admin/events/{event.id}/sessions/{session.id}/invitations"
     response = submit(client, url, {"count": "2", "max_uses": "1", "language": "pl", "emails": ""})
     assert response.status_code == 303
-    response = submit(client, url, {"count": "", "max_uses": "5", "language": "en", "emails": "a@um.lodz.pl\nb@example.com"})
+    response = submit(
+        client, url, {"count": "", "max_uses": "5", "language": "en", "emails": "a@um.lodz.pl\nb@example.com"}
+    )
     assert response.status_code == 303
     codes = invitations.codes_for(session.id)
     assert len(codes) == 4
@@ -334,7 +362,9 @@ def test_invitation_page_access(db, restricted, make_event, as_organiser, client
     assert (db.session.get(InvitationCode, code.id).revoked_at is not None) == (expected == 200)
 
 
-def test_invitation_page_of_another_events_session_is_404(db, restricted, make_event, make_session, as_organiser, client):  # type: ignore[no-untyped-def]
+def test_invitation_page_of_another_events_session_is_404(
+    db, restricted, make_event, make_session, as_organiser, client
+):  # type: ignore[no-untyped-def]
     event, _session = restricted
     other_session = make_session(make_event())
     as_organiser(events=[event])
@@ -348,9 +378,15 @@ def test_session_form_saves_domains(db, restricted, as_organiser, client):  # ty
     page = client.get(url)
     assert "um.lodz.pl" in page.text
     data = {
-        "kind": "workshop", "title_pl": "Sesja", "starts_at": "2030-01-01T10:00", "ends_at": "2030-01-01T11:00",
-        "booking_mode": "instant", "capacity": "10", "eligible_categories": ["mayor"],
-        "eligible_domains": "@UM.Warszawa.pl, *.gov.pl\n", "csrf_token": csrf_token(page.text),
+        "kind": "workshop",
+        "title_pl": "Sesja",
+        "starts_at": "2030-01-01T10:00",
+        "ends_at": "2030-01-01T11:00",
+        "booking_mode": "instant",
+        "capacity": "10",
+        "eligible_categories": ["mayor"],
+        "eligible_domains": "@UM.Warszawa.pl, *.gov.pl\n",
+        "csrf_token": csrf_token(page.text),
     }
     response = client.post(url, data=data)
     assert response.status_code == 303, response.text

@@ -1,4 +1,5 @@
 """What the emails say: language, sessions, calendar files, safe headers and HTML, the resend-link page."""
+
 from __future__ import annotations
 
 import email
@@ -92,7 +93,9 @@ def _reference_calendar(event, bookings, language, domain, now, is_cancelled=Fal
         item.add("dtstart", booking.session.starts_at.astimezone(WARSAW))
         item.add("dtend", booking.session.ends_at.astimezone(WARSAW))
         item.add("summary", localized(booking.session, "title", language))
-        place = ", ".join(p for p in (booking.group.room if booking.group else "", booking.session.room, event.venue) if p)
+        place = ", ".join(
+            p for p in (booking.group.room if booking.group else "", booking.session.room, event.venue) if p
+        )
         if place:
             item.add("location", place)
         item.add("status", {"cancelled": "CANCELLED", "confirmed": "CONFIRMED"}.get(booking.status.value, "TENTATIVE"))
@@ -121,7 +124,9 @@ def test_the_calendar_file_says_what_icalendar_would_write_for_each_entry(
     registration = register(event, workshop, plain, email="second@example.com")
     if cancelled:
         services.cancel_registration(registration)
-    assert {b.status for b in registration.bookings} >= ({BookingStatus.CANCELLED} if cancelled else {BookingStatus.WAITLISTED})
+    assert {b.status for b in registration.bookings} >= (
+        {BookingStatus.CANCELLED} if cancelled else {BookingStatus.WAITLISTED}
+    )
     now = utcnow()
     for language in ("pl", "en"):
         bookings = calendar_bookings(registration)
@@ -136,7 +141,9 @@ def test_the_calendar_file_says_what_icalendar_would_write_for_each_entry(
         assert "Centrum Kongresowe, sala A; piętro 2" in {str(e.get("LOCATION")) for e in parsed.walk("VEVENT")}
 
 
-def test_changes_cancellations_and_promotions_are_each_told(app, db, client, make_event, make_session, register, outbox):
+def test_changes_cancellations_and_promotions_are_each_told(
+    app, db, client, make_event, make_session, register, outbox
+):
     event = make_event()
     small = make_session(event, start_hour=9, capacity=1)
     other = make_session(event, start_hour=11)
@@ -179,7 +186,9 @@ def test_every_kind_renders_in_both_languages(app, db, make_event, make_session,
         assert "\n" not in row.subject and row.subject
 
 
-def test_hostile_names_add_no_header_and_no_live_html(app, db, make_event, make_session, participant, smtp_server, outbox):
+def test_hostile_names_add_no_header_and_no_live_html(
+    app, db, make_event, make_session, participant, smtp_server, outbox
+):
     event = make_event(title_pl="Zjazd <b>miast</b>\r\nBcc: evil@example.net")
     session = make_session(event, title_pl="<script>alert(1)</script>")
     person = participant(
@@ -200,12 +209,16 @@ def test_hostile_names_add_no_header_and_no_live_html(app, db, make_event, make_
     assert b"\nBcc:" not in headers and not headers.startswith(b"Bcc:")
     html = message.get_body(preferencelist=("html",)).get_content()
     # The only image is ours: the check-in QR code, an inline part referenced by its Content-ID.
-    assert re.findall(r"<img\b[^>]*>", html) and all('src="cid:checkin-qr"' in tag for tag in re.findall(r"<img\b[^>]*>", html))
+    assert re.findall(r"<img\b[^>]*>", html) and all(
+        'src="cid:checkin-qr"' in tag for tag in re.findall(r"<img\b[^>]*>", html)
+    )
     assert "<script>" not in html and "<b>miast" not in html
     assert "&lt;img" in html and "&lt;script&gt;" in html
 
 
-def test_polish_display_names_and_subjects_are_encoded(app, db, make_event, make_session, participant, smtp_server, outbox):
+def test_polish_display_names_and_subjects_are_encoded(
+    app, db, make_event, make_session, participant, smtp_server, outbox
+):
     from app.events.models import Series
 
     event = make_event(title_pl="Sesja Dialogu — Łódź, żółć")
@@ -237,12 +250,17 @@ def test_an_invalid_recipient_is_kept_as_failed(app, db, make_event, make_sessio
     assert row.status == MessageStatus.FAILED and "invalid recipient" in row.last_error
 
 
-def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(app, db, client, make_event, make_session, outbox):
+def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(
+    app, db, client, make_event, make_session, outbox
+):
     event = make_event()
     url = f"/events/{event.slug}/resend-link"
     client.get("/language/en")
-    response = submit(client, f"/events/{event.slug}/register",
-                      {**FORM_DEFAULTS, "language": "en", "sessions": [make_session(event).id]})
+    response = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {**FORM_DEFAULTS, "language": "en", "sessions": [make_session(event).id]},
+    )
     assert response.status_code == 303
     old_link = outbox.messages(kind="registration_received")[0].body_text.split("http://zapisy.test/r/")[1].split()[0]
 
@@ -266,7 +284,9 @@ def test_resend_link_mails_a_new_link_and_answers_the_same_either_way(app, db, c
     assert "no longer works" in sent.body_text
 
 
-def test_resend_link_is_rate_limited_per_registration_and_per_ip(app, db, client, make_event, make_session, register, outbox):
+def test_resend_link_is_rate_limited_per_registration_and_per_ip(
+    app, db, client, make_event, make_session, register, outbox
+):
     app.config.update(OUTBOX_RESEND_MAX_PER_HOUR=2, OUTBOX_RESEND_MAX_PER_IP=4)
     event = make_event()
     talk = make_session(event)
@@ -290,7 +310,9 @@ def test_the_already_registered_message_links_to_the_resend_page(app, db, client
     assert client.get(f"/events/{event.slug}/resend-link").status_code == 200
 
 
-def test_confirmation_carries_the_check_in_qr_code_inline(app, db, make_event, make_session, participant, smtp_server, outbox):
+def test_confirmation_carries_the_check_in_qr_code_inline(
+    app, db, make_event, make_session, participant, smtp_server, outbox
+):
     event = make_event()
     registration = services.register(event, participant(email="qr@example.com"), services.Choices()).registration
     outbox.deliver()

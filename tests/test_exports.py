@@ -1,4 +1,5 @@
 """CSV and XLSX exports, sign-in sheets and badges: right people, inert cells, Polish order, access."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,17 @@ from app.exports.cells import neutralise_for_csv
 from app.exports.collation import sorted_by_name
 from app.registration import services
 
-OWASP = ["=1+2", "+1+2", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "\n=1", '=HYPERLINK("http://evil","x")',
-         "=cmd|' /C calc'!A0"]
+OWASP = [
+    "=1+2",
+    "+1+2",
+    "-1+2",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\n=1",
+    '=HYPERLINK("http://evil","x")',
+    "=cmd|' /C calc'!A0",
+]
 
 
 def _csv(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -69,7 +79,8 @@ def test_each_filter_returns_exactly_the_right_people(client, scene, as_organise
     event, workshop, table, _people = scene
     as_organiser("organiser", events=[event])
     url = f"/admin/events/{event.id}/export.csv" + query.format(
-        workshop=workshop.id, table=table.id, group0=workshop.groups[0].id, group1=workshop.groups[1].id)
+        workshop=workshop.id, table=table.id, group0=workshop.groups[0].id, group1=workshop.groups[1].id
+    )
     response = client.get(url)
     assert response.status_code == 200
     assert set(_names(_csv(response))) == expected
@@ -100,9 +111,13 @@ def test_csv_headers_response_and_audit(client, scene, as_organiser, db):
 
 
 @pytest.mark.parametrize("payload", OWASP)
-def test_owasp_injection_examples_come_out_inert_in_csv(client, make_event, make_session, register, as_organiser, payload):
+def test_owasp_injection_examples_come_out_inert_in_csv(
+    client, make_event, make_session, register, as_organiser, payload
+):
     event = make_event()
-    register(event, organisation=payload.replace("\r", "").replace("\n", "").replace("\t", "") or "x", last_name="Kowalski")
+    register(
+        event, organisation=payload.replace("\r", "").replace("\n", "").replace("\t", "") or "x", last_name="Kowalski"
+    )
     assert neutralise_for_csv(payload).startswith("'")
     as_organiser("admin")
     rows = _csv(client.get(f"/admin/events/{event.id}/export.csv"))
@@ -110,7 +125,9 @@ def test_owasp_injection_examples_come_out_inert_in_csv(client, make_event, make
     assert not organisation.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
 
 
-def test_xlsx_reads_back_equal_with_no_formula_from_user_data(client, make_event, make_session, register, as_organiser, tmp_path):
+def test_xlsx_reads_back_equal_with_no_formula_from_user_data(
+    client, make_event, make_session, register, as_organiser, tmp_path
+):
     event = make_event()
     session = make_session(event, capacity=10, title_pl="Sesja")
     register(event, session, last_name="=1+2", first_name="@SUM(A1)", organisation="-2+3", city="Łódź\x07")
@@ -140,7 +157,17 @@ def test_xlsx_reads_back_equal_with_no_formula_from_user_data(client, make_event
 def test_polish_sorting_uses_a_real_collation():
     names = ["Żak", "Lis", "Łukasz", "Sowa", "Śliwa", "Zając", "Źrebak", "Adamczyk", "Ącki", "Łaski", "Lyko"]
     assert sorted_by_name(names, lambda n: (n,)) == [
-        "Adamczyk", "Ącki", "Lis", "Lyko", "Łaski", "Łukasz", "Sowa", "Śliwa", "Zając", "Źrebak", "Żak",
+        "Adamczyk",
+        "Ącki",
+        "Lis",
+        "Lyko",
+        "Łaski",
+        "Łukasz",
+        "Sowa",
+        "Śliwa",
+        "Zając",
+        "Źrebak",
+        "Żak",
     ]
 
 
@@ -166,10 +193,16 @@ def test_badges_carry_the_checkin_code_not_the_token(client, scene, as_organiser
     assert people["gone"].last_name not in page.text
 
 
-@pytest.mark.parametrize("path", [
-    "/admin/events/{event}/export.csv", "/admin/events/{event}/export.xlsx", "/admin/events/{event}/exports",
-    "/admin/events/{event}/badges", "/admin/events/{event}/sessions/{session}/sign-in",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/events/{event}/export.csv",
+        "/admin/events/{event}/export.xlsx",
+        "/admin/events/{event}/exports",
+        "/admin/events/{event}/badges",
+        "/admin/events/{event}/sessions/{session}/sign-in",
+    ],
+)
 def test_exports_are_refused_to_anonymous_users_and_other_events(client, make_event, make_session, as_organiser, path):
     event, other = make_event(), make_event()
     session = make_session(event, capacity=3)
@@ -194,7 +227,9 @@ def test_bad_export_options_get_a_message_not_a_500(client, scene, make_event, m
 def test_cli_export_writes_csv_and_xlsx(runner, scene, tmp_path):
     event, workshop, *_ = scene
     target = tmp_path / "out.csv"
-    result = runner.invoke(args=["export", event.slug, "--session", str(workshop.id), "--status", "confirmed", "-o", str(target)])
+    result = runner.invoke(
+        args=["export", event.slug, "--session", str(workshop.id), "--status", "confirmed", "-o", str(target)]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(target.read_text("utf-8-sig")), delimiter=";"))
     assert {row[0] for row in rows[1:]} == {"Ząbek", "Lis"}

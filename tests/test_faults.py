@@ -1,4 +1,5 @@
 """Faults of the database end in a "busy, try again" page (503, Retry-After) that keeps what was typed."""
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,9 @@ def test_a_fault_during_registration_keeps_the_form(client, db, make_event, make
     assert _count(db) == 0
 
 
-def test_a_fault_while_changing_choices_keeps_them_in_english(client, db, make_event, make_session, participant, monkeypatch):
+def test_a_fault_while_changing_choices_keeps_them_in_english(
+    client, db, make_event, make_session, participant, monkeypatch
+):
     event = make_event()
     first = make_session(event, start_hour=9, capacity=5)
     second = make_session(event, start_hour=11, capacity=5)
@@ -79,7 +82,9 @@ def test_a_fault_while_changing_choices_keeps_them_in_english(client, db, make_e
     monkeypatch.setattr(services, "change_choices", failing)
     path = f"/r/{result.token}"
     page = client.get(f"{path}?lang=en").text
-    answer = client.post(f"{path}?lang=en", data={"sessions": [str(first.id), str(second.id)], "csrf_token": csrf_token(page)})
+    answer = client.post(
+        f"{path}?lang=en", data={"sessions": [str(first.id), str(second.id)], "csrf_token": csrf_token(page)}
+    )
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert BUSY_EN in answer.text and "correct the marked fields" not in answer.text
     checked = re.findall(r'<input[^>]*name="sessions"[^>]*>', answer.text)
@@ -175,7 +180,9 @@ def _read_only_then_writable(db, client, make_event, make_session, way, probe=No
 
 
 @pytest.mark.parametrize("way", READ_ONLY_WAYS)
-def test_a_connection_opened_read_only_is_replaced_once_the_file_is_writable(db, client, make_event, make_session, backend, way):
+def test_a_connection_opened_read_only_is_replaced_once_the_file_is_writable(
+    db, client, make_event, make_session, backend, way
+):
     refused, _probed, accepted = _read_only_then_writable(db, client, make_event, make_session, _way(backend, way))
     assert refused.status_code == 503 and BUSY_PL in refused.text
     assert accepted.status_code == 303
@@ -195,7 +202,9 @@ def test_healthz_fails_while_writes_cannot_succeed(db, client, make_event, make_
 
 
 @pytest.mark.parametrize("way", READ_ONLY_WAYS)
-def test_without_replacing_it_the_read_only_connection_keeps_refusing(db, client, make_event, make_session, backend, way, monkeypatch):
+def test_without_replacing_it_the_read_only_connection_keeps_refusing(
+    db, client, make_event, make_session, backend, way, monkeypatch
+):
     """The twin: with the handler that drops read-only connections removed, writes keep failing."""
     reads_only = _way(backend, way)
     monkeypatch.setitem(app_db._read_only_seen, "at", -app_db.READ_ONLY_SUSPECT_SECONDS)  # an earlier test's

@@ -2,6 +2,7 @@
 
 No answer is a 5xx, and a refused form stores nothing.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -13,13 +14,38 @@ from sqlalchemy import func, select
 from app.registration.models import Registration
 from tests.conftest import FORM_DEFAULTS, csrf_token
 
-FIELDS = ["first_name", "last_name", "email", "phone", "organisation", "position", "city", "category", "language",
-          "consent", "marketing_consent", "sessions"]
+FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "organisation",
+    "position",
+    "city",
+    "category",
+    "language",
+    "consent",
+    "marketing_consent",
+    "sessions",
+]
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400) | st.sampled_from(
-    ["", " ", "\x00", "\u202e", "a" * 5000, "=1+2", "<script>alert(1)</script>", "Łódź", "' OR 1=1 --", "%00", "\r\nBcc: x@y"]
+    [
+        "",
+        " ",
+        "\x00",
+        "\u202e",
+        "a" * 5000,
+        "=1+2",
+        "<script>alert(1)</script>",
+        "Łódź",
+        "' OR 1=1 --",
+        "%00",
+        "\r\nBcc: x@y",
+    ]
 )
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 def _event(db, make_event):  # type: ignore[no-untyped-def]
@@ -56,12 +82,16 @@ def test_registration_form_survives_anything(client, db, make_event, make_sessio
 def test_resend_link_form_survives_anything(client, db, make_event, value):
     event = _event(db, make_event)
     page = client.get(f"/events/{event.slug}/resend-link")
-    response = client.post(f"/events/{event.slug}/resend-link", data={"email": value, "csrf_token": csrf_token(page.text)})
+    response = client.post(
+        f"/events/{event.slug}/resend-link", data={"email": value, "csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code < 500
 
 
 @FAST
-@given(token=text, suffix=st.sampled_from(["", "/calendar.ics", "/cancel", "/data.json", "/erase", "/bookings/1/cancel"]))
+@given(
+    token=text, suffix=st.sampled_from(["", "/calendar.ics", "/cancel", "/data.json", "/erase", "/bookings/1/cancel"])
+)
 def test_manage_urls_survive_anything(client, token, suffix):
     for method in (client.get, client.post):
         response = method("/r/" + quote(token, safe="") + suffix)

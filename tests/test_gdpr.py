@@ -1,4 +1,5 @@
 """GDPR: data download, erasure from the private link, and the purge of old events."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ def _register(event, *sessions, **person):  # type: ignore[no-untyped-def]
     """Register through the service and return (registration, token)."""
     from app.events.models import ParticipantCategory
 
-    data = services.ParticipantData(first_name=person.get("first_name", "Jan"), last_name=person.get("last_name", "Kowalski"),
-                                    email=person["email"], category=ParticipantCategory.MAYOR, city="Łódź", phone="+48 600 100 200")
+    data = services.ParticipantData(
+        first_name=person.get("first_name", "Jan"),
+        last_name=person.get("last_name", "Kowalski"),
+        email=person["email"],
+        category=ParticipantCategory.MAYOR,
+        city="Łódź",
+        phone="+48 600 100 200",
+    )
     result = services.register(event, data, services.Choices(session_ids=[s.id for s in sessions]))
     return result.registration, result.token
 
@@ -59,16 +66,30 @@ def test_erasure_anonymises_releases_places_and_drops_queued_mail(client, db, ma
 
 
 def test_purge_dry_run_and_idempotence(runner, db, make_event, make_session, register):
-    old = make_event(starts_at=NOW - timedelta(days=400), ends_at=NOW - timedelta(days=399),
-                     registration_opens_at=None, registration_closes_at=None)
+    old = make_event(
+        starts_at=NOW - timedelta(days=400),
+        ends_at=NOW - timedelta(days=399),
+        registration_opens_at=None,
+        registration_closes_at=None,
+    )
     recent = make_event()
     session = make_session(old, capacity=5)
     # Registrations made while the old event was open.
     old.registration_closes_at = None
     for i in range(3):
-        db.session.add(Registration(event_id=old.id, first_name="Anna", last_name=f"Stara{i}", email=f"s{i}@example.com",
-                                    email_normalized=f"s{i}@example.com", category="mayor", consent_version="v1",
-                                    consent_at=NOW, manage_token_hash=f"{i:064d}"))
+        db.session.add(
+            Registration(
+                event_id=old.id,
+                first_name="Anna",
+                last_name=f"Stara{i}",
+                email=f"s{i}@example.com",
+                email_normalized=f"s{i}@example.com",
+                category="mayor",
+                consent_version="v1",
+                consent_at=NOW,
+                manage_token_hash=f"{i:064d}",
+            )
+        )
     db.session.commit()
     for registration in db.session.execute(select(Registration)).scalars():
         db.session.add(Booking(registration_id=registration.id, session_id=session.id, status=BookingStatus.CONFIRMED))
@@ -89,7 +110,9 @@ def test_purge_dry_run_and_idempotence(runner, db, make_event, make_session, reg
     people = db.session.execute(select(Registration).order_by(Registration.id)).scalars().all()
     assert [p.last_name for p in people[:3]] == ["—"] * 3 and people[3].email == "new@example.com"
     # Aggregate counts survive: the bookings are still there.
-    assert len(db.session.execute(select(Booking).where(Booking.status == BookingStatus.CONFIRMED)).scalars().all()) >= 3
+    assert (
+        len(db.session.execute(select(Booking).where(Booking.status == BookingStatus.CONFIRMED)).scalars().all()) >= 3
+    )
 
 
 def test_purge_refuses_a_bad_date(runner):

@@ -1,4 +1,5 @@
 """GDPR housekeeping: the retention purge (command line and worker), SMTP errors erased, no addresses in logs."""
+
 from __future__ import annotations
 
 import logging
@@ -107,8 +108,7 @@ def _purged(clock: float) -> bool:
 
 
 @pytest.mark.app_config(GDPR_RETENTION_DAYS=365)
-def test_the_worker_purges_when_it_starts_then_once_a_day(db, past_events, make_event, make_session, register,
-                                                          caplog):
+def test_the_worker_purges_when_it_starts_then_once_a_day(db, past_events, make_event, make_session, register, caplog):
     caplog.set_level(logging.INFO)
     assert _purged(1000.0)
     assert _anonymised(db) == set(past_events["old"])
@@ -162,10 +162,12 @@ def _failed_delivery(app, smtp_server, register, make_event, make_session, reply
     return registration
 
 
-def test_erasure_blanks_the_smtp_error_that_quoted_the_address(app, db, smtp_server, register, make_event,
-                                                               make_session, outbox):
-    registration = _failed_delivery(app, smtp_server, register, make_event, make_session,
-                                    f"550 5.1.1 <{ADDRESS}>: Recipient address rejected")
+def test_erasure_blanks_the_smtp_error_that_quoted_the_address(
+    app, db, smtp_server, register, make_event, make_session, outbox
+):
+    registration = _failed_delivery(
+        app, smtp_server, register, make_event, make_session, f"550 5.1.1 <{ADDRESS}>: Recipient address rejected"
+    )
     [row] = outbox.messages()
     assert row.status == MessageStatus.FAILED and ADDRESS in row.last_error  # the organisers see the reply
     gdpr.erase_registration(registration)
@@ -173,12 +175,16 @@ def test_erasure_blanks_the_smtp_error_that_quoted_the_address(app, db, smtp_ser
     assert row.last_error == "" and ADDRESS not in row.recipient_email
 
 
-@pytest.mark.parametrize("reply", [
-    f"550 5.1.1 <{ADDRESS}>: Recipient address rejected",  # failed for good
-    f"452 4.2.2 <{ADDRESS.lower()}>: mailbox full",  # given up after the last attempt
-])
-def test_the_log_of_a_failed_delivery_names_the_message_not_the_address(app, db, smtp_server, register, make_event,
-                                                                       make_session, outbox, caplog, reply):
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"550 5.1.1 <{ADDRESS}>: Recipient address rejected",  # failed for good
+        f"452 4.2.2 <{ADDRESS.lower()}>: mailbox full",  # given up after the last attempt
+    ],
+)
+def test_the_log_of_a_failed_delivery_names_the_message_not_the_address(
+    app, db, smtp_server, register, make_event, make_session, outbox, caplog, reply
+):
     with caplog.at_level(logging.INFO, logger="app.notifications.delivery"):
         _failed_delivery(app, smtp_server, register, make_event, make_session, reply)
     [row] = outbox.messages()
@@ -188,8 +194,9 @@ def test_the_log_of_a_failed_delivery_names_the_message_not_the_address(app, db,
     assert "example.com" not in caplog.text.lower()
 
 
-def test_the_log_of_a_retry_and_the_send_command_do_not_carry_the_address(app, db, smtp_server, register,
-                                                                        make_event, make_session, caplog):
+def test_the_log_of_a_retry_and_the_send_command_do_not_carry_the_address(
+    app, db, smtp_server, register, make_event, make_session, caplog
+):
     event = make_event()
     register(event, make_session(event), email=ADDRESS)
     smtp_server.handler.rcpt_replies[ADDRESS] = f"451 4.7.1 <{ADDRESS}>: greylisted, try again later"
@@ -200,9 +207,9 @@ def test_the_log_of_a_retry_and_the_send_command_do_not_carry_the_address(app, d
     assert "example.com" not in (caplog.text + result.output).lower()
 
 
-def test_an_unexpected_error_is_logged_with_its_traceback_but_without_the_address(app, db, register, make_event,
-                                                                                 make_session, outbox, caplog,
-                                                                                 monkeypatch):
+def test_an_unexpected_error_is_logged_with_its_traceback_but_without_the_address(
+    app, db, register, make_event, make_session, outbox, caplog, monkeypatch
+):
     event = make_event()
     register(event, make_session(event), email=ADDRESS)
 
@@ -214,16 +221,22 @@ def test_an_unexpected_error_is_logged_with_its_traceback_but_without_the_addres
         delivery.deliver_due()
     [row] = outbox.messages()
     assert f"Unexpected error delivering outbox message {row.id}" in caplog.text
-    assert "Traceback" in caplog.text and "RuntimeError: cannot write a message to [recipient] (cc [address])" in caplog.text
+    assert (
+        "Traceback" in caplog.text
+        and "RuntimeError: cannot write a message to [recipient] (cc [address])" in caplog.text
+    )
     assert "example" not in caplog.text.lower()
     assert row.status == MessageStatus.PENDING  # retried, as before
 
 
-@pytest.mark.parametrize("text, expected", [
-    (f"550 <{ADDRESS}> unknown", "550 <[recipient]> unknown"),
-    (f"550 {ADDRESS.upper()}... unknown", "550 [recipient]... unknown"),
-    ("550 mailbox jan@xn--d1acufc.xn--p1ai unknown", "550 mailbox [address] unknown"),
-    ("421 service not available", "421 service not available"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (f"550 <{ADDRESS}> unknown", "550 <[recipient]> unknown"),
+        (f"550 {ADDRESS.upper()}... unknown", "550 [recipient]... unknown"),
+        ("550 mailbox jan@xn--d1acufc.xn--p1ai unknown", "550 mailbox [address] unknown"),
+        ("421 service not available", "421 service not available"),
+    ],
+)
 def test_addresses_are_masked_in_error_texts(text, expected):
     assert delivery.redact_addresses(text, ADDRESS) == expected

@@ -1,4 +1,5 @@
 """Both catalogs are complete, and pages speak Polish by default and English on request."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,27 @@ def _catalog(language: str):  # type: ignore[no-untyped-def]
 def test_every_message_in_the_code_is_translated_in_both_catalogs(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-         "-k", "lazy_gettext", "-k", "N_", "-o", str(pot), "--no-location", "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as handle:
         extracted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle) if m.id}
@@ -62,7 +81,9 @@ def test_template_gettext_escapes_variables_and_follows_forced_locale(app):
     from flask import render_template_string
     from flask_babel import force_locale
 
-    source = '{{ _("Hello %(name)s,", name=who) }}|{{ ngettext("%(num)d event", "%(num)d events", 2) }}|{{ _("Language") }}'
+    source = (
+        '{{ _("Hello %(name)s,", name=who) }}|{{ ngettext("%(num)d event", "%(num)d events", 2) }}|{{ _("Language") }}'
+    )
     with app.test_request_context("/"):
         polish = render_template_string(source, who="<b>Ala</b>")
         with force_locale("en"):
@@ -73,8 +94,9 @@ def test_template_gettext_escapes_variables_and_follows_forced_locale(app):
     assert "<b>" not in polish
 
 
-def test_times_are_on_the_24_hour_clock_and_dates_in_one_style_in_english(app, db, client, make_event, make_session,
-                                                                          register, outbox):
+def test_times_are_on_the_24_hour_clock_and_dates_in_one_style_in_english(
+    app, db, client, make_event, make_session, register, outbox
+):
     """No "3:00 PM" next to "13:30", no "January 4, 2027" next to "4 Jan 2027": pages and emails alike."""
     event = make_event()
     day = event.starts_at.astimezone(TIMEZONE)

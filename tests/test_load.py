@@ -5,6 +5,7 @@ fresh SQLite file and on a fresh PostgreSQL database. Hundreds of participants
 register at once over HTTP for a workshop with one group of 10 places; then
 one participant double-clicks "Register" twenty times.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,21 +65,36 @@ def _create_event(database_url: str) -> tuple[str, int, int, int]:
     with app.app_context():
         event = Event(
             series=Series(slug="load", name_pl="Seria", name_en="Series"),
-            slug="load-test", title_pl="Test obciążenia", title_en="Load test", city="Łódź",
-            starts_at=starts, ends_at=starts + timedelta(hours=10),
-            registration_opens_at=now - timedelta(days=1), registration_closes_at=starts - timedelta(days=1),
+            slug="load-test",
+            title_pl="Test obciążenia",
+            title_en="Load test",
+            city="Łódź",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=10),
+            registration_opens_at=now - timedelta(days=1),
+            registration_closes_at=starts - timedelta(days=1),
             status=EventStatus.PUBLISHED,
         )
         workshop = Session(
-            event=event, kind=SessionKind.WORKSHOP, title_pl="Warsztat", title_en="Workshop",
-            starts_at=starts + timedelta(hours=1), ends_at=starts + timedelta(hours=2),
-            booking_mode=BookingMode.INSTANT, capacity=PLACES,
+            event=event,
+            kind=SessionKind.WORKSHOP,
+            title_pl="Warsztat",
+            title_en="Workshop",
+            starts_at=starts + timedelta(hours=1),
+            ends_at=starts + timedelta(hours=2),
+            booking_mode=BookingMode.INSTANT,
+            capacity=PLACES,
             groups=[Group(name="Grupa 1", capacity=PLACES)],
         )
         plenary = Session(
-            event=event, kind=SessionKind.PLENARY, title_pl="Plenarna", title_en="Plenary",
-            starts_at=starts + timedelta(hours=3), ends_at=starts + timedelta(hours=4),
-            booking_mode=BookingMode.INSTANT, capacity=None,
+            event=event,
+            kind=SessionKind.PLENARY,
+            title_pl="Plenarna",
+            title_en="Plenary",
+            starts_at=starts + timedelta(hours=3),
+            ends_at=starts + timedelta(hours=4),
+            booking_mode=BookingMode.INSTANT,
+            capacity=None,
         )
         db.session.add_all([event, workshop, plenary])
         db.session.commit()
@@ -112,7 +128,8 @@ def load_target(load_database: str, tmp_path_factory: pytest.TempPathFactory) ->
     logs = tmp_path_factory.mktemp("gunicorn")
     server = GunicornServer(
         production_env(load_database, "http://zapisy.test", OUTBOX_MAIL_DIR=str(logs / "mail")),
-        log_path=logs / "error.log", workers=2,
+        log_path=logs / "error.log",
+        workers=2,
     )
     flask_db_upgrade(server.env)
     slug, workshop_id, group_id, plenary_id = _create_event(load_database)
@@ -138,7 +155,8 @@ async def _register_many(target: LoadTarget, count: int, stats: Stats) -> list:
     async with make_client(count) as client:
         attempts = [
             register(
-                Participant(client, target.server.url, stats), target.slug,
+                Participant(client, target.server.url, stats),
+                target.slug,
                 registration_form(f"load{n}@example.com", [target.workshop_id], n),
             )
             for n in range(count)
@@ -159,14 +177,18 @@ def test_concurrent_registrations_fill_one_group_exactly(load_target: LoadTarget
     assert positions == list(range(1, PARTICIPANTS - PLACES + 1))
 
     url = load_target.database_url
-    by_status = dict(_query(url, "SELECT status, count(*) FROM booking WHERE session_id = :s GROUP BY status",
-                            s=load_target.workshop_id))
+    by_status = dict(
+        _query(
+            url, "SELECT status, count(*) FROM booking WHERE session_id = :s GROUP BY status", s=load_target.workshop_id
+        )
+    )
     assert by_status == {"confirmed": PLACES, "waitlisted": PARTICIPANTS - PLACES}
     [(session_taken,)] = _query(url, "SELECT taken FROM session WHERE id = :s", s=load_target.workshop_id)
     [(group_taken,)] = _query(url, "SELECT taken FROM session_group WHERE id = :g", g=load_target.group_id)
     assert session_taken == group_taken == PLACES
-    [(in_group,)] = _query(url, "SELECT count(*) FROM booking WHERE status = 'confirmed' AND group_id = :g",
-                           g=load_target.group_id)
+    [(in_group,)] = _query(
+        url, "SELECT count(*) FROM booking WHERE status = 'confirmed' AND group_id = :g", g=load_target.group_id
+    )
     assert in_group == PLACES
 
     engine = create_engine(url)
@@ -235,8 +257,14 @@ def _add_workshop(database_url: str, places: int) -> int:
         event = db.session.execute(db.select(Event).where(Event.slug == "load-test")).scalar_one()
         starts = event.starts_at + timedelta(hours=5)
         workshop = Session(
-            event=event, kind=SessionKind.WORKSHOP, title_pl="Warsztat B", title_en="Workshop B",
-            starts_at=starts, ends_at=starts + timedelta(hours=1), booking_mode=BookingMode.INSTANT, capacity=places,
+            event=event,
+            kind=SessionKind.WORKSHOP,
+            title_pl="Warsztat B",
+            title_en="Workshop B",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            booking_mode=BookingMode.INSTANT,
+            capacity=places,
         )
         db.session.add(workshop)
         db.session.commit()
@@ -269,8 +297,11 @@ def test_double_clicks_on_cancel_free_each_place_once(load_target: LoadTarget) -
                 booking_id = re.search(rf"{re.escape(manage)}/bookings/(\d+)/cancel", page.text).group(1)
                 paths.append(f"{manage}/bookings/{booking_id}/cancel")
                 await person.load_form(paths[-1])
-            clicks = [person.submit(path, {}) for (person, _m), path in zip(holders, paths, strict=True)
-                      for _click in range(2)]
+            clicks = [
+                person.submit(path, {})
+                for (person, _m), path in zip(holders, paths, strict=True)
+                for _click in range(2)
+            ]
             return await asyncio.wait_for(asyncio.gather(*clicks), RUN_TIMEOUT)
 
     answers = asyncio.run(scenario())
@@ -278,13 +309,24 @@ def test_double_clicks_on_cancel_free_each_place_once(load_target: LoadTarget) -
 
     url = load_target.database_url
     [(taken,)] = _query(url, "SELECT taken FROM session WHERE id = :s", s=workshop_id)
-    holders = _query(url, "SELECT r.email FROM booking b JOIN registration r ON r.id = b.registration_id "
-                          "WHERE b.session_id = :s AND b.status = 'confirmed' ORDER BY r.email", s=workshop_id)
+    holders = _query(
+        url,
+        "SELECT r.email FROM booking b JOIN registration r ON r.id = b.registration_id "
+        "WHERE b.session_id = :s AND b.status = 'confirmed' ORDER BY r.email",
+        s=workshop_id,
+    )
     assert taken == len(holders) == CANCEL_PLACES
-    assert [email for (email,) in holders] == [f"cancel{n}@example.com" for n in range(CANCEL_PLACES, 2 * CANCEL_PLACES)]
-    emails = dict(_query(url, "SELECT r.email, count(m.id) FROM registration r LEFT JOIN outbox_message m "
-                              "ON m.registration_id = r.id AND m.kind IN ('booking_cancelled', 'promoted') "
-                              "WHERE r.email LIKE 'cancel%' GROUP BY r.email"))
+    assert [email for (email,) in holders] == [
+        f"cancel{n}@example.com" for n in range(CANCEL_PLACES, 2 * CANCEL_PLACES)
+    ]
+    emails = dict(
+        _query(
+            url,
+            "SELECT r.email, count(m.id) FROM registration r LEFT JOIN outbox_message m "
+            "ON m.registration_id = r.id AND m.kind IN ('booking_cancelled', 'promoted') "
+            "WHERE r.email LIKE 'cancel%' GROUP BY r.email",
+        )
+    )
     assert set(emails.values()) == {1}, emails
     _assert_counters_agree(load_target)
 
@@ -293,7 +335,11 @@ def _assert_counters_agree(target: LoadTarget) -> None:
     """Run ``flask check counters`` against the database under load: every counter matches its bookings."""
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "check", "counters"],
-        cwd=Path(__file__).resolve().parent.parent, env=target.server.env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=target.server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "agree with their bookings" in result.stdout

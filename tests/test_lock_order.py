@@ -1,4 +1,5 @@
 """Registrations lock sessions in ascending id order, bookings' foreign keys included (PostgreSQL)."""
+
 from __future__ import annotations
 
 import threading
@@ -54,16 +55,22 @@ def test_a_request_on_a_lower_session_does_not_deadlock_with_its_waiting_list(
         with app.app_context():
             try:
                 time.sleep(delay)
-                person = services.ParticipantData(first_name="Jan", last_name=name, email=f"{name}@example.com",
-                                                  category=ParticipantCategory(category))
+                person = services.ParticipantData(
+                    first_name="Jan",
+                    last_name=name,
+                    email=f"{name}@example.com",
+                    category=ParticipantCategory(category),
+                )
                 services.register(_db.session.get(Event, event_id), person, services.Choices(session_ids=ids))
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
             finally:
                 _db.session.remove()
 
-    threads = [threading.Thread(target=register, args=("mayor", "mayor", 0), name="mayor"),
-               threading.Thread(target=register, args=("councillor", "councillor", 0.2), name="councillor")]
+    threads = [
+        threading.Thread(target=register, args=("mayor", "mayor", 0), name="mayor"),
+        threading.Thread(target=register, args=("councillor", "councillor", 0.2), name="councillor"),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -99,16 +106,19 @@ def test_two_submissions_for_one_email_end_in_already_registered_not_a_deadlock(
         with app.app_context():
             try:
                 time.sleep(delay)
-                person = services.ParticipantData(first_name="Jan", last_name="Nowak", email="jan@example.com",
-                                                  category=ParticipantCategory("mayor"))
+                person = services.ParticipantData(
+                    first_name="Jan", last_name="Nowak", email="jan@example.com", category=ParticipantCategory("mayor")
+                )
                 services.register(_db.session.get(Event, event_id), person, services.Choices(session_ids=ids))
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
             finally:
                 _db.session.remove()
 
-    threads = [threading.Thread(target=register, args=([s3.id, s7.id], 0), name="b"),
-               threading.Thread(target=register, args=([s7.id], 0.2), name="a")]
+    threads = [
+        threading.Thread(target=register, args=([s3.id, s7.id], 0), name="b"),
+        threading.Thread(target=register, args=([s7.id], 0.2), name="a"),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

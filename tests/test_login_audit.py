@@ -1,4 +1,5 @@
 """Organiser logins, failed logins and logouts go to the audit log; no password or typed text is kept."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,11 @@ from tests.conftest import PASSWORD, csrf_token, login, submit
 def _entries(db, prefix: str = "account.log") -> list[AuditEntry]:  # type: ignore[no-untyped-def]
     """Return the login and logout entries, oldest first."""
     db.session.rollback()
-    return list(db.session.execute(
-        select(AuditEntry).where(AuditEntry.action.like(f"{prefix}%")).order_by(AuditEntry.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEntry).where(AuditEntry.action.like(f"{prefix}%")).order_by(AuditEntry.id)
+        ).scalars()
+    )
 
 
 def _whole_log(db) -> str:  # type: ignore[no-untyped-def]
@@ -43,17 +46,25 @@ def test_a_logout_without_a_session_records_nothing(client, db):
     assert _entries(db) == []
 
 
-@pytest.mark.parametrize("enabled, password, reason", [
-    (True, "not the password!", "wrong_password"),
-    (False, PASSWORD, "disabled"),
-])
+@pytest.mark.parametrize(
+    "enabled, password, reason",
+    [
+        (True, "not the password!", "wrong_password"),
+        (False, PASSWORD, "disabled"),
+    ],
+)
 def test_a_refused_login_of_a_known_account_is_audited(client, db, make_organiser, enabled, password, reason):
     organiser = make_organiser(is_enabled=enabled)
     assert login(client, organiser, password).status_code == 422
     [entry] = _entries(db)
     assert entry.action == "account.login_failed"
     assert entry.actor_id is None and entry.actor_label == "anonymous"
-    assert entry.details == {"account_id": organiser.id, "account": organiser.email, "ip": "127.0.0.1", "reason": reason}
+    assert entry.details == {
+        "account_id": organiser.id,
+        "account": organiser.email,
+        "ip": "127.0.0.1",
+        "reason": reason,
+    }
     assert password not in _whole_log(db)
 
 

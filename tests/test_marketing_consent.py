@@ -1,4 +1,5 @@
 """Consent to news about future events: withdrawn (or given again) from the private link, audited, exported."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def signed_up(make_event, make_session, participant):  # type: ignore[no-untyped
     def helper(event=None, marketing: bool = True):  # type: ignore[no-untyped-def]
         event = event or make_event()
         session = make_session(event)
-        result = services.register(event, participant(has_marketing_consent=marketing),
-                                   services.Choices(session_ids=[session.id]))
+        result = services.register(
+            event, participant(has_marketing_consent=marketing), services.Choices(session_ids=[session.id])
+        )
         return result.registration, result.token
 
     return helper
@@ -37,19 +39,22 @@ def _reloaded(db, registration_id: int) -> Registration:  # type: ignore[no-unty
 
 def _consent_entries(db, registration_id: int) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
     """Return the registration's consent entries of the audit log, oldest first."""
-    return list(db.session.execute(
-        select(AuditEntry)
-        .where(AuditEntry.registration_id == registration_id, AuditEntry.action.like("registration.marketing%"))
-        .order_by(AuditEntry.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEntry)
+            .where(AuditEntry.registration_id == registration_id, AuditEntry.action.like("registration.marketing%"))
+            .order_by(AuditEntry.id)
+        ).scalars()
+    )
 
 
 def _post(client, token: str, action: str, follow: bool = False):  # type: ignore[no-untyped-def]
     """Press the consent button of the manage page."""
     page = client.get(f"/r/{token}")
     assert page.status_code == 200
-    return client.post(f"/r/{token}/marketing/{action}", data={"csrf_token": csrf_token(page.text)},
-                       follow_redirects=follow)
+    return client.post(
+        f"/r/{token}/marketing/{action}", data={"csrf_token": csrf_token(page.text)}, follow_redirects=follow
+    )
 
 
 def test_the_consent_given_on_the_form_has_its_time(db, signed_up):
@@ -81,7 +86,8 @@ def test_participant_withdraws_and_gives_again_the_consent_from_the_private_link
     assert "we will send you news about future events" in page.text
     assert _reloaded(db, registration.id).has_marketing_consent
     assert [e.action for e in _consent_entries(db, registration.id)] == [
-        "registration.marketing_consent_withdrawn", "registration.marketing_consent_given",
+        "registration.marketing_consent_withdrawn",
+        "registration.marketing_consent_given",
     ]
 
 

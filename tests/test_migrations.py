@@ -1,4 +1,5 @@
 """The migrations build the schema the models describe, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import uuid
@@ -62,31 +63,48 @@ def test_revision_0005_folds_existing_names_as_the_app_does(tmp_path):
     from app.registration.search import search_text
 
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.sqlite'}")
-    people = [("Łukasz", "Żółkiewski", "LZ@Example.com", "Urząd Miasta Łodzi", "Łódź"),
-              ("Ærø", "Straße  Œuvre", "x@y.pl", "", "Gdańsk")]
+    people = [
+        ("Łukasz", "Żółkiewski", "LZ@Example.com", "Urząd Miasta Łodzi", "Łódź"),
+        ("Ærø", "Straße  Œuvre", "x@y.pl", "", "Gdańsk"),
+    ]
     with app.app_context():
         upgrade(revision="0004")
         with db.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO series (id, slug, name_pl, name_en, description_pl, description_en, organiser_name)"
-                " VALUES (1, 's', 'S', 'S', '', '', '')"
-            ))
-            connection.execute(text(
-                "INSERT INTO event (id, series_id, slug, title_pl, title_en, description_pl, description_en,"
-                " edition_label, city, venue, starts_at, ends_at, status, contact_email, max_ranked_choices,"
-                " created_at) VALUES (1, 1, 'e', 'E', 'E', '', '', '', 'Łódź', '', '2027-01-01', '2027-01-02',"
-                " 'draft', '', 3, '2026-01-01')"
-            ))
+            connection.execute(
+                text(
+                    "INSERT INTO series (id, slug, name_pl, name_en, description_pl, description_en, organiser_name)"
+                    " VALUES (1, 's', 'S', 'S', '', '', '')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO event (id, series_id, slug, title_pl, title_en, description_pl, description_en,"
+                    " edition_label, city, venue, starts_at, ends_at, status, contact_email, max_ranked_choices,"
+                    " created_at) VALUES (1, 1, 'e', 'E', 'E', '', '', '', 'Łódź', '', '2027-01-01', '2027-01-02',"
+                    " 'draft', '', 3, '2026-01-01')"
+                )
+            )
             for n, (first, last, email, organisation, city) in enumerate(people, start=1):
-                connection.execute(text(
-                    "INSERT INTO registration (id, event_id, first_name, last_name, email, email_normalized, phone,"
-                    " organisation, position, city, category, language, consent_version, consent_at,"
-                    " consent_source, has_marketing_consent, status, manage_token_hash, created_at, updated_at,"
-                    " checkin_code) VALUES (:n, 1, :first, :last, :email, :email, '', :organisation, '', :city,"
-                    " 'mayor', 'pl', 'v1', '2026-01-01', 'form', 0, 'active', :hash, '2026-01-01', '2026-01-01',"
-                    " :code)"
-                ), {"n": n, "first": first, "last": last, "email": email, "organisation": organisation,
-                    "city": city, "hash": f"{n:064d}", "code": f"CODE{n}"})
+                connection.execute(
+                    text(
+                        "INSERT INTO registration (id, event_id, first_name, last_name, email, email_normalized, phone,"
+                        " organisation, position, city, category, language, consent_version, consent_at,"
+                        " consent_source, has_marketing_consent, status, manage_token_hash, created_at, updated_at,"
+                        " checkin_code) VALUES (:n, 1, :first, :last, :email, :email, '', :organisation, '', :city,"
+                        " 'mayor', 'pl', 'v1', '2026-01-01', 'form', 0, 'active', :hash, '2026-01-01', '2026-01-01',"
+                        " :code)"
+                    ),
+                    {
+                        "n": n,
+                        "first": first,
+                        "last": last,
+                        "email": email,
+                        "organisation": organisation,
+                        "city": city,
+                        "hash": f"{n:064d}",
+                        "code": f"CODE{n}",
+                    },
+                )
         upgrade(revision="0005")
         with db.engine.connect() as connection:
             stored = connection.execute(text("SELECT search_text FROM registration ORDER BY id")).scalars().all()
@@ -108,22 +126,34 @@ def test_revision_0012_removes_the_private_links_of_emails_sent_before_it(tmp_pa
         upgrade(revision="0010")
         with db.engine.begin() as connection:
             for n, status in enumerate(("sent", "pending", "failed"), start=1):
-                connection.execute(text(
-                    "INSERT INTO outbox_message (id, kind, status, recipient_email, recipient_name, sender_name,"
-                    " reply_to, language, subject, body_text, body_html, attachments, message_id, attempts,"
-                    " next_attempt_at, last_error, created_at) VALUES (:n, 'registration_received', :status,"
-                    " 'a@example.com', '', '', '', 'pl', 'S', :text, :html, '[]', :mid, 1, '2026-01-01', '',"
-                    " '2026-01-01')"
-                ), {"n": n, "status": status, "mid": f"<{n}@zapisy.test>",
-                    "text": f"Link: https://zapisy.example/r/{token}\nPotwierdź: https://zapisy.example/r/{token}/confirm",
-                    "html": f'<a href="https://zapisy.example/r/{token}">https://zapisy.example/r/{token}</a>'})
+                connection.execute(
+                    text(
+                        "INSERT INTO outbox_message (id, kind, status, recipient_email, recipient_name, sender_name,"
+                        " reply_to, language, subject, body_text, body_html, attachments, message_id, attempts,"
+                        " next_attempt_at, last_error, created_at) VALUES (:n, 'registration_received', :status,"
+                        " 'a@example.com', '', '', '', 'pl', 'S', :text, :html, '[]', :mid, 1, '2026-01-01', '',"
+                        " '2026-01-01')"
+                    ),
+                    {
+                        "n": n,
+                        "status": status,
+                        "mid": f"<{n}@zapisy.test>",
+                        "text": f"Link: https://zapisy.example/r/{token}\nPotwierdź: https://zapisy.example/r/{token}/confirm",
+                        "html": f'<a href="https://zapisy.example/r/{token}">https://zapisy.example/r/{token}</a>',
+                    },
+                )
         upgrade(revision="0012")
         with db.engine.connect() as connection:
-            rows = connection.execute(text("SELECT status, body_text, body_html, redact FROM outbox_message ORDER BY id")).all()
+            rows = connection.execute(
+                text("SELECT status, body_text, body_html, redact FROM outbox_message ORDER BY id")
+            ).all()
         db.engine.dispose()
     sent, pending, failed = rows
     assert token not in sent.body_text + sent.body_html
-    assert sent.body_text == "Link: https://zapisy.example/r/[removed]\nPotwierdź: https://zapisy.example/r/[removed]/confirm"
+    assert (
+        sent.body_text
+        == "Link: https://zapisy.example/r/[removed]\nPotwierdź: https://zapisy.example/r/[removed]/confirm"
+    )
     # Not sent yet (or to be retried by an organiser): the link is still needed.
     assert token in pending.body_text and token in failed.body_html
     assert pending.redact == failed.redact == f'["{token}"]'  # and removed once they are sent

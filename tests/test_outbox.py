@@ -1,4 +1,5 @@
 """The outbox: written with the change, delivered after commit over real SMTP, retried, never sent twice."""
+
 from __future__ import annotations
 
 import re
@@ -160,7 +161,9 @@ def test_4xx_replies_are_retried_with_backoff_and_5xx_fail_at_once(
     assert smtp_server.handler.received == []
 
 
-def test_backoff_doubles_and_the_last_retry_fails_the_message(app, db, make_event, make_session, register, smtp_server, outbox):
+def test_backoff_doubles_and_the_last_retry_fails_the_message(
+    app, db, make_event, make_session, register, smtp_server, outbox
+):
     app.config.update(OUTBOX_MAX_ATTEMPTS=3, OUTBOX_RETRY_BASE=10)
     event = make_event()
     register(event, make_session(event), email="busy@example.com")
@@ -198,7 +201,9 @@ def test_a_rolled_back_change_leaves_no_email(app, db, make_event, make_session,
     assert _db.session.execute(_db.select(services.Registration)).first() is None
 
 
-def test_a_claim_left_by_a_killed_worker_is_released_after_the_timeout(app, db, make_event, make_session, register, smtp_server, outbox):
+def test_a_claim_left_by_a_killed_worker_is_released_after_the_timeout(
+    app, db, make_event, make_session, register, smtp_server, outbox
+):
     event = make_event()
     register(event, make_session(event))
     now = utcnow()
@@ -274,12 +279,16 @@ def test_without_the_claim_guard_two_workers_send_messages_twice(app, db, backen
 
     def unguarded_claim(limit, worker, now=None):  # type: ignore[no-untyped-def]
         now = now or utcnow()
-        rows = _db.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == MessageStatus.PENDING)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).scalars().all()
+        rows = (
+            _db.session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == MessageStatus.PENDING)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         claims = [delivery.ClaimedMessage.from_row(row) for row in rows]
         time.sleep(0.01)  # the window between reading and claiming
         with write_transaction():
@@ -297,7 +306,9 @@ def test_without_the_claim_guard_two_workers_send_messages_twice(app, db, backen
     assert len(ids) > len(set(ids))  # some messages went out twice
 
 
-def test_without_a_mail_server_messages_are_written_as_eml_files_and_listed(app, db, client, make_event, make_session, register, outbox):
+def test_without_a_mail_server_messages_are_written_as_eml_files_and_listed(
+    app, db, client, make_event, make_session, register, outbox
+):
     assert not app.config["MAIL_SERVER"]
     event = make_event()
     register(event, make_session(event), first_name="Łucja")
@@ -325,8 +336,10 @@ def test_without_a_mail_server_messages_are_written_as_eml_files_and_listed(app,
     ("text", "expected"),
     [
         ("See https://a.test/r/x1.", 'See <a href="https://a.test/r/x1">https://a.test/r/x1</a>.'),
-        ("<b>http://a.test/?a=1&b=2</b>",
-         '&lt;b&gt;<a href="http://a.test/?a=1&amp;b=2">http://a.test/?a=1&amp;b=2</a>&lt;/b&gt;'),
+        (
+            "<b>http://a.test/?a=1&b=2</b>",
+            '&lt;b&gt;<a href="http://a.test/?a=1&amp;b=2">http://a.test/?a=1&amp;b=2</a>&lt;/b&gt;',
+        ),
         ('x"http://a.test/"onmouseover=y', 'x&#34;<a href="http://a.test/">http://a.test/</a>&#34;onmouseover=y'),
         ("javascript:alert(1) ftp://a.test", "javascript:alert(1) ftp://a.test"),
         ("(https://a.test/path)", '(<a href="https://a.test/path">https://a.test/path</a>)'),
@@ -337,9 +350,15 @@ def test_the_mail_page_escapes_text_and_links_only_http_urls(text, expected):
 
 
 def test_the_mail_page_sends_the_html_links_to_the_window():
-    assert with_top_target("<html><HEAD lang=x><title>t</title>") == '<html><HEAD lang=x><base target="_top"><title>t</title>'
+    assert (
+        with_top_target("<html><HEAD lang=x><title>t</title>")
+        == '<html><HEAD lang=x><base target="_top"><title>t</title>'
+    )
     assert with_top_target("<p>x</p>") == '<base target="_top"><p>x</p>'
-    assert find_links("a http://a.test/r/1, b http://a.test/r/1 c https://b.test.") == ["http://a.test/r/1", "https://b.test"]
+    assert find_links("a http://a.test/r/1, b http://a.test/r/1 c https://b.test.") == [
+        "http://a.test/r/1",
+        "https://b.test",
+    ]
 
 
 def test_long_lines_and_polish_text_survive_smtp(app, db, smtp_server, outbox):
@@ -358,8 +377,11 @@ def _rows_holding(db, secret: str) -> list[int]:  # type: ignore[no-untyped-def]
     """Return the ids of outbox rows that hold ``secret`` anywhere (bodies, attachments, private parts)."""
     db.session.rollback()
     rows = db.session.execute(db.select(OutboxMessage)).scalars()
-    return [row.id for row in rows
-            if secret in "".join(map(str, (row.body_text, row.body_html, row.attachments, row.redact, row.subject)))]
+    return [
+        row.id
+        for row in rows
+        if secret in "".join(map(str, (row.body_text, row.body_html, row.attachments, row.redact, row.subject)))
+    ]
 
 
 def test_a_delivered_email_leaves_no_working_link_in_its_row_and_a_retry_still_sends_it(
@@ -395,13 +417,17 @@ def test_a_delivered_email_leaves_no_working_link_in_its_row_and_a_retry_still_s
     new_token = new.redact[0]
     assert new_token != token and f"/r/{new_token}" in new.body_text and f"/r/{new_token}" in new.body_html
     assert deliver_due().sent == 1
-    assert f"/r/{new_token}" in smtp_server.handler.to("link@example.com")[-1].message.get_body(
-        preferencelist=("plain",)).get_content()
+    assert (
+        f"/r/{new_token}"
+        in smtp_server.handler.to("link@example.com")[-1].message.get_body(preferencelist=("plain",)).get_content()
+    )
     assert _rows_holding(db, new_token) == []
     assert client.get(f"/r/{new_token}").status_code == 200
 
 
-def test_a_failed_email_keeps_its_link_for_an_organisers_retry(app, db, make_event, make_session, participant, smtp_server, outbox):
+def test_a_failed_email_keeps_its_link_for_an_organisers_retry(
+    app, db, make_event, make_session, participant, smtp_server, outbox
+):
     event = make_event()
     result = services.register(event, participant(email="nobody@example.com"), services.Choices())
     smtp_server.handler.rcpt_replies["nobody@example.com"] = "550 5.1.1 No such user"

@@ -1,4 +1,5 @@
 """Organisers' passwords: changing one's own, resetting a forgotten one by email, setting one from the CLI."""
+
 from __future__ import annotations
 
 import email
@@ -21,17 +22,24 @@ NEW_PASSWORD = "a brand new passphrase"
 def _audit(db, action: str) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
     """Return the audit entries of ``action``, oldest first."""
     db.session.rollback()
-    return list(db.session.execute(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)).scalars())
+    return list(
+        db.session.execute(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)).scalars()
+    )
 
 
 def _change(client, current: str, new: str, again: str | None = None):  # type: ignore[no-untyped-def]
     """Submit the password change form."""
     page = client.get("/admin/password")
     assert page.status_code == 200
-    return client.post("/admin/password", data={
-        "current_password": current, "new_password": new, "new_password_again": new if again is None else again,
-        "csrf_token": csrf_token(page.text),
-    })
+    return client.post(
+        "/admin/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "new_password_again": new if again is None else again,
+            "csrf_token": csrf_token(page.text),
+        },
+    )
 
 
 def _sent_to_login(response) -> bool:  # type: ignore[no-untyped-def]
@@ -57,15 +65,19 @@ def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(app, c
     assert NEW_PASSWORD not in str(entry.details) and PASSWORD not in str(entry.details)
 
 
-@pytest.mark.parametrize(("current", "new", "again", "message"), [
-    ("not my password", NEW_PASSWORD, None, "The current password is not right."),
-    ("", NEW_PASSWORD, None, "This field is required."),
-    (PASSWORD, "too short", None, "The password must have at least 10 characters."),
-    (PASSWORD, NEW_PASSWORD, "a different passphrase", "The two new passwords are not the same."),
-    (PASSWORD, "x" * 201, None, "The password may have at most 200 characters."),
-])
-def test_a_password_change_needs_the_current_password_and_a_good_new_one(app, client, db, make_organiser,
-                                                                        current, new, again, message):
+@pytest.mark.parametrize(
+    ("current", "new", "again", "message"),
+    [
+        ("not my password", NEW_PASSWORD, None, "The current password is not right."),
+        ("", NEW_PASSWORD, None, "This field is required."),
+        (PASSWORD, "too short", None, "The password must have at least 10 characters."),
+        (PASSWORD, NEW_PASSWORD, "a different passphrase", "The two new passwords are not the same."),
+        (PASSWORD, "x" * 201, None, "The password may have at most 200 characters."),
+    ],
+)
+def test_a_password_change_needs_the_current_password_and_a_good_new_one(
+    app, client, db, make_organiser, current, new, again, message
+):
     organiser = make_organiser()
     client.get("/language/en")
     login(client, organiser)
@@ -87,16 +99,19 @@ def test_wrong_current_passwords_back_off_like_logins(client, make_organiser, ap
 def test_the_password_page_needs_a_login_and_a_csrf_token(client, make_organiser):
     assert _sent_to_login(client.get("/admin/password"))
     login(client, make_organiser())
-    response = client.post("/admin/password", data={
-        "current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD})
+    response = client.post(
+        "/admin/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD},
+    )
     assert response.status_code == 400
 
 
 def test_cli_sets_a_password_asked_twice_and_ends_the_sessions(app, client, runner, db, make_organiser):
     organiser = make_organiser()
     login(client, organiser)
-    result = runner.invoke(args=["organiser", "set-password", organiser.email.upper()],
-                           input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    result = runner.invoke(
+        args=["organiser", "set-password", organiser.email.upper()], input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert NEW_PASSWORD not in result.output  # hidden input
     assert result.output.startswith("New password: \nRepeat for confirmation: \n")  # asked twice, nothing echoed
@@ -108,11 +123,14 @@ def test_cli_sets_a_password_asked_twice_and_ends_the_sessions(app, client, runn
     assert entry.actor_label == "cli" and entry.details == {"account_id": organiser.id, "account": organiser.email}
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["organiser", "set-password", "{email}"], f"{NEW_PASSWORD}\nsomething else\n", "do not match"),
-    (["organiser", "set-password", "{email}", "--password-stdin"], "short\n", "at least 10 characters"),
-    (["organiser", "set-password", "nobody@zapisy.test"], "", "No account has this email."),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["organiser", "set-password", "{email}"], f"{NEW_PASSWORD}\nsomething else\n", "do not match"),
+        (["organiser", "set-password", "{email}", "--password-stdin"], "short\n", "at least 10 characters"),
+        (["organiser", "set-password", "nobody@zapisy.test"], "", "No account has this email."),
+    ],
+)
 def test_cli_set_password_refuses_bad_input(app, runner, make_organiser, args, stdin, message):
     organiser = make_organiser()
     result = runner.invoke(args=[a.format(email=organiser.email) for a in args], input=stdin)
@@ -122,8 +140,9 @@ def test_cli_set_password_refuses_bad_input(app, runner, make_organiser, args, s
 
 def test_cli_set_password_reads_stdin_for_scripts(app, runner, make_organiser):
     organiser = make_organiser()
-    result = runner.invoke(args=["organiser", "set-password", organiser.email, "--password-stdin"],
-                           input=f"{NEW_PASSWORD}\n")
+    result = runner.invoke(
+        args=["organiser", "set-password", organiser.email, "--password-stdin"], input=f"{NEW_PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert login(app.test_client(), organiser, NEW_PASSWORD).status_code == 302
 
@@ -149,9 +168,14 @@ def _set_new_password(client, link: str, password: str = NEW_PASSWORD, again: st
     assert opened.status_code == 303 and opened.headers["Location"] == "/admin/reset-password"
     page = client.get("/admin/reset-password")
     assert page.status_code == 200
-    return client.post("/admin/reset-password", data={
-        "new_password": password, "new_password_again": password if again is None else again,
-        "csrf_token": csrf_token(page.text)})
+    return client.post(
+        "/admin/reset-password",
+        data={
+            "new_password": password,
+            "new_password_again": password if again is None else again,
+            "csrf_token": csrf_token(page.text),
+        },
+    )
 
 
 def test_a_forgotten_password_is_reset_through_an_emailed_link_that_works_once(app, client, db, make_organiser, outbox):
@@ -242,12 +266,15 @@ def test_reset_emails_are_limited_per_account_and_per_address(app, make_organise
     assert outbox.messages(kind="password_reset", to=other.email) == []
 
 
-@pytest.mark.parametrize("path", [
-    "/admin/reset-password/not-a-token",
-    "/admin/reset-password/" + "A" * 43,
-    "/admin/reset-password/%C5%BC%C3%B3%C5%82w",
-    "/admin/reset-password",  # no link opened in this browser
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/reset-password/not-a-token",
+        "/admin/reset-password/" + "A" * 43,
+        "/admin/reset-password/%C5%BC%C3%B3%C5%82w",
+        "/admin/reset-password",  # no link opened in this browser
+    ],
+)
 def test_a_made_up_link_is_refused_with_a_message_not_an_error(client, path):
     client.get("/language/en")
     response = client.get(path)

@@ -1,4 +1,5 @@
 """Event list, programme page, JSON API, language switch and demo data."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -30,9 +31,15 @@ def test_index_lists_upcoming_and_past_by_series(client, make_event):
     from tests.conftest import NOW
 
     make_event(title_pl="Przyszłe", title_en="Upcoming one")
-    make_event(title_pl="Dawne", title_en="Old one", starts_at=NOW - timedelta(days=400),
-               ends_at=NOW - timedelta(days=399), status=EventStatus.CLOSED,
-               registration_opens_at=None, registration_closes_at=None)
+    make_event(
+        title_pl="Dawne",
+        title_en="Old one",
+        starts_at=NOW - timedelta(days=400),
+        ends_at=NOW - timedelta(days=399),
+        status=EventStatus.CLOSED,
+        registration_opens_at=None,
+        registration_closes_at=None,
+    )
     make_event(title_pl="Szkic", title_en="Draft one", status=EventStatus.DRAFT)
     client.get("/language/en")
     page = client.get("/").text
@@ -102,12 +109,22 @@ def test_demo_events_can_be_registered_for(runner, client, db):
     runner.invoke(args=["seed-demo"])
     for slug, language in (("v-sesja-dialogu-lodz", "pl"), ("pracownia-miast-sandomierz", "en")):
         event = db.session.execute(select(Event).where(Event.slug == slug)).scalar_one()
-        first = db.session.execute(select(Session.id).where(
-            Session.event_id == event.id, Session.booking_mode == BookingMode.INSTANT
-        ).order_by(Session.starts_at, Session.id).limit(1)).scalar_one()
-        response = submit(client, f"/events/{slug}/register", {
-            **FORM_DEFAULTS, "language": language, "email": f"{slug}@example.com", "sessions": [str(first)],
-        })
+        first = db.session.execute(
+            select(Session.id)
+            .where(Session.event_id == event.id, Session.booking_mode == BookingMode.INSTANT)
+            .order_by(Session.starts_at, Session.id)
+            .limit(1)
+        ).scalar_one()
+        response = submit(
+            client,
+            f"/events/{slug}/register",
+            {
+                **FORM_DEFAULTS,
+                "language": language,
+                "email": f"{slug}@example.com",
+                "sessions": [str(first)],
+            },
+        )
         assert response.status_code == 303, slug
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Registration)).scalar_one() == 2

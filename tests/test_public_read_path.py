@@ -1,4 +1,5 @@
 """The public read path (issue 8): constant queries per page, the programme and page caches."""
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,16 @@ def _programme(event, make_session, register, sessions: int) -> None:  # type: i
     made = []
     for n in range(sessions):
         starts = event.starts_at.replace(hour=8, minute=0) + timedelta(minutes=10 * n)
-        made.append(make_session(event, groups=[1, 1] if n == 0 else [5, 5], starts_at=starts,
-                                 ends_at=starts + timedelta(minutes=10), title_pl=f"Sesja {n}",
-                                 title_en=f"Session {n}"))
+        made.append(
+            make_session(
+                event,
+                groups=[1, 1] if n == 0 else [5, 5],
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=10),
+                title_pl=f"Sesja {n}",
+                title_en=f"Session {n}",
+            )
+        )
     for n in range(3):  # two take the first session's places, the third waits
         register(event, made[0], email=f"person{n}@example.com")
     register(event, *made[1:3], email="other@example.com")
@@ -236,8 +244,12 @@ def test_a_registration_post_reads_the_sessions_once(client, make_event, make_se
     make_session(event, start_hour=15, booking_mode=BookingMode.RANKED, capacity=5)
     url = f"/events/{event.slug}/register"
     page = client.get(url)
-    data = {**FORM_DEFAULTS, "email": "once@example.com", "sessions": [str(s.id) for s in picked],
-            "csrf_token": csrf_token(page.text)}
+    data = {
+        **FORM_DEFAULTS,
+        "email": "once@example.com",
+        "sessions": [str(s.id) for s in picked],
+        "csrf_token": csrf_token(page.text),
+    }
     with counted_statements() as statements:
         assert client.post(url, data=data).status_code == 303
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and re.search(r"\bFROM session\b", s)]

@@ -1,4 +1,5 @@
 """Ranked workshops in the app: preview, publication, results, waiting lists and expiring offers."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,15 @@ from tests.conftest import NOW, csrf_token
 def _workshops(make_session, event, *capacities, **extra):  # type: ignore[no-untyped-def]
     """Add ranked workshops at the same time, titled A, B, C…; return them."""
     return [
-        make_session(event, start_hour=10, capacity=c, booking_mode=BookingMode.RANKED,
-                     title_pl=f"Warsztat {chr(65 + i)}", title_en=f"Workshop {chr(65 + i)}", **extra)
+        make_session(
+            event,
+            start_hour=10,
+            capacity=c,
+            booking_mode=BookingMode.RANKED,
+            title_pl=f"Warsztat {chr(65 + i)}",
+            title_en=f"Workshop {chr(65 + i)}",
+            **extra,
+        )
         for i, c in enumerate(capacities)
     ]
 
@@ -83,7 +91,10 @@ def test_publish_books_waitlists_and_emails_everyone(db, make_event, make_sessio
     assert len(confirmed) == 2
     (left_out,) = set(people) - set(confirmed)
     waiting = [bk for bk in _bookings(db) if bk.status == BookingStatus.WAITLISTED]
-    assert [(bk.registration_id, bk.session_id, bk.rank) for bk in waiting] == [(left_out, a.id, 1), (left_out, b.id, 2)]
+    assert [(bk.registration_id, bk.session_id, bk.rank) for bk in waiting] == [
+        (left_out, a.id, 1),
+        (left_out, b.id, 2),
+    ]
     results = outbox.messages(kind="ranked_result")
     assert sorted(m.registration_id for m in results) == sorted(people)
     by_person = {m.registration_id: m.body_text for m in results}
@@ -174,8 +185,9 @@ def _contest(event, make_session, participant):  # type: ignore[no-untyped-def]
     return a, b, early, first, second
 
 
-def test_freed_place_is_offered_to_the_highest_rank_then_accepted(app, db, client, make_event, make_session,
-                                                                  participant, outbox):
+def test_freed_place_is_offered_to_the_highest_rank_then_accepted(
+    app, db, client, make_event, make_session, participant, outbox
+):
     event = make_event()
     a, b, early, first, second = _contest(event, make_session, participant)
     waiting = [bk for bk in _bookings(db, a.id) if bk.status == BookingStatus.WAITLISTED]
@@ -266,14 +278,18 @@ def test_ranks_cannot_change_after_the_deadline(client, db, make_event, make_ses
     page = client.get(f"/r/{token}?lang=en")
     assert "The deadline for ranking workshops has passed" in page.text
     assert f'name="rank_{_key(event)}_1"' not in page.text
-    response = client.post(f"/r/{token}?lang=en", data={"csrf_token": csrf_token(page.text),
-                                                 f"rank_{_key(event)}_1": b.id, f"rank_{_key(event)}_2": a.id})
+    response = client.post(
+        f"/r/{token}?lang=en",
+        data={"csrf_token": csrf_token(page.text), f"rank_{_key(event)}_1": b.id, f"rank_{_key(event)}_2": a.id},
+    )
     assert response.status_code == 422 and "The deadline for ranking workshops has passed" in response.text
     # A change without the ranked fields keeps the ranks.
     response = client.post(f"/r/{token}", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 303
     db.session.rollback()
-    assert [p.session_id for p in sorted(db.session.get(Registration, registration_id).preferences, key=lambda p: p.rank)] == [a.id, b.id]
+    assert [
+        p.session_id for p in sorted(db.session.get(Registration, registration_id).preferences, key=lambda p: p.rank)
+    ] == [a.id, b.id]
     # New registrations cannot rank either.
     with pytest.raises(RankingClosed):
         _rank(event, participant, a)
@@ -293,8 +309,9 @@ def test_reopen_withdraws_places_and_allows_a_new_run(db, make_event, make_sessi
     assert _taken(db, a.id) == 1 and _taken(db, b.id) == 1
 
 
-def test_admin_pages_preview_publish_and_access(client, db, make_event, make_session, participant, as_organiser,
-                                                make_organiser, outbox):
+def test_admin_pages_preview_publish_and_access(
+    client, db, make_event, make_session, participant, as_organiser, make_organiser, outbox
+):
     from tests.conftest import login
 
     event = make_event()
@@ -306,22 +323,30 @@ def test_admin_pages_preview_publish_and_access(client, db, make_event, make_ses
     as_organiser("organiser", events=[other])
     assert client.get(url).status_code == 404
     page = client.get(f"/admin/events/{other.id}/allocation")
-    assert client.post(url + "/preview", data={"csrf_token": csrf_token(page.text), "objective": "fair"}).status_code == 404
+    assert (
+        client.post(url + "/preview", data={"csrf_token": csrf_token(page.text), "objective": "fair"}).status_code
+        == 404
+    )
 
     client.post("/admin/logout", data={"csrf_token": csrf_token(page.text)})
     staff = make_organiser("staff", events=[event])
     login(client, staff)
     page = client.get(url)
     assert page.status_code == 200
-    assert client.post(url + "/preview", data={"csrf_token": csrf_token(page.text), "objective": "fair"}).status_code == 403
+    assert (
+        client.post(url + "/preview", data={"csrf_token": csrf_token(page.text), "objective": "fair"}).status_code
+        == 403
+    )
 
     client.post("/admin/logout", data={"csrf_token": csrf_token(page.text)})
     as_organiser("organiser", events=[event])
     page = client.get(url + "?lang=en")
     assert "Workshop allocation" in page.text
     token = csrf_token(page.text)
-    response = client.post(url + "/preview", data={"csrf_token": token, "objective": "linear", "seed": "42",
-                                                   "mix_attribute": "city", "max_per_group": "2"})
+    response = client.post(
+        url + "/preview",
+        data={"csrf_token": token, "objective": "linear", "seed": "42", "mix_attribute": "city", "max_per_group": "2"},
+    )
     assert response.status_code == 303
     shown = client.get(response.headers["Location"] + "&lang=en").text
     assert "First come (registration time)" in shown and "Plain lottery" in shown and "<code>42</code>" in shown
@@ -342,7 +367,11 @@ def test_admin_pages_preview_publish_and_access(client, db, make_event, make_ses
     assert len(outbox.messages(kind="ranked_result")) == 3
     published = db.session.get(AllocationRun, run_id)
     assert (published.status, published.seed, published.objective, published.mix_max_per_group) == (
-        RunStatus.PUBLISHED, 42, "linear", 2)
+        RunStatus.PUBLISHED,
+        42,
+        "linear",
+        2,
+    )
     assert "Reopen the allocation" in client.get(url + "?lang=en").text
     index = client.get("/admin/").text
     assert url in index

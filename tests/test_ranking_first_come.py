@@ -1,4 +1,5 @@
 """After the allocation is published, what is left of the ranked workshops goes first come, first served."""
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,15 @@ LATE = 20
 def _workshops(make_session, event, *capacities, **extra):  # type: ignore[no-untyped-def]
     """Add ranked workshops at the same time, titled A, B, C…; return them."""
     return [
-        make_session(event, start_hour=10, capacity=c, booking_mode=BookingMode.RANKED,
-                     title_pl=f"Warsztat {chr(65 + i)}", title_en=f"Workshop {chr(65 + i)}", **extra)
+        make_session(
+            event,
+            start_hour=10,
+            capacity=c,
+            booking_mode=BookingMode.RANKED,
+            title_pl=f"Warsztat {chr(65 + i)}",
+            title_en=f"Workshop {chr(65 + i)}",
+            **extra,
+        )
         for i, c in enumerate(capacities)
     ]
 
@@ -34,8 +42,9 @@ def _key(event) -> str:  # type: ignore[no-untyped-def]
 
 def _rank(event, participant, *sessions, **person):  # type: ignore[no-untyped-def]
     """Register someone with these ranked choices (best first); return (registration id, token)."""
-    result = services.register(event, participant(language="en", **person),
-                               services.Choices(rankings={_key(event): [s.id for s in sessions]}))
+    result = services.register(
+        event, participant(language="en", **person), services.Choices(rankings={_key(event): [s.id for s in sessions]})
+    )
     return result.registration.id, result.token
 
 
@@ -64,8 +73,9 @@ def _published_event(make_event, make_session, participant, free_in_a: int = 1):
     return event, a, b
 
 
-def test_after_publication_a_new_registration_gets_a_free_ranked_place(db, make_event, make_session, participant,
-                                                                       outbox):
+def test_after_publication_a_new_registration_gets_a_free_ranked_place(
+    db, make_event, make_session, participant, outbox
+):
     event, a, b = _published_event(make_event, make_session, participant)
     result = services.register(event, participant(language="en"), services.Choices(rankings={_key(event): [a.id]}))
     (booking,) = _bookings(db, result.registration.id)
@@ -76,8 +86,9 @@ def test_after_publication_a_new_registration_gets_a_free_ranked_place(db, make_
     assert "Workshop A" in received.body_text
 
 
-def test_after_publication_a_full_ranked_workshop_puts_them_on_its_waiting_list(db, make_event, make_session,
-                                                                              participant):
+def test_after_publication_a_full_ranked_workshop_puts_them_on_its_waiting_list(
+    db, make_event, make_session, participant
+):
     event, a, b = _published_event(make_event, make_session, participant, free_in_a=0)
     result = services.register(event, participant(language="en"), services.Choices(rankings={_key(event): [b.id]}))
     (booking,) = _bookings(db, result.registration.id)
@@ -116,8 +127,9 @@ def test_a_form_from_before_the_publication_is_asked_for_one_workshop(db, make_e
     assert not isinstance(refused.value, RankingClosed)
 
 
-def test_publication_landing_mid_request_is_not_called_a_closed_ranking(db, make_event, make_session, participant,
-                                                                       monkeypatch):
+def test_publication_landing_mid_request_is_not_called_a_closed_ranking(
+    db, make_event, make_session, participant, monkeypatch
+):
     # The form was checked as before publication, and the allocation was published before the
     # write: someone who never ranked is asked for one workshop, not told their ranking is closed.
     event, a, b = _published_event(make_event, make_session, participant)
@@ -135,28 +147,39 @@ def test_the_public_form_offers_the_remaining_places_first_come(client, db, make
     assert "rank your choices" not in page.text
     key = _key(event)
     assert f'name="rank_{key}_1"' in page.text and f'name="rank_{key}_2"' not in page.text
-    response = submit(client, f"/events/{event.slug}/register?lang=en",
-                      {**FORM_DEFAULTS, "email": "late@example.com", f"rank_{key}_1": a.id})
+    response = submit(
+        client,
+        f"/events/{event.slug}/register?lang=en",
+        {**FORM_DEFAULTS, "email": "late@example.com", f"rank_{key}_1": a.id},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
     db.session.rollback()
     late = db.session.execute(select(Registration).where(Registration.email == "late@example.com")).scalar_one()
     assert [(bk.session_id, bk.status) for bk in late.live_bookings] == [(a.id, BookingStatus.CONFIRMED)]
     # The old form (three ranks) gets a clear answer, never "your ranking can no longer be changed".
-    response = client.post(f"/events/{event.slug}/register?lang=en", data={
-        **FORM_DEFAULTS, "email": "stale@example.com", f"rank_{key}_1": b.id, f"rank_{key}_2": a.id,
-        "csrf_token": csrf_token(page.text)})
+    response = client.post(
+        f"/events/{event.slug}/register?lang=en",
+        data={
+            **FORM_DEFAULTS,
+            "email": "stale@example.com",
+            f"rank_{key}_1": b.id,
+            f"rank_{key}_2": a.id,
+            "csrf_token": csrf_token(page.text),
+        },
+    )
     assert response.status_code == 422
     assert "Choose one workshop at this time." in response.get_data(as_text=True)
     assert "can no longer be changed" not in response.get_data(as_text=True)
 
 
-def test_people_registered_before_take_what_is_left_from_their_page(client, db, make_event, make_session,
-                                                                    participant):
+def test_people_registered_before_take_what_is_left_from_their_page(client, db, make_event, make_session, participant):
     event = make_event()
     a, b, c = _workshops(make_session, event, 1, 1, 2)
     people = [_rank(event, participant, a, b) for _ in range(3)]  # nobody ranked C
     _publish(event)
-    (left_out, token), = [p for p in people if {bk.status for bk in _bookings(db, p[0])} == {BookingStatus.WAITLISTED}]
+    ((left_out, token),) = [
+        p for p in people if {bk.status for bk in _bookings(db, p[0])} == {BookingStatus.WAITLISTED}
+    ]
     winner = next(p[0] for p in people if p[0] != left_out)
     key = _key(event)
     page = client.get(f"/r/{token}?lang=en")
@@ -173,13 +196,16 @@ def test_people_registered_before_take_what_is_left_from_their_page(client, db, 
     page = client.get(f"/r/{token}?lang=en").text
     assert "You already have a place in a workshop at this time." in page and f'name="rank_{key}_1"' not in page
     # A form sent again (a double-click) books nothing twice.
-    assert services.change_choices(db.session.get(Registration, left_out),
-                                   services.Choices(rankings={key: [c.id]})).added == []
+    assert (
+        services.change_choices(db.session.get(Registration, left_out), services.Choices(rankings={key: [c.id]})).added
+        == []
+    )
     assert db.session.get(Session, c.id).taken == 1
 
 
-def test_a_freed_place_goes_to_the_allocation_waiting_list_before_late_comers(db, make_event, make_session,
-                                                                            participant):
+def test_a_freed_place_goes_to_the_allocation_waiting_list_before_late_comers(
+    db, make_event, make_session, participant
+):
     event = make_event()
     (a,) = _workshops(make_session, event, 1)
     holder, _ = _rank(event, participant, a)
@@ -204,8 +230,12 @@ def _race(app, event_id: int, session_id: int, precheck=None) -> list[BaseExcept
             try:
                 event = _db.session.get(Event, event_id)
                 key = ranked_blocks(list(event.sessions))[0].key
-                person = services.ParticipantData(first_name="Jan", last_name=f"Późny{i}", email=f"late{i}@example.com",
-                                                  category=ParticipantCategory.MAYOR)
+                person = services.ParticipantData(
+                    first_name="Jan",
+                    last_name=f"Późny{i}",
+                    email=f"late{i}@example.com",
+                    category=ParticipantCategory.MAYOR,
+                )
                 if precheck is not None:
                     precheck(session_id)
                 barrier.wait(timeout=30)
@@ -236,14 +266,19 @@ def _published_with_five_left(db, make_event, make_session, participant):  # typ
     return event, a
 
 
-def test_late_registrations_racing_for_the_last_ranked_places_never_overbook(app, db, make_event, make_session,
-                                                                            participant):
+def test_late_registrations_racing_for_the_last_ranked_places_never_overbook(
+    app, db, make_event, make_session, participant
+):
     event, a = _published_with_five_left(db, make_event, make_session, participant)
     assert _race(app, event.id, a.id) == []
     db.session.rollback()
-    late = db.session.execute(
-        select(Booking.status).where(Booking.session_id == a.id, Booking.rank.is_(None)).order_by(Booking.id)
-    ).scalars().all()
+    late = (
+        db.session.execute(
+            select(Booking.status).where(Booking.session_id == a.id, Booking.rank.is_(None)).order_by(Booking.id)
+        )
+        .scalars()
+        .all()
+    )
     assert late == [BookingStatus.CONFIRMED] * 5 + [BookingStatus.WAITLISTED] * (LATE - 5)
     session = db.session.get(Session, a.id)
     assert session.taken == session.capacity == 8
@@ -257,8 +292,9 @@ _seen = threading.local()
 def _naive_precheck(session_id: int) -> None:
     """Read "places left" before the write transaction, as a naive form check would."""
     with _db.engine.connect() as connection:
-        _seen.session = connection.execute(text("SELECT taken, capacity FROM session WHERE id = :id"),
-                                           {"id": session_id}).one()
+        _seen.session = connection.execute(
+            text("SELECT taken, capacity FROM session WHERE id = :id"), {"id": session_id}
+        ).one()
         _seen.group = connection.execute(
             text("SELECT id, taken FROM session_group WHERE session_id = :id AND taken < capacity ORDER BY id LIMIT 1"),
             {"id": session_id},
@@ -273,8 +309,9 @@ def _naive_take_place(session_id: int):  # type: ignore[no-untyped-def]
     _db.session.execute(text("UPDATE session SET taken = :t WHERE id = :id"), {"t": taken + 1, "id": session_id})
     if _seen.group is None:
         return None
-    _db.session.execute(text("UPDATE session_group SET taken = :t WHERE id = :id"),
-                        {"t": _seen.group[1] + 1, "id": _seen.group[0]})
+    _db.session.execute(
+        text("UPDATE session_group SET taken = :t WHERE id = :id"), {"t": _seen.group[1] + 1, "id": _seen.group[0]}
+    )
     return _seen.group[0]
 
 
@@ -284,9 +321,11 @@ def test_without_the_guard_the_same_race_overbooks(app, db, make_event, make_ses
     monkeypatch.setattr(capacity, "take_place", _naive_take_place)
     assert _race(app, event.id, a.id, precheck=_naive_precheck) == []
     db.session.rollback()
-    confirmed = db.session.execute(
-        select(Booking).where(Booking.session_id == a.id, Booking.status == BookingStatus.CONFIRMED)
-    ).scalars().all()
+    confirmed = (
+        db.session.execute(select(Booking).where(Booking.session_id == a.id, Booking.status == BookingStatus.CONFIRMED))
+        .scalars()
+        .all()
+    )
     assert len(confirmed) > 8  # more people hold a place than the workshop has
     assert db.session.get(Session, a.id).taken < len(confirmed)
     assert all(g.taken <= g.capacity for g in db.session.execute(select(Group)).scalars())

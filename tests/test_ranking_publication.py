@@ -1,4 +1,5 @@
 """Publishing publishes exactly the preview the organiser looked at, once, and only while it is current."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,15 @@ from tests.conftest import csrf_token
 def _workshops(make_session, event, *capacities, **extra):  # type: ignore[no-untyped-def]
     """Add ranked workshops at the same time, titled A, B, C…; return them."""
     return [
-        make_session(event, start_hour=10, capacity=c, booking_mode=BookingMode.RANKED,
-                     title_pl=f"Warsztat {chr(65 + i)}", title_en=f"Workshop {chr(65 + i)}", **extra)
+        make_session(
+            event,
+            start_hour=10,
+            capacity=c,
+            booking_mode=BookingMode.RANKED,
+            title_pl=f"Warsztat {chr(65 + i)}",
+            title_en=f"Workshop {chr(65 + i)}",
+            **extra,
+        )
         for i, c in enumerate(capacities)
     ]
 
@@ -57,19 +65,24 @@ def _previewed_places(event, run) -> set[tuple[int, int, int | None, int | None]
     """Return the places the preview showed, computed again from its stored seed and settings."""
     problem = ranking.build_problem(event, ranking.run_options(run))
     result = allocate(problem.instance, ranking.run_options(run).objective, run.seed)
-    return {(int(a.participant), int(a.workshop), int(a.group) if a.group else None, a.rank) for a in result.assignments}
+    return {
+        (int(a.participant), int(a.workshop), int(a.group) if a.group else None, a.rank) for a in result.assignments
+    }
 
 
-def test_publish_gives_the_places_of_the_preview_not_of_a_new_lottery(db, make_event, make_session, participant,
-                                                                       monkeypatch):
+def test_publish_gives_the_places_of_the_preview_not_of_a_new_lottery(
+    db, make_event, make_session, participant, monkeypatch
+):
     event = _contested(make_event, make_session, participant)
     seeds = iter([1234, 98765, 5555])
     monkeypatch.setattr(ranking.secrets, "randbelow", lambda limit: next(seeds))
     run = ranking.preview(event, ranking.Options())  # a random seed: 1234
     shown = _previewed_places(event, run)
     other = ranking.build_problem(event, ranking.run_options(run))
-    assert shown != {(int(a.participant), int(a.workshop), None, a.rank)
-                     for a in allocate(other.instance, ranking.run_options(run).objective, 98765).assignments}
+    assert shown != {
+        (int(a.participant), int(a.workshop), None, a.rank)
+        for a in allocate(other.instance, ranking.run_options(run).objective, 98765).assignments
+    }
     published = ranking.publish(event, run.id)
     assert (published.id, published.status, published.seed) == (run.id, RunStatus.PUBLISHED, 1234)
     assert _places(db) == shown
@@ -77,8 +90,9 @@ def test_publish_gives_the_places_of_the_preview_not_of_a_new_lottery(db, make_e
     assert next(seeds) == 98765  # publishing drew no seed of its own
 
 
-def test_a_registration_after_the_preview_blocks_publishing(db, client, make_event, make_session, participant,
-                                                           as_organiser, outbox):
+def test_a_registration_after_the_preview_blocks_publishing(
+    db, client, make_event, make_session, participant, as_organiser, outbox
+):
     event = make_event()
     a, b = _workshops(make_session, event, 1, 1)
     for _ in range(2):
@@ -97,16 +111,19 @@ def test_a_registration_after_the_preview_blocks_publishing(db, client, make_eve
     assert "have changed since this preview" in page.text and "Run a new preview" in page.text
     assert "Publish and email" not in page.text and 'id="publication-refused"' in page.text
     # A form sent anyway (opened before the registration came in) publishes nothing and says why.
-    response = client.post(confirm + "?lang=en",
-                           data={"csrf_token": csrf_token(client.get(f"/admin/events/{event.id}/allocation").text)},
-                           follow_redirects=True)
+    response = client.post(
+        confirm + "?lang=en",
+        data={"csrf_token": csrf_token(client.get(f"/admin/events/{event.id}/allocation").text)},
+        follow_redirects=True,
+    )
     assert "have changed since this preview" in response.get_data(as_text=True)
     assert _places(db) == set() and outbox.messages(kind="ranked_result") == []
 
     fresh = ranking.preview(event, ranking.Options(seed=42))
     ranking.publish(event, fresh.id)
     assert late in {registration for registration, *_ in _places(db)} | {
-        m.registration_id for m in outbox.messages(kind="ranked_result")}
+        m.registration_id for m in outbox.messages(kind="ranked_result")
+    }
     assert len(outbox.messages(kind="ranked_result")) == 3
 
 
@@ -139,8 +156,9 @@ def test_a_preview_made_before_digests_were_kept_cannot_be_published(db, make_ev
         ranking.publish(event, run.id)
 
 
-def test_the_page_and_the_confirmation_say_what_happens_to_late_registrations(db, client, make_event, make_session,
-                                                                             participant, as_organiser):
+def test_the_page_and_the_confirmation_say_what_happens_to_late_registrations(
+    db, client, make_event, make_session, participant, as_organiser
+):
     event = make_event()
     (a,) = _workshops(make_session, event, 3)
     for _ in range(2):
@@ -156,8 +174,7 @@ def test_the_page_and_the_confirmation_say_what_happens_to_late_registrations(db
     assert line not in client.get(f"/admin/events/{event.id}/allocation?lang=en").text
 
 
-def test_publish_clicked_twice_publishes_once(db, client, make_event, make_session, participant, as_organiser,
-                                              outbox):
+def test_publish_clicked_twice_publishes_once(db, client, make_event, make_session, participant, as_organiser, outbox):
     event = make_event()
     a, b = _workshops(make_session, event, 1, 1)
     for _ in range(3):
@@ -176,8 +193,9 @@ def test_publish_clicked_twice_publishes_once(db, client, make_event, make_sessi
     assert db.session.execute(select(AllocationRun.status)).scalars().all() == [RunStatus.PUBLISHED]
 
 
-def test_two_publications_of_one_preview_at_once_publish_it_once(app, db, make_event, make_session, participant,
-                                                                outbox):
+def test_two_publications_of_one_preview_at_once_publish_it_once(
+    app, db, make_event, make_session, participant, outbox
+):
     event = make_event()
     a, b = _workshops(make_session, event, 2, 2)
     for _ in range(6):

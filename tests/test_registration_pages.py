@@ -1,4 +1,5 @@
 """Full page flows through the test client, with CSRF protection on."""
+
 from __future__ import annotations
 
 import base64
@@ -44,7 +45,9 @@ def test_register_in_polish_then_manage_change_and_cancel(client, db, make_event
     page = client.get(f"/events/{event.slug}/register")
     assert page.status_code == 200
     assert 'lang="pl"' in page.text and "Rejestracja" in page.text or "Registration" in page.text
-    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": [morning.id, afternoon.id]})
+    response = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": [morning.id, afternoon.id]}
+    )
     assert response.status_code == 303
     success = client.get(response.headers["Location"])
     assert success.status_code == 200
@@ -67,7 +70,11 @@ def test_register_in_polish_then_manage_change_and_cancel(client, db, make_event
     changed = client.post(manage, data={"sessions": [clash.id], "csrf_token": csrf_token(page.text)})
     assert changed.status_code == 303
     db.session.rollback()
-    live = {b.session_id: b.status.value for b in db.session.execute(select(Booking)).scalars() if b.status != BookingStatus.CANCELLED}
+    live = {
+        b.session_id: b.status.value
+        for b in db.session.execute(select(Booking)).scalars()
+        if b.status != BookingStatus.CANCELLED
+    }
     assert live == {clash.id: "confirmed"}
 
     booking = next(b for b in db.session.execute(select(Booking)).scalars() if b.status == BookingStatus.CONFIRMED)
@@ -98,7 +105,9 @@ def test_register_in_english(client, db, make_event, make_session):
     client.get("/language/en?next=/")
     page = client.get(f"/events/{event.slug}/register")
     assert 'lang="en"' in page.text and "First name" in page.text
-    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "language": "en", "sessions": [session.id]})
+    response = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "language": "en", "sessions": [session.id]}
+    )
     assert response.status_code == 303
     success = client.get(response.headers["Location"])
     assert "Your private link" in success.text
@@ -111,8 +120,11 @@ def test_waitlisted_and_requested_are_told_so_on_the_success_page(client, db, ma
     restricted = make_session(event, start_hour=12, capacity=5, eligible_categories=["mayor"])
     register(event, full)
     client.get("/language/en")
-    response = submit(client, f"/events/{event.slug}/register",
-                      {**FORM_DEFAULTS, "category": "business", "sessions": [full.id, restricted.id]})
+    response = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {**FORM_DEFAULTS, "category": "business", "sessions": [full.id, restricted.id]},
+    )
     page = client.get(response.headers["Location"])
     assert "position 1" in page.text
     assert "Awaiting organiser approval" in page.text
@@ -124,8 +136,11 @@ def test_duplicate_email_is_refused_without_revealing_the_first(client, db, make
     session = make_session(event, capacity=5)
     register(event, session, email="Taken@Example.com", first_name="Sekret")
     client.get("/language/en")
-    response = submit(client, f"/events/{event.slug}/register",
-                      {**FORM_DEFAULTS, "email": "taken@example.COM", "sessions": [str(session.id)]})
+    response = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {**FORM_DEFAULTS, "email": "taken@example.COM", "sessions": [str(session.id)]},
+    )
     assert response.status_code == 422
     assert "already exists" in response.text
     assert "Sekret" not in response.text
@@ -186,7 +201,9 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("override", "field"), BAD_INPUT)
-def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(client, db, make_event, make_session, override, field):
+def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(
+    client, db, make_event, make_session, override, field
+):
     event = make_event()
     make_session(event, capacity=5)
     data = {k: v for k, v in {**FORM_DEFAULTS, **override}.items() if v != ""}
@@ -199,8 +216,11 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(client, db
 def test_polish_names_are_welcome_and_normalised_to_nfc(client, db, make_event):
     event = make_event()
     decomposed = "Z\u0307o\u0301\u0142w"  # Żółw typed with combining marks
-    response = submit(client, f"/events/{event.slug}/register",
-                      {**FORM_DEFAULTS, "last_name": f"  {decomposed}  ", "first_name": "Łucja"})
+    response = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {**FORM_DEFAULTS, "last_name": f"  {decomposed}  ", "first_name": "Łucja"},
+    )
     assert response.status_code == 303
     registration = db.session.execute(select(Registration)).scalar_one()
     assert registration.last_name == "Żółw" and registration.first_name == "Łucja"
@@ -221,7 +241,9 @@ def test_ranked_choices_are_stored_and_duplicates_refused(client, db, make_event
     names = re.findall(r'name="(rank_\d+_\d)"', page.text)
     assert len(names) == 2
     client.get("/language/en")
-    refused = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[0]: second.id, names[1]: second.id})
+    refused = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[0]: second.id, names[1]: second.id}
+    )
     assert refused.status_code == 422 and "same workshop twice" in refused.text
     gap = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, names[1]: second.id})
     assert gap.status_code == 422 and "in order" in gap.text
@@ -229,7 +251,8 @@ def test_ranked_choices_are_stored_and_duplicates_refused(client, db, make_event
     assert ok.status_code == 303
     registration = db.session.execute(select(Registration)).scalar_one()
     assert [(p.session_id, p.rank) for p in sorted(registration.preferences, key=lambda p: p.rank)] == [
-        (second.id, 1), (first.id, 2),
+        (second.id, 1),
+        (first.id, 2),
     ]
     assert registration.bookings == []
 
@@ -238,7 +261,9 @@ def test_every_refused_ranked_choice_is_shown_at_once_next_to_its_field(client, 
     event = make_event()
 
     def workshop(hour: int, title: str, **extra):  # type: ignore[no-untyped-def]
-        return make_session(event, start_hour=hour, groups=[6], booking_mode=BookingMode.RANKED, title_pl=title, **extra)
+        return make_session(
+            event, start_hour=hour, groups=[6], booking_mode=BookingMode.RANKED, title_pl=title, **extra
+        )
 
     mayors_early, open_early = workshop(12, "A", eligible_categories=["mayor"]), workshop(12, "B")
     mayors_too = workshop(12, "E", eligible_categories=["mayor"])
@@ -248,13 +273,22 @@ def test_every_refused_ranked_choice_is_shown_at_once_next_to_its_field(client, 
     client.get("/language/en")
     # The note by the ranked choices says restricted workshops cannot be ranked by other categories.
     assert "can be ranked only by participants of those categories" in client.get(f"/events/{event.slug}/register").text
-    refused = submit(client, f"/events/{event.slug}/register", {
-        **FORM_DEFAULTS, "category": "business",
-        f"{early}_1": mayors_early.id, f"{early}_2": open_early.id, f"{early}_3": mayors_too.id,
-        f"{late}_1": mayors_late.id,
-    })
+    refused = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {
+            **FORM_DEFAULTS,
+            "category": "business",
+            f"{early}_1": mayors_early.id,
+            f"{early}_2": open_early.id,
+            f"{early}_3": mayors_too.id,
+            f"{late}_1": mayors_late.id,
+        },
+    )
     assert refused.status_code == 422
-    errors = dict(re.findall(r'<div class="invalid-feedback d-block" id="(rank_\d+_\d)-error">([^<]*)</div>', refused.text))
+    errors = dict(
+        re.findall(r'<div class="invalid-feedback d-block" id="(rank_\d+_\d)-error">([^<]*)</div>', refused.text)
+    )
     assert errors == {
         f"{early}_1": "This workshop is open only to some participant categories.",
         f"{early}_3": "This workshop is open only to some participant categories.",
@@ -266,13 +300,16 @@ def test_every_refused_ranked_choice_is_shown_at_once_next_to_its_field(client, 
 def test_ranked_refusals_keep_the_services_contract(db, make_event, make_session):
     """Callers that read one error still get the first (message and field); the others ride in ``also``."""
     event = make_event()
-    restricted = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED,
-                              eligible_categories=["mayor"])
+    restricted = make_session(
+        event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED, eligible_categories=["mayor"]
+    )
     other = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
     sessions = {s.id: s for s in (restricted, other)}
     [block] = ranked_blocks(list(sessions.values()))
     with pytest.raises(InvalidChoice) as caught:
-        services.validate_choices(event, sessions, Choices([], {block.key: [restricted.id, other.id, other.id]}), "business")
+        services.validate_choices(
+            event, sessions, Choices([], {block.key: [restricted.id, other.id, other.id]}), "business"
+        )
     assert caught.value.field == f"rank_{block.key}_1"
     assert [e.field for e in caught.value.also] == [f"rank_{block.key}_3"]
 
@@ -285,7 +322,9 @@ def test_ranking_a_workshop_at_the_same_time_as_a_booked_session_is_a_clash(clie
     page = client.get(f"/events/{event.slug}/register")
     name = re.findall(r'name="(rank_\d+_\d)"', page.text)[0]
     client.get("/language/en")
-    response = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, name: ranked.id, "sessions": [plain.id]})
+    response = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, name: ranked.id, "sessions": [plain.id]}
+    )
     assert response.status_code == 422 and "same time as the workshops you ranked" in response.text
     assert _count(db, Registration) == 0
 
@@ -303,7 +342,9 @@ def test_nul_characters_are_refused_and_nothing_is_stored(client, db, make_event
     assert _count(db, Registration) == 0
 
 
-def test_the_same_form_sent_twice_shows_one_registrations_page_and_another_browser_is_refused(client, db, make_event, make_session):
+def test_the_same_form_sent_twice_shows_one_registrations_page_and_another_browser_is_refused(
+    client, db, make_event, make_session
+):
     event = make_event()
     session = make_session(event, capacity=5)
     path = f"/events/{event.slug}/register"
@@ -353,6 +394,8 @@ def test_a_registration_must_name_a_session_where_the_event_has_any(client, db, 
     assert _count(db, Registration) == 0
     empty = make_event(slug="no-programme-yet")
     assert submit(client, f"/events/{empty.slug}/register", {**FORM_DEFAULTS}).status_code == 303
+
+
 def _session_cookie(app, client) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
     """Return the browser's session cookie as sent, and its content as anyone at the browser can read it."""
     cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
@@ -386,10 +429,15 @@ def test_the_success_page_shows_the_private_link_once_and_the_cookie_never_holds
     assert token not in again.text and again.headers["Cache-Control"] == "no-store"
 
     # Not opened within the receipt's lifetime: gone too.
-    answer = submit(client, f"/events/{event.slug}/register",
-                    {**FORM_DEFAULTS, "email": "later@example.com", "sessions": [str(session.id)]})
+    answer = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {**FORM_DEFAULTS, "email": "later@example.com", "sessions": [str(session.id)]},
+    )
     real_now = routes.utcnow
-    monkeypatch.setattr(routes, "utcnow", lambda: real_now() + timedelta(seconds=app.config["REGISTRATION_RECEIPT_SECONDS"]))
+    monkeypatch.setattr(
+        routes, "utcnow", lambda: real_now() + timedelta(seconds=app.config["REGISTRATION_RECEIPT_SECONDS"])
+    )
     assert client.get(answer.headers["Location"]).status_code == 302
     assert client.get(f"/r/{token}").status_code == 200  # the link itself works on
 
@@ -416,7 +464,9 @@ def _refusal(client, event, email: str) -> str:  # type: ignore[no-untyped-def]
 
     That is the alert above the form and the email field's error, and they must link to the resend page only.
     """
-    answer = submit(client.application.test_client(), f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": email})
+    answer = submit(
+        client.application.test_client(), f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": email}
+    )
     assert answer.status_code == 422
     said = re.search(r'id="form-errors"[^>]*>(.*?)</div>', answer.text, re.S).group(1)
     said += re.search(r'id="email-error">(.*?)</div>', answer.text, re.S).group(1)
@@ -467,8 +517,11 @@ def test_the_registered_answers_count_in_redis_when_configured(app, client, db, 
         for _answer in range(app.config["ALREADY_REGISTERED_ANSWERS"]):
             assert EXPLICIT in _refusal(client, event, email)
         assert NEUTRAL in _refusal(client, event, email)
-        [key] = [k for k in server.keys("zapisy:*registered-answer:*")
-                 if server.zcard(k) == app.config["ALREADY_REGISTERED_ANSWERS"]]  # attempts: a sorted set
+        [key] = [
+            k
+            for k in server.keys("zapisy:*registered-answer:*")
+            if server.zcard(k) == app.config["ALREADY_REGISTERED_ANSWERS"]
+        ]  # attempts: a sorted set
         assert email.encode() not in key
         assert db.session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one() == 0
     finally:
@@ -491,8 +544,9 @@ def test_the_form_marks_required_and_optional_fields(client, db, make_event, mak
 def test_the_error_summary_links_to_each_field_in_error_and_takes_the_focus(client, db, make_event, make_session):
     event = make_event()
     make_session(event)
-    refused = submit(client, f"/events/{event.slug}/register",
-                     {**FORM_DEFAULTS, "first_name": "", "category": "", "consent": ""})
+    refused = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "first_name": "", "category": "", "consent": ""}
+    )
     assert refused.status_code == 422
     summary = re.search(r'<div class="alert alert-danger"[^>]*id="form-errors"[^>]*>(.*?)</div>', refused.text, re.S)
     assert summary and 'tabindex="-1"' in summary.group(0) and "data-focus-on-load" in summary.group(0)
@@ -518,7 +572,8 @@ def test_a_full_group_says_no_places_left(client, db, make_event, make_session, 
 def test_the_success_page_says_where_the_email_went(client, db, make_event, make_session):
     event = make_event()
     talk = make_session(event)
-    done = submit(client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": talk.id},
-                  follow_redirects=True)
+    done = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": talk.id}, follow_redirects=True
+    )
     assert done.status_code == 200
     assert "Wysłaliśmy e-mail na adres lukasz@example.com" in done.text

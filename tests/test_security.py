@@ -1,4 +1,5 @@
 """Security headers, request limits, rate limits, health check and safe start-up."""
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,11 @@ def test_manage_and_admin_pages_are_private(client, make_event, register):
     from app.registration import services
     from app.registration.services import Choices
 
-    result = services.register(event, services.ParticipantData(
-        first_name="Ala", last_name="Kot", email="ala@example.com", category="mayor"), Choices())
+    result = services.register(
+        event,
+        services.ParticipantData(first_name="Ala", last_name="Kot", email="ala@example.com", category="mayor"),
+        Choices(),
+    )
     manage = client.get(f"/r/{result.token}")
     assert manage.status_code == 200
     assert manage.headers["Referrer-Policy"] == "no-referrer"
@@ -84,7 +88,9 @@ def test_gunicorn_access_log_hides_reset_links_too():
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    )
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
     line = '"GET /admin/reset-password/SECRET123 HTTP/1.1" "GET /r/SECRET456 HTTP/1.1"'
@@ -117,11 +123,15 @@ def test_registration_is_rate_limited_per_ip_with_a_clear_page(client, make_even
     client.get(f"/language/{language}")
     token = csrf_token(client.get(f"/events/{event.slug}/register").text)
     statuses = [
-        client.post(f"/events/{event.slug}/register", data={**FORM_DEFAULTS, "email": f"r{i}@example.com", "csrf_token": token}).status_code
+        client.post(
+            f"/events/{event.slug}/register", data={**FORM_DEFAULTS, "email": f"r{i}@example.com", "csrf_token": token}
+        ).status_code
         for i in range(21)
     ]
     assert statuses[:20] == [303] * 20
-    limited = client.post(f"/events/{event.slug}/register", data={**FORM_DEFAULTS, "email": "late@example.com", "csrf_token": token})
+    limited = client.post(
+        f"/events/{event.slug}/register", data={**FORM_DEFAULTS, "email": "late@example.com", "csrf_token": token}
+    )
     assert limited.status_code == 429 and text in limited.text
     assert client.get(f"/events/{event.slug}/register").status_code == 200  # reading is not limited
 
@@ -129,7 +139,10 @@ def test_registration_is_rate_limited_per_ip_with_a_clear_page(client, make_even
 @LIMITS
 def test_login_is_rate_limited(client, limits_on):
     token = csrf_token(client.get("/admin/login").text)
-    codes = [client.post("/admin/login", data={"email": "x@y.pl", "password": "p", "csrf_token": token}).status_code for _ in range(11)]
+    codes = [
+        client.post("/admin/login", data={"email": "x@y.pl", "password": "p", "csrf_token": token}).status_code
+        for _ in range(11)
+    ]
     assert codes[-1] == 429
 
 
@@ -140,8 +153,15 @@ def test_healthz_checks_the_database(client, tmp_path):
     assert response.status_code == 503 and response.get_json()["status"] == "error"
 
 
-@pytest.mark.parametrize("overrides", [{"SECRET_KEY": "dev-only-insecure-key"}, {"SECRET_KEY": ""}, {"SECRET_KEY": "short"},
-                                       {"SECRET_KEY": "x" * 40, "DEBUG": True}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"SECRET_KEY": "dev-only-insecure-key"},
+        {"SECRET_KEY": ""},
+        {"SECRET_KEY": "short"},
+        {"SECRET_KEY": "x" * 40, "DEBUG": True},
+    ],
+)
 def test_production_refuses_unsafe_settings(overrides):
     with pytest.raises(ConfigError):
         create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI="sqlite://", **overrides)
@@ -166,8 +186,14 @@ def test_without_zapisy_env_a_missing_or_public_secret_is_refused(monkeypatch, s
 def test_the_refusal_is_what_a_bare_flask_command_prints(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("ZAPISY_ENV", "SECRET_KEY", "FLASK_DEBUG")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite'}"
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "routes"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "routes"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr and "ZAPISY_ENV=development" in result.stderr
     assert "/dev/mail" not in result.stdout

@@ -1,4 +1,5 @@
 """Fairness across a touring series: priority for those who missed out before, lower priority for no-shows."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,13 +25,24 @@ from tests.conftest import NOW, csrf_token
 def _past(make_event, days_ago: int = 60, **extra) -> Event:  # type: ignore[no-untyped-def]
     """Return an earlier meeting of the series, already over (registration was open without an end)."""
     starts = NOW - timedelta(days=days_ago)
-    return make_event(starts_at=starts, ends_at=starts + timedelta(days=1), registration_closes_at=None,
-                      registration_opens_at=starts - timedelta(days=30), **extra)
+    return make_event(
+        starts_at=starts,
+        ends_at=starts + timedelta(days=1),
+        registration_closes_at=None,
+        registration_opens_at=starts - timedelta(days=30),
+        **extra,
+    )
 
 
 def _workshop(make_session, event, capacity: int = 1):  # type: ignore[no-untyped-def]
-    return make_session(event, start_hour=10, capacity=capacity, booking_mode=BookingMode.RANKED,
-                        title_pl="Warsztat", title_en="Workshop")
+    return make_session(
+        event,
+        start_hour=10,
+        capacity=capacity,
+        booking_mode=BookingMode.RANKED,
+        title_pl="Warsztat",
+        title_en="Workshop",
+    )
 
 
 def _rank(event, workshop, participant, email: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -48,10 +60,13 @@ def _seed_favouring(winner: int, loser: int) -> int:
 
 def _placed(db, event_id: int) -> set[int]:  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return set(db.session.execute(
-        select(Booking.registration_id).join(Registration).where(
-            Registration.event_id == event_id, Booking.status == BookingStatus.CONFIRMED)
-    ).scalars())
+    return set(
+        db.session.execute(
+            select(Booking.registration_id)
+            .join(Registration)
+            .where(Registration.event_id == event_id, Booking.status == BookingStatus.CONFIRMED)
+        ).scalars()
+    )
 
 
 def _missed_out_earlier(db, make_event, make_session, participant, email: str) -> Event:  # type: ignore[no-untyped-def]
@@ -95,9 +110,11 @@ def test_missed_out_before_wins_the_tie_only_with_the_option(db, make_event, mak
     client.get("/language/en")
     page = client.get(f"/r/{token}")
     assert note in page.text
-    reasons = db.session.execute(
-        select(AllocationOutcome.reasons).where(AllocationOutcome.registration_id == returning)
-    ).scalars().all()[-1]
+    reasons = (
+        db.session.execute(select(AllocationOutcome.reasons).where(AllocationOutcome.registration_id == returning))
+        .scalars()
+        .all()[-1]
+    )
     assert reasons[-1]["code"] == history.MISSED_OUT and reasons[-1]["params"]["event_id"] == earlier.id
 
 
@@ -105,8 +122,14 @@ def test_no_show_loses_the_tie_they_would_win(db, make_event, make_session, part
     earlier = _past(make_event)
     absent = services.register(earlier, participant(email="absent@example.com"), services.Choices()).registration
     present = services.register(earlier, participant(email="here@example.com"), services.Choices()).registration
-    db.session.add(CheckIn(event_id=earlier.id, registration_id=present.id, day=earlier.starts_at.date(),
-                           scope=day_scope(earlier.starts_at.date())))
+    db.session.add(
+        CheckIn(
+            event_id=earlier.id,
+            registration_id=present.id,
+            day=earlier.starts_at.date(),
+            scope=day_scope(earlier.starts_at.date()),
+        )
+    )
     db.session.commit()
     event = make_event()
     workshop = _workshop(make_session, event)
@@ -155,9 +178,13 @@ def test_no_priority_when_the_option_is_off(db, make_event, make_session, partic
     event = make_event()
     workshop = _workshop(make_session, event)
     returning, _ = _rank(event, workshop, participant, "ala@example.com")
-    assert {p.id: p.tier for p in ranking.build_problem(event, ranking.Options()).instance.participants} == {str(returning): 0}
+    assert {p.id: p.tier for p in ranking.build_problem(event, ranking.Options()).instance.participants} == {
+        str(returning): 0
+    }
     event = _turn_priority(db, event, True)
-    assert {p.id: p.tier for p in ranking.build_problem(event, ranking.Options()).instance.participants} == {str(returning): 1}
+    assert {p.id: p.tier for p in ranking.build_problem(event, ranking.Options()).instance.participants} == {
+        str(returning): 1
+    }
 
 
 def test_later_meetings_do_not_count(db, make_event, make_session, participant):
@@ -178,8 +205,9 @@ def test_engine_brute_force_with_tiers():
     for objective in Objective:
         for _ in range(25):
             base = random_instance(rng, max_people=5, max_workshops=3)
-            instance = dataclasses.replace(base, participants=tuple(
-                dataclasses.replace(p, tier=rng.choice([-1, 0, 1])) for p in base.participants))
+            instance = dataclasses.replace(
+                base, participants=tuple(dataclasses.replace(p, tier=rng.choice([-1, 0, 1])) for p in base.participants)
+            )
             result = allocate(instance, objective, seed=rng.randint(0, 99))
             assert objective_value(instance, result.assignments, objective) == brute_force_best(instance, objective)
 
@@ -190,21 +218,28 @@ def test_organiser_turns_the_option_on_from_the_allocation_page(db, client, make
     client.get("/language/en")
     page = client.get(f"/admin/events/{event.id}/allocation")
     assert "Priority for those who missed out before" in page.text
-    response = client.post(f"/admin/events/{event.id}/allocation/series-priority",
-                           data={"priority-csrf_token": csrf_token(page.text), "priority-enabled": "y"})
+    response = client.post(
+        f"/admin/events/{event.id}/allocation/series-priority",
+        data={"priority-csrf_token": csrf_token(page.text), "priority-enabled": "y"},
+    )
     assert response.status_code == 303
     db.session.rollback()
     assert db.session.get(Event, event.id).series_priority is True
     page = client.get(f"/admin/events/{event.id}/allocation")
-    assert 'id="priority-enabled" name="priority-enabled" type="checkbox" value="y" checked' in page.text or "checked" in page.text
-    client.post(f"/admin/events/{event.id}/allocation/series-priority",
-                data={"priority-csrf_token": csrf_token(page.text)})
+    assert (
+        'id="priority-enabled" name="priority-enabled" type="checkbox" value="y" checked' in page.text
+        or "checked" in page.text
+    )
+    client.post(
+        f"/admin/events/{event.id}/allocation/series-priority", data={"priority-csrf_token": csrf_token(page.text)}
+    )
     db.session.rollback()
     assert db.session.get(Event, event.id).series_priority is False
 
 
-def test_series_page_shows_returning_people_and_later_places(db, client, make_event, make_session, participant,
-                                                              as_organiser):
+def test_series_page_shows_returning_people_and_later_places(
+    db, client, make_event, make_session, participant, as_organiser
+):
     earlier = _missed_out_earlier(db, make_event, make_session, participant, "ala@example.com")
     _past(make_event, days_ago=30)  # a meeting without ranked workshops
     # A paper sign-up at the earlier meeting, for no workshop (after its allocation).

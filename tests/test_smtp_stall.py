@@ -4,6 +4,7 @@ Delivery after the response ran in the sync worker: a black-hole SMTP server hel
 eight concurrent registrations for 15–20 s. With the defaults, requests only
 queue emails and the outbox worker delivers them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,9 @@ CLIENT_TIMEOUT = 5.0
 def test_a_silent_smtp_server_never_holds_a_registration(tmp_path) -> None:  # type: ignore[no-untyped-def]
     silent = SilentServer()
     url = f"sqlite:///{tmp_path / 'stall.sqlite'}"
-    env = production_env(url, "http://zapisy.test", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(silent.port),
-                         MAIL_TIMEOUT=MAIL_TIMEOUT)
+    env = production_env(
+        url, "http://zapisy.test", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(silent.port), MAIL_TIMEOUT=MAIL_TIMEOUT
+    )
     del env["OUTBOX_DELIVER_AFTER_REQUEST"]  # the default is what is tried here
     server = GunicornServer(env, log_path=tmp_path / "error.log", workers=2)
     try:
@@ -43,11 +45,16 @@ def test_a_silent_smtp_server_never_holds_a_registration(tmp_path) -> None:  # t
             async with make_client(PEOPLE, timeout=CLIENT_TIMEOUT) as client:
                 outcomes = []
                 for batch in range(2):  # a second round finds the workers free, not delivering
-                    outcomes += await asyncio.gather(*(
-                        register(Participant(client, server.url), slug,
-                                 registration_form(f"stall{batch}-{n}@example.com", [plenary_id], n))
-                        for n in range(PEOPLE)
-                    ))
+                    outcomes += await asyncio.gather(
+                        *(
+                            register(
+                                Participant(client, server.url),
+                                slug,
+                                registration_form(f"stall{batch}-{n}@example.com", [plenary_id], n),
+                            )
+                            for n in range(PEOPLE)
+                        )
+                    )
                 return outcomes
 
         outcomes = asyncio.run(rounds())

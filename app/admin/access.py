@@ -1,4 +1,5 @@
 """Access checks of the back office, done on the server for every route."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

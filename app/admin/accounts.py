@@ -1,4 +1,5 @@
 """Back-office accounts: every organiser's own password; for admins, the list, creation, enabling, events."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -103,7 +104,10 @@ def set_account_enabled(account_id: int, action: str):  # type: ignore[no-untype
         except accounts.AuthError as error:
             flash(str(error.message), "danger")
         else:
-            flash(_("The account is enabled.") if action == "enable" else _("The account is disabled and logged out."), "success")
+            flash(
+                _("The account is enabled.") if action == "enable" else _("The account is disabled and logged out."),
+                "success",
+            )
     return redirect(url_for(".account", account_id=account_id), code=303)
 
 

@@ -1,4 +1,5 @@
 """Allocation of ranked workshops: preview with figures and baselines, publish, reopen."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -132,7 +133,10 @@ def series_priority(event_id: int):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         services.set_series_priority(event, bool(form.enabled.data), actor=current_user._get_current_object())
         if event.series_priority:
-            flash(_("Those who missed out at an earlier meeting of the series now get priority in this allocation."), "success")
+            flash(
+                _("Those who missed out at an earlier meeting of the series now get priority in this allocation."),
+                "success",
+            )
         else:
             flash(_("The allocation no longer looks at earlier meetings of the series."), "info")
     return redirect(url_for(".index", event_id=event.id), code=303)

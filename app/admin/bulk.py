@@ -1,4 +1,5 @@
 """Bulk email: an organiser's message to the confirmed or waiting participants of an event, session or group."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,23 +82,40 @@ def describe_audience(audience: Audience) -> str:
     group = db.session.get(Group, audience.group_id) if audience.group_id is not None else None
     confirmed = audience.status == "confirmed"
     if group is not None and session is not None:
-        text = (_l("Confirmed participants of “%(session)s” in group “%(group)s” only.", session=session.title,
-                   group=group.name) if confirmed else
-                _l("People on the waiting list of “%(session)s” in group “%(group)s” only.", session=session.title,
-                   group=group.name))
+        text = (
+            _l(
+                "Confirmed participants of “%(session)s” in group “%(group)s” only.",
+                session=session.title,
+                group=group.name,
+            )
+            if confirmed
+            else _l(
+                "People on the waiting list of “%(session)s” in group “%(group)s” only.",
+                session=session.title,
+                group=group.name,
+            )
+        )
     elif session is not None:
-        text = (_l("Confirmed participants of “%(session)s” (all its groups).", session=session.title) if confirmed
-                else _l("People on the waiting list of “%(session)s”.", session=session.title))
+        text = (
+            _l("Confirmed participants of “%(session)s” (all its groups).", session=session.title)
+            if confirmed
+            else _l("People on the waiting list of “%(session)s”.", session=session.title)
+        )
     else:
-        text = (_l("Confirmed participants of any session of the event.") if confirmed
-                else _l("People on the waiting list of any session of the event."))
+        text = (
+            _l("Confirmed participants of any session of the event.")
+            if confirmed
+            else _l("People on the waiting list of any session of the event.")
+        )
     return str(text)
 
 
 def recipients(audience: Audience) -> list[Registration]:
     """Return the live registrations of the audience, each once."""
-    bookings = select(Booking.registration_id).join(Session, Session.id == Booking.session_id).where(
-        Session.event_id == audience.event_id, Booking.status == BookingStatus(audience.status)
+    bookings = (
+        select(Booking.registration_id)
+        .join(Session, Session.id == Booking.session_id)
+        .where(Session.event_id == audience.event_id, Booking.status == BookingStatus(audience.status))
     )
     if audience.session_id is not None:
         bookings = bookings.where(Booking.session_id == audience.session_id)
@@ -150,11 +168,26 @@ def send_bulk(
         for registration in people:
             subject, text, html = render(event, registration, letter)
             add_to_outbox(
-                MessageKind.BULK, event, registration.email, registration.language, subject, text, html, now,
-                recipient_name=registration.full_name, registration_id=registration.id,
+                MessageKind.BULK,
+                event,
+                registration.email,
+                registration.language,
+                subject,
+                text,
+                html,
+                now,
+                recipient_name=registration.full_name,
+                registration_id=registration.id,
             )
-        record("bulk_email", event_id=event.id, session_id=audience.session_id, group_id=audience.group_id,
-               status=audience.status, recipients=len(people), subject=letter.subject_pl[:200])
+        record(
+            "bulk_email",
+            event_id=event.id,
+            session_id=audience.session_id,
+            group_id=audience.group_id,
+            status=audience.status,
+            recipients=len(people),
+            subject=letter.subject_pl[:200],
+        )
     return len(people)
 
 
@@ -176,8 +209,11 @@ def retry_failed(event_id: int, message_id: int, now: datetime | None = None) ->
     with write_transaction():
         result = db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.event_id == event_id,
-                   OutboxMessage.status == MessageStatus.FAILED)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.event_id == event_id,
+                OutboxMessage.status == MessageStatus.FAILED,
+            )
             .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, claimed_by=None)
         )
         if result.rowcount == 1:

@@ -1,4 +1,5 @@
 """Check-in at the venue: scan badges or search by name, mark people present, undo."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,9 @@ def _person(registration: Registration) -> dict[str, Any]:
     }
 
 
-def _answer(status: str, message: str, category: str, event_id: int, scope: str,
-            registration: Registration | None = None):  # type: ignore[no-untyped-def]
+def _answer(
+    status: str, message: str, category: str, event_id: int, scope: str, registration: Registration | None = None
+):  # type: ignore[no-untyped-def]
     """Answer the script with JSON, or a plain form with a flash and a redirect."""
     if _wants_json():
         body: dict[str, Any] = {"status": status, "message": message}
@@ -100,8 +102,11 @@ def check_in(event_id: int):  # type: ignore[no-untyped-def]
         else:
             message = _("%(name)s checked in.", name=name)
         return _answer("ok", message, "success", event.id, scope.key, result.registration)
-    message = _("%(name)s is already checked in at %(time)s.", name=name,
-                time=format_time(result.check_in.checked_in_at, "HH:mm"))
+    message = _(
+        "%(name)s is already checked in at %(time)s.",
+        name=name,
+        time=format_time(result.check_in.checked_in_at, "HH:mm"),
+    )
     return _answer("already", message, "info", event.id, scope.key, result.registration)
 
 

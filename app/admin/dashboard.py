@@ -1,4 +1,5 @@
 """Dashboards of events and series, and bulk email."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -38,9 +39,11 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
     """Show the fill of every session and group, registrations per day and the mix of people."""
     event = event_or_404(event_id)
     per_day = stats.registrations_per_day(event)
-    chart = Markup(stats.bar_chart_svg(  # noqa: S704 - built from escaped parts only
-        [(day.isoformat(), n) for day, n in per_day], title=_("Registrations per day")
-    ))
+    chart = Markup(
+        stats.bar_chart_svg(  # noqa: S704 - built from escaped parts only
+            [(day.isoformat(), n) for day, n in per_day], title=_("Registrations per day")
+        )
+    )
     return render_template(
         "admin/dashboard/event.html",
         event=event,
@@ -73,15 +76,22 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
     """Write to the confirmed or waiting participants of the event, a session or a group: preview, then send."""
     event = event_or_404(event_id, manage=True)
     form = BulkEmailForm()
-    form.session_id.choices = [SelectChoice("", _("Whole event"))] + [SelectChoice(s.id, s.title) for s in event.sessions]
+    form.session_id.choices = [SelectChoice("", _("Whole event"))] + [
+        SelectChoice(s.id, s.title) for s in event.sessions
+    ]
     form.group_id.choices = [SelectChoice("", _("All groups"))] + [
         SelectChoice(g.id, f"{s.title} — {g.name}") for s in event.sessions for g in s.groups
     ]
     preview = None
     if form.validate_on_submit():
         audience = Audience(event.id, form.status.data, form.session_id.data, form.group_id.data)
-        letter = Letter(form.subject_pl.data, form.body_pl.data, form.subject_en.data or "", form.body_en.data or "",
-                        has_greeting=bool(form.has_greeting.data))
+        letter = Letter(
+            form.subject_pl.data,
+            form.body_pl.data,
+            form.subject_en.data or "",
+            form.body_en.data or "",
+            has_greeting=bool(form.has_greeting.data),
+        )
         try:
             audience = check_audience(event, audience)
             # Send only what was previewed: the same audience, still the count shown.
@@ -89,8 +99,14 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
             seen_key, _sep, seen_count = (form.previewed.data or "").rpartition(":")
             if form.send.data and seen_key == key and seen_count.isdigit():
                 count = send_bulk(event, audience, letter, expected=int(seen_count))
-                flash(ngettext("The message is queued for %(num)d participant.",
-                               "The message is queued for %(num)d participants.", count), "success")
+                flash(
+                    ngettext(
+                        "The message is queued for %(num)d participant.",
+                        "The message is queued for %(num)d participants.",
+                        count,
+                    ),
+                    "success",
+                )
                 return deliver_after_response(redirect(url_for(".event_dashboard", event_id=event.id), code=303))
             if form.send.data:
                 form.form_errors.append(_("Check the recipients in the preview before sending."))
@@ -111,8 +127,12 @@ def _bulk_preview(event, audience: Audience, letter: Letter, form: BulkEmailForm
     for person in people:
         samples.setdefault(person.language, render(event, person, letter))
     form.previewed.data = f"{audience.status}:{audience.session_id}:{audience.group_id}:{len(people)}"
-    return {"count": len(people), "samples": samples, "who": describe_audience(audience),
-            "names": [person.full_name for person in people]}
+    return {
+        "count": len(people),
+        "samples": samples,
+        "who": describe_audience(audience),
+        "names": [person.full_name for person in people],
+    }
 
 
 @bp.route("/series/<int:series_id>/overview")

@@ -1,4 +1,5 @@
 """Managing series, events, sessions and groups."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -37,8 +38,6 @@ def _labels() -> dict:
         "event_status_labels": EVENT_STATUS_LABELS,
         "booking_mode_labels": BOOKING_MODE_LABELS,
     }
-
-
 
 
 def form_page(form, heading: str, submit: str, cancel_url: str | None = None, **context):  # type: ignore[no-untyped-def]
@@ -326,9 +325,19 @@ def invitations(event_id: int, session_id: int):  # type: ignore[no-untyped-def]
             attach_error(form, error)
         else:
             emailed = sum(1 for code in created if code.recipient_email)
-            flash(ngettext("%(num)d code has been generated.", "%(num)d codes have been generated.", len(created)), "success")
+            flash(
+                ngettext("%(num)d code has been generated.", "%(num)d codes have been generated.", len(created)),
+                "success",
+            )
             if emailed:
-                flash(ngettext("%(num)d invitation email is on its way.", "%(num)d invitation emails are on their way.", emailed), "info")
+                flash(
+                    ngettext(
+                        "%(num)d invitation email is on its way.",
+                        "%(num)d invitation emails are on their way.",
+                        emailed,
+                    ),
+                    "info",
+                )
             return deliver_after_response(
                 redirect(url_for(".invitations", event_id=event.id, session_id=session.id), code=303)
             )

@@ -1,4 +1,5 @@
 """Exports and printed lists of an event: CSV, XLSX, sign-in sheets and badges."""
+
 from __future__ import annotations
 
 import os
@@ -62,7 +63,11 @@ def export(event_id: int, kind: str):  # type: ignore[no-untyped-def]
     delimiter = "," if request.args.get("delimiter") == "," else ";"
     try:
         export_request = start_export(
-            event, _int_arg("session"), _int_arg("group"), request.args.get("status"), kind,
+            event,
+            _int_arg("session"),
+            _int_arg("group"),
+            request.args.get("status"),
+            kind,
             actor=current_user._get_current_object(),
         )
     except ExportError as error:

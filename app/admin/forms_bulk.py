@@ -1,4 +1,5 @@
 """The bulk email form."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -23,21 +24,34 @@ class BulkEmailForm(Form):
 
     status = SelectField(
         _l("Recipients"),
-        choices=[SelectChoice("confirmed", _l("Confirmed participants")), SelectChoice("waitlisted", _l("Waiting list"))],
+        choices=[
+            SelectChoice("confirmed", _l("Confirmed participants")),
+            SelectChoice("waitlisted", _l("Waiting list")),
+        ],
     )
     session_id = SelectField(_l("Session"), coerce=_int_or_none, validate_choice=False)
     group_id = SelectField(_l("Group"), coerce=_int_or_none, validate_choice=False)
-    subject_pl = StringField(_l("Subject (Polish)"), validators=[DataRequired(), Length(max=200), PlainText()], filters=[normalize_text])
-    body_pl = TextAreaField(_l("Text (Polish)"), validators=[DataRequired(), Length(max=20000), PlainText(allow_newlines=True)])
-    subject_en = StringField(_l("Subject (English)"), validators=[Optional(), Length(max=200), PlainText()], filters=[normalize_text])
+    subject_pl = StringField(
+        _l("Subject (Polish)"), validators=[DataRequired(), Length(max=200), PlainText()], filters=[normalize_text]
+    )
+    body_pl = TextAreaField(
+        _l("Text (Polish)"), validators=[DataRequired(), Length(max=20000), PlainText(allow_newlines=True)]
+    )
+    subject_en = StringField(
+        _l("Subject (English)"), validators=[Optional(), Length(max=200), PlainText()], filters=[normalize_text]
+    )
     body_en = TextAreaField(
-        _l("Text (English)"), validators=[Optional(), Length(max=20000), PlainText(allow_newlines=True)],
+        _l("Text (English)"),
+        validators=[Optional(), Length(max=20000), PlainText(allow_newlines=True)],
         description=_l("Empty: participants who chose English get the Polish text."),
     )
     has_greeting = BooleanField(
-        _l("Start with a greeting"), default=True,
-        description=_l("Adds “Dzień dobry, {first name},” (in English “Hello {first name},”) above your text: "
-                       "do not write a greeting of your own, or untick this."),
+        _l("Start with a greeting"),
+        default=True,
+        description=_l(
+            "Adds “Dzień dobry, {first name},” (in English “Hello {first name},”) above your text: "
+            "do not write a greeting of your own, or untick this."
+        ),
     )
     # What the preview showed ("status:session:group:count"): sending needs the audience the organiser saw.
     previewed = HiddenField()

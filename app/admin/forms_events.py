@@ -1,4 +1,5 @@
 """Back-office forms of series, events, sessions, groups and accounts; field-level validation only."""
+
 from __future__ import annotations
 
 import enum
@@ -49,7 +50,9 @@ MAX_DESCRIPTION = 20000
 def _text(label: object, max_length: int, required: bool = True, **kwargs: Any) -> StringField:
     """Return a single-line text field, cleaned and checked."""
     first = InputRequired() if required else Optional()
-    return StringField(label, validators=[first, Length(max=max_length), PlainText()], filters=[normalize_text], **kwargs)
+    return StringField(
+        label, validators=[first, Length(max=max_length), PlainText()], filters=[normalize_text], **kwargs
+    )
 
 
 def _area(label: object) -> TextAreaField:
@@ -85,7 +88,10 @@ def _enum_value(value: object) -> str:
 
 def _not_negative(required: bool) -> list:
     """Return the validators of a capacity."""
-    return [InputRequired() if required else Optional(), NumberRange(min=0, max=100000, message=_l("Enter a whole number from 0 to 100000."))]
+    return [
+        InputRequired() if required else Optional(),
+        NumberRange(min=0, max=100000, message=_l("Enter a whole number from 0 to 100000.")),
+    ]
 
 
 class DomainListField(TextAreaField):
@@ -170,19 +176,29 @@ class EventForm(Form):
     title_en = _text(_l("Title (English)"), 250, required=False)
     description_pl = _area(_l("Description (Polish)"))
     description_en = _area(_l("Description (English)"))
-    edition_label = _text(_l("Edition"), 80, required=False, description=_l("E.g. “XII” or “2026”: shown as “edition XII” in the reader's language."))
+    edition_label = _text(
+        _l("Edition"),
+        80,
+        required=False,
+        description=_l("E.g. “XII” or “2026”: shown as “edition XII” in the reader's language."),
+    )
     city = _text(_l("City"), 120)
     venue = _text(_l("Venue"), 250, required=False)
     starts_at = WarsawDateTimeField(_l("Starts (Warsaw time)"), validators=[InputRequired()])
     ends_at = WarsawDateTimeField(_l("Ends (Warsaw time)"), validators=[InputRequired()])
     registration_opens_at = WarsawDateTimeField(
-        _l("Registration opens (Warsaw time)"), validators=[Optional()], description=_l("Empty: as soon as the event is published.")
+        _l("Registration opens (Warsaw time)"),
+        validators=[Optional()],
+        description=_l("Empty: as soon as the event is published."),
     )
     registration_closes_at = WarsawDateTimeField(
-        _l("Registration closes (Warsaw time)"), validators=[Optional()], description=_l("Empty: until an organiser closes it.")
+        _l("Registration closes (Warsaw time)"),
+        validators=[Optional()],
+        description=_l("Empty: until an organiser closes it."),
     )
     preference_deadline = WarsawDateTimeField(
-        _l("Ranked choices can change until (Warsaw time)"), validators=[Optional()],
+        _l("Ranked choices can change until (Warsaw time)"),
+        validators=[Optional()],
         description=_l("Empty: until registration closes."),
     )
     max_ranked_choices = IntegerField(
@@ -268,7 +284,9 @@ class CloneForm(Form):
 
     def clone_data(self) -> CloneData:
         """Return the fields as service input."""
-        return CloneData(slug=self.slug.data, city=self.city.data, venue=self.venue.data or "", starts_on=self.starts_on.data)
+        return CloneData(
+            slug=self.slug.data, city=self.city.data, venue=self.venue.data or "", starts_on=self.starts_on.data
+        )
 
 
 class SessionForm(Form):
@@ -357,7 +375,10 @@ class InvitationForm(Form):
     max_uses = IntegerField(
         _l("Uses per code"),
         default=1,
-        validators=[InputRequired(), NumberRange(min=1, max=10000, message=_l("Enter a whole number from 1 to 10000."))],
+        validators=[
+            InputRequired(),
+            NumberRange(min=1, max=10000, message=_l("Enter a whole number from 1 to 10000.")),
+        ],
         description=_l("1: single use. More: the code admits that many registrations."),
     )
     emails = TextAreaField(
@@ -410,7 +431,10 @@ class GroupForm(Form):
     def group_data(self) -> GroupData:
         """Return the fields as service input."""
         return GroupData(
-            name=self.name.data, capacity=self.capacity.data, facilitator=self.facilitator.data or "", room=self.room.data or ""
+            name=self.name.data,
+            capacity=self.capacity.data,
+            facilitator=self.facilitator.data or "",
+            room=self.room.data or "",
         )
 
 
@@ -432,7 +456,10 @@ class AccountForm(Form):
         _l("Password"),
         validators=[
             InputRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            ),
             Length(max=200),
         ],
         render_kw={"autocomplete": "new-password"},

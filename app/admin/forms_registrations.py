@@ -1,4 +1,5 @@
 """Forms of the registrations back office: the list's filters, actions and sign-ups by hand."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

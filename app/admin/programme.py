@@ -4,6 +4,7 @@ Public functions own their transaction (``write_transaction``) and record every
 change in the audit log inside it; private helpers only flush. Capacities change
 only through conditional UPDATEs checked by row count, never read-then-write.
 """
+
 from __future__ import annotations
 
 import re
@@ -265,9 +266,11 @@ def _check_series(series_id: int, organiser_id: int | None) -> None:
     :raises NotFound, SeriesNotYours:
     """
     _get(Series, series_id, field="series_id")
-    if organiser_id is not None and db.session.execute(
-        select(Series.id).where(Series.id == series_id, _series_open_to(organiser_id))
-    ).first() is None:
+    if (
+        organiser_id is not None
+        and db.session.execute(select(Series.id).where(Series.id == series_id, _series_open_to(organiser_id))).first()
+        is None
+    ):
         raise SeriesNotYours()
 
 
@@ -410,7 +413,9 @@ def delete_event(event_id: int) -> None:
         event = _get(Event, event_id)
         if db.session.execute(select(exists().where(Registration.event_id == event_id))).scalar():
             raise HasBookings(
-                _l("This event has registrations (cancelled ones count too) and cannot be deleted. Close its registration instead.")
+                _l(
+                    "This event has registrations (cancelled ones count too) and cannot be deleted. Close its registration instead."
+                )
             )
         record("event.deleted", deleted_event_id=event_id, slug=event.slug)
         db.session.delete(event)
@@ -628,8 +633,7 @@ def _copy_session(source: Session, days: int) -> Session:
         booking_mode=source.booking_mode,
     )
     copy.groups = [
-        Group(name=g.name, facilitator=g.facilitator, room=g.room, capacity=g.capacity, taken=0)
-        for g in source.groups
+        Group(name=g.name, facilitator=g.facilitator, room=g.room, capacity=g.capacity, taken=0) for g in source.groups
     ]
     return copy
 
@@ -747,8 +751,10 @@ def _check_event_data(data: EventData) -> None:
     _check_slug(data.slug, EVENT_SLUG)
     if data.ends_at < data.starts_at:
         raise ManagementError(_l("The end must not be before the start."), field="ends_at")
-    if data.registration_opens_at and data.registration_closes_at and (
-        data.registration_closes_at <= data.registration_opens_at
+    if (
+        data.registration_opens_at
+        and data.registration_closes_at
+        and (data.registration_closes_at <= data.registration_opens_at)
     ):
         raise ManagementError(_l("Registration must close after it opens."), field="registration_closes_at")
     if not 1 <= data.max_ranked_choices <= 10:
@@ -776,4 +782,3 @@ def _check_capacity(capacity: int) -> None:
     """Refuse a negative capacity."""
     if capacity < 0:
         raise ManagementError(_l("Enter 0 or more."), field="capacity")
-

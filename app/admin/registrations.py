@@ -1,4 +1,5 @@
 """Registrations of an event: list, search, details and organiser actions."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,7 +35,6 @@ bp = protect(Blueprint("admin_registrations", __name__, url_prefix="/admin"))
 BASE = "/events/<int:event_id>/registrations"
 ONE = BASE + "/<int:registration_id>"
 BOOKING = ONE + "/bookings/<int:booking_id>"
-
 
 
 @bp.route(BASE)
@@ -119,11 +119,15 @@ def new(event_id: int):  # type: ignore[no-untyped-def]
 def approve(event_id: int, registration_id: int, booking_id: int) -> Response:
     """Approve a requested place."""
     return _act(
-        event_id, registration_id, ConfirmForm,
+        event_id,
+        registration_id,
+        ConfirmForm,
         lambda form: admin_services.approve_request(event_id, registration_id, booking_id),
-        lambda booking: _("The request has been approved: the place is confirmed.")
-        if booking.status.value == "confirmed"
-        else _("The request has been approved, but the session is full: the participant is on the waiting list."),
+        lambda booking: (
+            _("The request has been approved: the place is confirmed.")
+            if booking.status.value == "confirmed"
+            else _("The request has been approved, but the session is full: the participant is on the waiting list.")
+        ),
     )
 
 
@@ -137,11 +141,14 @@ def confirm_decline(event_id: int, registration_id: int, booking_id: int):  # ty
 def decline(event_id: int, registration_id: int, booking_id: int) -> Response:
     """Decline a requested place (only from its confirmation page)."""
     return _act(
-        event_id, registration_id, ConfirmedActionForm,
+        event_id,
+        registration_id,
+        ConfirmedActionForm,
         lambda form: admin_services.decline_request(event_id, registration_id, booking_id),
         lambda _result: _("The request has been declined."),
-        confirm_at=url_for(".confirm_decline", event_id=event_id, registration_id=registration_id,
-                           booking_id=booking_id),
+        confirm_at=url_for(
+            ".confirm_decline", event_id=event_id, registration_id=registration_id, booking_id=booking_id
+        ),
     )
 
 
@@ -149,7 +156,9 @@ def decline(event_id: int, registration_id: int, booking_id: int) -> Response:
 def move(event_id: int, registration_id: int, booking_id: int) -> Response:
     """Move a confirmed place to another group of the same session."""
     return _act(
-        event_id, registration_id, MoveGroupForm,
+        event_id,
+        registration_id,
+        MoveGroupForm,
         lambda form: admin_services.move_to_group(
             event_id, registration_id, booking_id, int(form.group_id.data), override=bool(form.override.data)
         ),
@@ -167,11 +176,14 @@ def confirm_cancel_booking(event_id: int, registration_id: int, booking_id: int)
 def cancel_booking(event_id: int, registration_id: int, booking_id: int) -> Response:
     """Cancel one place of the registration (only from its confirmation page)."""
     return _act(
-        event_id, registration_id, ConfirmedActionForm,
+        event_id,
+        registration_id,
+        ConfirmedActionForm,
         lambda form: admin_services.cancel_booking(event_id, registration_id, booking_id),
         lambda _result: _("The place has been cancelled."),
-        confirm_at=url_for(".confirm_cancel_booking", event_id=event_id, registration_id=registration_id,
-                           booking_id=booking_id),
+        confirm_at=url_for(
+            ".confirm_cancel_booking", event_id=event_id, registration_id=registration_id, booking_id=booking_id
+        ),
     )
 
 
@@ -179,10 +191,10 @@ def cancel_booking(event_id: int, registration_id: int, booking_id: int) -> Resp
 def promote(event_id: int, registration_id: int, booking_id: int) -> Response:
     """Give a waiting booking a place, ahead of the queue."""
     return _act(
-        event_id, registration_id, PromoteForm,
-        lambda form: admin_services.promote(
-            event_id, registration_id, booking_id, override=bool(form.override.data)
-        ),
+        event_id,
+        registration_id,
+        PromoteForm,
+        lambda form: admin_services.promote(event_id, registration_id, booking_id, override=bool(form.override.data)),
         lambda _result: _("The participant has been given a place."),
     )
 
@@ -191,7 +203,9 @@ def promote(event_id: int, registration_id: int, booking_id: int) -> Response:
 def cancel_registration(event_id: int, registration_id: int) -> Response:
     """Cancel the whole registration."""
     return _act(
-        event_id, registration_id, ConfirmForm,
+        event_id,
+        registration_id,
+        ConfirmForm,
         lambda form: admin_services.cancel_registration(event_id, registration_id),
         lambda _result: _("The registration has been cancelled."),
     )
@@ -201,7 +215,9 @@ def cancel_registration(event_id: int, registration_id: int) -> Response:
 def resend(event_id: int, registration_id: int) -> Response:
     """Send the confirmation again, with a new private link."""
     return _act(
-        event_id, registration_id, ConfirmForm,
+        event_id,
+        registration_id,
+        ConfirmForm,
         lambda form: admin_services.resend_confirmation(event_id, registration_id),
         lambda _result: _("A new private link has been sent; the old one no longer works."),
     )
@@ -249,10 +265,17 @@ def _confirmation(event_id: int, registration_id: int, booking_id: int, action: 
         abort(404)
     return render_template(
         "admin/registrations/confirm_booking_action.html",
-        event=event, registration=registration, booking=booking, action=action,
+        event=event,
+        registration=registration,
+        booking=booking,
+        action=action,
         form=ConfirmedActionForm(),
-        post_to=url_for(f".{'decline' if action == 'decline' else 'cancel_booking'}", event_id=event_id,
-                        registration_id=registration_id, booking_id=booking_id),
+        post_to=url_for(
+            f".{'decline' if action == 'decline' else 'cancel_booking'}",
+            event_id=event_id,
+            registration_id=registration_id,
+            booking_id=booking_id,
+        ),
     )
 
 
@@ -267,8 +290,6 @@ def _registration_or_404(event_id: int, registration_id: int):  # type: ignore[n
         return admin_services.get_registration(event_id, registration_id)
     except RegistrationNotFound:
         abort(404)
-
-
 
 
 def _programme_names(event) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
 """Back-office home: the list of events an account may see, and the audit log for administrators."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
@@ -17,12 +18,29 @@ bp = protect(Blueprint("admin", __name__, url_prefix="/admin"))
 AUDIT_FILTERS = {
     "all": (_l("Everything"), None),
     "logins": (_l("Logins"), ("account.login", "account.login_failed", "account.logout")),
-    "accounts": (_l("Accounts"), ("account.created", "account.enabled", "account.disabled",
-                                  "account.event_assigned", "account.event_unassigned",
-                                  "account.password_changed", "account.password_set",
-                                  "account.password_reset_requested", "account.password_reset")),
-    "privacy": (_l("Personal data"), ("gdpr_erase", "gdpr_purge", "registration.marketing_consent_given",
-                                      "registration.marketing_consent_withdrawn")),
+    "accounts": (
+        _l("Accounts"),
+        (
+            "account.created",
+            "account.enabled",
+            "account.disabled",
+            "account.event_assigned",
+            "account.event_unassigned",
+            "account.password_changed",
+            "account.password_set",
+            "account.password_reset_requested",
+            "account.password_reset",
+        ),
+    ),
+    "privacy": (
+        _l("Personal data"),
+        (
+            "gdpr_erase",
+            "gdpr_purge",
+            "registration.marketing_consent_given",
+            "registration.marketing_consent_withdrawn",
+        ),
+    ),
 }
 
 # Who did it, for the actors that are not accounts (accounts show as their email).

@@ -1,4 +1,5 @@
 """Figures for the organisers' dashboards, each in a few grouped queries."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -47,14 +48,19 @@ def session_fill(event: Event) -> list[tuple[Session, FillRow, list[FillRow]]]:
     ).all()
     counts: dict[tuple[int, str], int] = {(sid, status.value): n for sid, status, n in rows}
     sessions = db.session.execute(
-        select(Session).where(Session.event_id == event.id).options(selectinload(Session.groups))
+        select(Session)
+        .where(Session.event_id == event.id)
+        .options(selectinload(Session.groups))
         .order_by(Session.starts_at, Session.id)
     ).scalars()
     result = []
     for session in sessions:
         main = FillRow(
-            label=session.title, capacity=session.capacity, confirmed=session.taken,
-            waitlisted=counts.get((session.id, "waitlisted"), 0), requested=counts.get((session.id, "requested"), 0),
+            label=session.title,
+            capacity=session.capacity,
+            confirmed=session.taken,
+            waitlisted=counts.get((session.id, "waitlisted"), 0),
+            requested=counts.get((session.id, "requested"), 0),
         )
         groups = [FillRow(label=g.name, capacity=g.capacity, confirmed=g.taken, is_group=True) for g in session.groups]
         result.append((session, main, groups))
@@ -91,16 +97,23 @@ def attendance(event: Event) -> Attendance:
     ).scalar_one()
     door = db.session.execute(
         select(CheckIn.session_id, Booking.group_id, func.count(func.distinct(CheckIn.registration_id)))
-        .outerjoin(Booking, (Booking.registration_id == CheckIn.registration_id)
-                   & (Booking.session_id == CheckIn.session_id) & (Booking.status == BookingStatus.CONFIRMED))
+        .outerjoin(
+            Booking,
+            (Booking.registration_id == CheckIn.registration_id)
+            & (Booking.session_id == CheckIn.session_id)
+            & (Booking.status == BookingStatus.CONFIRMED),
+        )
         .where(*live, CheckIn.session_id.is_not(None))
         .group_by(CheckIn.session_id, Booking.group_id)
     ).all()
     by_arrival = db.session.execute(
         select(Booking.session_id, Booking.group_id, func.count(func.distinct(Booking.registration_id)))
         .join(Session, Session.id == Booking.session_id)
-        .where(Session.event_id == event.id, Booking.status == BookingStatus.CONFIRMED,
-               Booking.registration_id.in_(arrived))
+        .where(
+            Session.event_id == event.id,
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.registration_id.in_(arrived),
+        )
         .group_by(Booking.session_id, Booking.group_id)
     ).all()
     sessions: dict[int, int] = {}
@@ -128,9 +141,7 @@ MAX_BAR_WIDTH = 32
 def registrations_per_day(event: Event) -> list[tuple[date, int]]:
     """Return the number of registrations made each day (Warsaw time), with empty days filled in."""
 
-    created = db.session.execute(
-        select(Registration.created_at).where(Registration.event_id == event.id)
-    ).scalars()
+    created = db.session.execute(select(Registration.created_at).where(Registration.event_id == event.id)).scalars()
     per_day = Counter(moment.astimezone(TIMEZONE).date() for moment in created)
     if not per_day:
         return []
@@ -184,14 +195,15 @@ def series_overview(series: Series) -> list[SeriesRow]:
             select(Session.event_id, func.count())
             .join(Booking, Booking.session_id == Session.id)
             .join(Event, Event.id == Session.event_id)
-            .where(Event.series_id == series.id, Session.kind == SessionKind.WORKSHOP,
-                   Booking.status == BookingStatus.CONFIRMED)
+            .where(
+                Event.series_id == series.id,
+                Session.kind == SessionKind.WORKSHOP,
+                Booking.status == BookingStatus.CONFIRMED,
+            )
             .group_by(Session.event_id)
         ).all()
     )
-    events = db.session.execute(
-        select(Event).where(Event.series_id == series.id).order_by(Event.starts_at)
-    ).scalars()
+    events = db.session.execute(select(Event).where(Event.series_id == series.id).order_by(Event.starts_at)).scalars()
     return [SeriesRow(e, participants.get(e.id, 0), places.get(e.id, 0)) for e in events]
 
 
@@ -220,19 +232,23 @@ def series_returns(events: list[Event]) -> SeriesReturns:
         )
     ).scalar_one()
     first_miss = {email: min(e.starts_at for e in missed) for email, missed in missed_out(events).items()}
-    placed = db.session.execute(
-        select(Registration.email_normalized, Event.starts_at)
-        .join(Booking, Booking.registration_id == Registration.id)
-        .join(Session, Session.id == Booking.session_id)
-        .join(Event, Event.id == Registration.event_id)
-        .where(
-            Registration.event_id.in_(ids),
-            Registration.status == RegistrationStatus.ACTIVE,
-            Booking.status == BookingStatus.CONFIRMED,
-            Session.booking_mode == BookingMode.RANKED,
-        )
-        .distinct()
-    ).all() if first_miss else []
+    placed = (
+        db.session.execute(
+            select(Registration.email_normalized, Event.starts_at)
+            .join(Booking, Booking.registration_id == Registration.id)
+            .join(Session, Session.id == Booking.session_id)
+            .join(Event, Event.id == Registration.event_id)
+            .where(
+                Registration.event_id.in_(ids),
+                Registration.status == RegistrationStatus.ACTIVE,
+                Booking.status == BookingStatus.CONFIRMED,
+                Session.booking_mode == BookingMode.RANKED,
+            )
+            .distinct()
+        ).all()
+        if first_miss
+        else []
+    )
     later = {email for email, starts_at in placed if email in first_miss and starts_at > first_miss[email]}
     return SeriesReturns(returning, len(first_miss), len(later))
 

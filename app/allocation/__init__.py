@@ -1,4 +1,5 @@
 """Pure allocation engine for ranked workshop choices (no Flask, no SQLAlchemy)."""
+
 from app.allocation.algorithm import allocate, lottery_key, lottery_order, objective_value
 from app.allocation.baselines import first_come, serial_dictatorship
 from app.allocation.errors import AllocationError, InstanceError, Problem

@@ -1,4 +1,5 @@
 """Command line: python -m app.allocation INSTANCE.json [--objective ...] [--seed N] [-o RESULT.json]."""
+
 from __future__ import annotations
 
 import argparse

@@ -32,6 +32,7 @@ tier first: one set of levels per tier (for `fair`, "people served" is then a
 level of its own, costing -1 on the tier's F -> P arcs, instead of the forced
 supply), so any gain for a higher tier outweighs everything below it.
 """
+
 from __future__ import annotations
 
 import gc
@@ -73,7 +74,11 @@ def lottery_order(instance: Instance, seed: int) -> list[Participant]:
 def eligible_choices(instance: Instance, participant: Participant, slot: int) -> list[tuple[int, str]]:
     """Return (rank, workshop id) of the eligible ranked workshops of a slot, best first."""
     by_id = instance.workshop_by_id
-    return [(rank, wid) for rank, wid in enumerate(participant.ranked(slot), start=1) if by_id[wid].admits(participant.category)]
+    return [
+        (rank, wid)
+        for rank, wid in enumerate(participant.ranked(slot), start=1)
+        if by_id[wid].admits(participant.category)
+    ]
 
 
 def score(instance: Instance, rank: int) -> int:
@@ -81,7 +86,9 @@ def score(instance: Instance, rank: int) -> int:
     return instance.n_choices - rank + 1
 
 
-def objective_value(instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective) -> tuple[int, ...]:
+def objective_value(
+    instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective
+) -> tuple[int, ...]:
     """Return the objective vector of an allocation; larger (lexicographically) is better.
 
     With several priority tiers it is each tier's vector in turn, highest tier first.
@@ -96,7 +103,9 @@ def objective_value(instance: Instance, assignments: tuple[Assignment, ...] | li
     return value
 
 
-def _tier_value(instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective) -> tuple[int, ...]:
+def _tier_value(
+    instance: Instance, assignments: tuple[Assignment, ...] | list[Assignment], objective: Objective
+) -> tuple[int, ...]:
     """Return the objective vector of some assignments, ignoring tiers."""
     total = sum(score(instance, a.rank) for a in assignments)
     if objective is Objective.FAIR:
@@ -380,7 +389,9 @@ def _tiered_levels(instance: Instance, net: _Network, objective: Objective) -> l
         mine = np.zeros(n_arcs, dtype=bool)
         mine[choice_arc[choice_tier == tier]] = True
         # At most one place per (participant, slot) of the tier still in the network.
-        pairs = {(pos, slot) for pos, slot, t in zip(net.choice_pos, net.choice_slot, choice_tier.tolist()) if t == tier}
+        pairs = {
+            (pos, slot) for pos, slot, t in zip(net.choice_pos, net.choice_slot, choice_tier.tolist()) if t == tier
+        }
         bound = max(min(places, len(pairs)), 1)
         if objective is Objective.FAIR:
             served = np.zeros(n_arcs, dtype=np.int64)
@@ -457,7 +468,9 @@ def _solve(tail: IntArray, head: IntArray, cap: IntArray, cost: IntArray, supply
     return np.asarray(solver.flows(arcs), dtype=np.int64)
 
 
-def _potentials(n_nodes: int, tail: IntArray, head: IntArray, cap: IntArray, cost: IntArray, flow: IntArray) -> IntArray:
+def _potentials(
+    n_nodes: int, tail: IntArray, head: IntArray, cap: IntArray, cost: IntArray, flow: IntArray
+) -> IntArray:
     """Return node potentials (shortest distances in the residual graph) proving the flow optimal."""
     up, down = flow < cap, flow > 0
     r_tail = np.concatenate([tail[up], head[down]])

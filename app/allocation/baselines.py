@@ -1,4 +1,5 @@
 """Greedy baselines to compare the optimiser with, on the same data."""
+
 from __future__ import annotations
 
 from collections import Counter

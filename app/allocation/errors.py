@@ -1,4 +1,5 @@
 """Domain exceptions of the allocation engine."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

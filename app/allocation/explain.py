@@ -10,6 +10,7 @@ Codes (the app translates them):
   had_room     the workshop could have taken them (never true of an optimal
                allocation or of the greedy baselines)
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -76,7 +77,9 @@ def explain(instance: Instance, result: Result) -> list[Explanation]:
             )
             waitlist = () if got else tuple(w for w in ranked if instance.workshop_by_id[w].admits(person.category))
             explanations.append(
-                Explanation(person.id, slot, got.workshop if got else None, got.rank if got else None, reasons, waitlist)
+                Explanation(
+                    person.id, slot, got.workshop if got else None, got.rank if got else None, reasons, waitlist
+                )
             )
     return explanations
 

@@ -1,4 +1,5 @@
 """Plain data of an allocation run: the instance, the rules and the result."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

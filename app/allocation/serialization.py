@@ -1,4 +1,5 @@
 """JSON forms of instances and results."""
+
 from __future__ import annotations
 
 import hashlib
@@ -142,7 +143,9 @@ def _workshop(raw: Any, index: int, problems: Problems) -> Workshop | None:
         ok = False
     eligible = raw.get("eligible")
     if eligible is not None and (not isinstance(eligible, list) or not all(_is_str(c) for c in eligible)):
-        problems.add("bad_type", f"workshop {wid}.eligible", f"workshop {wid}: eligible must be null or a list of categories")
+        problems.add(
+            "bad_type", f"workshop {wid}.eligible", f"workshop {wid}: eligible must be null or a list of categories"
+        )
         ok = False
     groups: list[Group] = []
     raw_groups = raw.get("groups") or []
@@ -153,7 +156,9 @@ def _workshop(raw: Any, index: int, problems: Problems) -> Workshop | None:
         for g in raw_groups:
             if not isinstance(g, dict) or not _is_str(g.get("id")) or not _is_int(g.get("capacity")):
                 problems.add(
-                    "bad_type", f"workshop {wid}.groups", f"workshop {wid}: each group needs a string id and an integer capacity"
+                    "bad_type",
+                    f"workshop {wid}.groups",
+                    f"workshop {wid}: each group needs a string id and an integer capacity",
                 )
                 ok = False
             else:
@@ -177,7 +182,9 @@ def _participant(raw: Any, index: int, problems: Problems) -> Participant | None
     pid = raw["id"]
     ok = True
     if not _is_str(raw.get("category")):
-        problems.add("bad_type", f"participant {pid}.category", f"participant {pid}: category must be a non-empty string")
+        problems.add(
+            "bad_type", f"participant {pid}.category", f"participant {pid}: category must be a non-empty string"
+        )
         ok = False
     for key in ("city", "sector"):
         if raw.get(key) is not None and not isinstance(raw.get(key), str):
@@ -197,17 +204,23 @@ def _participant(raw: Any, index: int, problems: Problems) -> Participant | None
             try:
                 slot = int(key)
             except (TypeError, ValueError):
-                problems.add("bad_type", f"participant {pid}.prefs", f"participant {pid}: slot key {key!r} is not an integer")
+                problems.add(
+                    "bad_type", f"participant {pid}.prefs", f"participant {pid}: slot key {key!r} is not an integer"
+                )
                 ok = False
                 continue
             if not isinstance(ranked, list) or not all(_is_str(w) for w in ranked):
                 problems.add(
-                    "bad_type", f"participant {pid}.prefs.{key}", f"participant {pid}: prefs for slot {key} must be a list of ids"
+                    "bad_type",
+                    f"participant {pid}.prefs.{key}",
+                    f"participant {pid}: prefs for slot {key} must be a list of ids",
                 )
                 ok = False
                 continue
             if slot in prefs:
-                problems.add("duplicate_slot", f"participant {pid}.prefs", f"participant {pid}: slot {slot} given twice")
+                problems.add(
+                    "duplicate_slot", f"participant {pid}.prefs", f"participant {pid}: slot {slot} given twice"
+                )
                 ok = False
             prefs[slot] = tuple(ranked)
     if not ok:

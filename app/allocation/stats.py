@@ -1,4 +1,5 @@
 """Figures describing an allocation: who got what, how full, how oversubscribed."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict

@@ -1,4 +1,5 @@
 """Checks of instances (before a run) and of results (hard constraints)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -30,11 +31,15 @@ def validate(instance: Instance) -> None:
         if w.slot not in slots:
             problems.add("unknown_slot", f"workshop {w.id}.slot", f"workshop {w.id}: slot {w.slot} is not in slots")
         if w.capacity < 0:
-            problems.add("negative_capacity", f"workshop {w.id}.capacity", f"workshop {w.id}: capacity {w.capacity} is negative")
+            problems.add(
+                "negative_capacity", f"workshop {w.id}.capacity", f"workshop {w.id}: capacity {w.capacity} is negative"
+            )
         for g in w.groups:
             if g.capacity < 0:
                 problems.add(
-                    "negative_capacity", f"group {g.id}.capacity", f"group {g.id} of workshop {w.id}: capacity {g.capacity} is negative"
+                    "negative_capacity",
+                    f"group {g.id}.capacity",
+                    f"group {g.id} of workshop {w.id}: capacity {g.capacity} is negative",
                 )
         if w.groups and sum(g.capacity for g in w.groups) != w.capacity:
             problems.add(
@@ -55,23 +60,33 @@ def validate(instance: Instance) -> None:
                 problems.add("unknown_slot", where, f"participant {p.id}: slot {slot} is not in slots")
             if len(ranked) > instance.n_choices:
                 problems.add(
-                    "too_many_choices", where, f"participant {p.id}: {len(ranked)} choices in slot {slot}, at most {instance.n_choices}"
+                    "too_many_choices",
+                    where,
+                    f"participant {p.id}: {len(ranked)} choices in slot {slot}, at most {instance.n_choices}",
                 )
             for wid, count in Counter(ranked).items():
                 if count > 1:
-                    problems.add("ranked_twice", where, f"participant {p.id}: workshop {wid} ranked {count} times in slot {slot}")
+                    problems.add(
+                        "ranked_twice", where, f"participant {p.id}: workshop {wid} ranked {count} times in slot {slot}"
+                    )
             for wid in dict.fromkeys(ranked):
                 workshop = by_id.get(wid)
                 if workshop is None:
-                    problems.add("unknown_workshop", where, f"participant {p.id}: unknown workshop {wid} in slot {slot}")
+                    problems.add(
+                        "unknown_workshop", where, f"participant {p.id}: unknown workshop {wid} in slot {slot}"
+                    )
                 elif workshop.slot != slot:
                     problems.add(
-                        "slot_mismatch", where, f"participant {p.id}: workshop {wid} is in slot {workshop.slot}, ranked in slot {slot}"
+                        "slot_mismatch",
+                        where,
+                        f"participant {p.id}: workshop {wid} is in slot {workshop.slot}, ranked in slot {slot}",
                     )
     if instance.mixing is not None:
         if instance.mixing.attribute not in MIX_ATTRIBUTES:
             problems.add(
-                "bad_value", "mixing.attribute", f"mixing.attribute {instance.mixing.attribute!r} is not one of {', '.join(MIX_ATTRIBUTES)}"
+                "bad_value",
+                "mixing.attribute",
+                f"mixing.attribute {instance.mixing.attribute!r} is not one of {', '.join(MIX_ATTRIBUTES)}",
             )
         if instance.mixing.max_per_group < 1:
             problems.add("bad_value", "mixing.max_per_group", "mixing.max_per_group must be at least 1")

@@ -1,4 +1,5 @@
 """Typed model of audit log entries."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Writing and reading the audit log."""
+
 from __future__ import annotations
 
 from collections.abc import Collection

@@ -3,6 +3,7 @@
 Queued through the outbox (``notifications.services.queue_email``) in the
 caller's transaction; they concern no event, so they come from the default sender.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,7 +22,12 @@ PASSWORD_RESET_SUBJECT = _l("A new password for the back office")
 def queue_password_reset(organiser: Organiser, token: str, language: str, now: datetime) -> OutboxMessage:
     """Email the account the link that sets a new password (flushes only)."""
     return queue_email(
-        MessageKind.PASSWORD_RESET, None, organiser.email, language, PASSWORD_RESET_SUBJECT, now,
+        MessageKind.PASSWORD_RESET,
+        None,
+        organiser.email,
+        language,
+        PASSWORD_RESET_SUBJECT,
+        now,
         {
             "reset_url": absolute_url("auth.reset_password_link", token=token),
             "account_email": organiser.email,

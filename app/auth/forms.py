@@ -1,4 +1,5 @@
 """Forms of organiser accounts: login, password change, forgotten password."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -26,8 +27,14 @@ def new_password_fields() -> tuple[PasswordField, PasswordField]:
         description=_l("At least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
         validators=[
             InputRequired(),
-            Length(min=MIN_PASSWORD_LENGTH, message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)),
-            Length(max=MAX_PASSWORD_LENGTH, message=_l("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH)),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                message=_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            ),
+            Length(
+                max=MAX_PASSWORD_LENGTH,
+                message=_l("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH),
+            ),
         ],
     )
     repeated = PasswordField(
@@ -40,7 +47,9 @@ def new_password_fields() -> tuple[PasswordField, PasswordField]:
 class ChangePasswordForm(Form):
     """A logged-in organiser's current password and the new one, twice."""
 
-    current_password = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    current_password = PasswordField(
+        _l("Current password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
     new_password, new_password_again = new_password_fields()
 
 

@@ -1,4 +1,5 @@
 """Typed models of organiser accounts, their events, login attempts and password reset links."""
+
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,5 @@
 """Login and logout of organisers, and setting a forgotten password from an emailed link."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -56,8 +57,14 @@ def forgot_password():  # type: ignore[no-untyped-def]
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data, request.remote_addr or "?", current_language())
-        flash(_("If an account has this address, we have emailed it a link to set a new password. "
-                "The link works for %(hours)s h.", hours=f"{current_app.config['PASSWORD_RESET_HOURS']:g}"), "info")
+        flash(
+            _(
+                "If an account has this address, we have emailed it a link to set a new password. "
+                "The link works for %(hours)s h.",
+                hours=f"{current_app.config['PASSWORD_RESET_HOURS']:g}",
+            ),
+            "info",
+        )
         return redirect(url_for(".login"), code=303)
     return render_template("auth/forgot_password.html", form=form), 422 if form.is_submitted() else 200
 

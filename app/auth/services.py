@@ -1,4 +1,5 @@
 """Account use cases: create organisers, check passwords with throttling, change and reset passwords."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,15 +53,21 @@ class ResetLinkExpired(ResetLinkInvalid):
 
     def __init__(self) -> None:
         hours = f"{current_app.config['PASSWORD_RESET_HOURS']:g}"
-        super().__init__(_l("This link to set a new password has expired: a link works for %(hours)s h. "
-                            "Ask for a new one below.", hours=hours))
+        super().__init__(
+            _l(
+                "This link to set a new password has expired: a link works for %(hours)s h. Ask for a new one below.",
+                hours=hours,
+            )
+        )
 
 
 class ResetLinkUsed(ResetLinkInvalid):
     """A password reset link used already, or made void by a later password."""
 
-    message = _l("This link to set a new password has been used already, or the password has changed since. "
-                 "Ask for a new one below if you need it.")
+    message = _l(
+        "This link to set a new password has been used already, or the password has changed since. "
+        "Ask for a new one below if you need it."
+    )
 
 
 class WaitBeforeRetrying(TooManyAttempts):
@@ -106,8 +113,9 @@ def check_password_policy(password: str, field: str | None = None) -> None:
         raise AuthError(_l("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH), field=field)
 
 
-def change_password(organiser_id: int, current_password: str, new_password: str, ip: str,
-                    now: datetime | None = None) -> Organiser:
+def change_password(
+    organiser_id: int, current_password: str, new_password: str, ip: str, now: datetime | None = None
+) -> Organiser:
     """Set the account's own new password once its current one is confirmed; every session of it ends.
 
     A wrong current password counts as a failed login of the account from
@@ -182,8 +190,10 @@ def request_password_reset(email: str, ip: str, language: str, now: datetime | N
     throttle = get_throttle(timedelta(hours=1))
     ip_key, account_key = f"reset-ip:{ip}", f"reset:{email}"
     with write_transaction():
-        over = (throttle.count(ip_key, now) >= config["PASSWORD_RESET_MAX_PER_IP"]
-                or throttle.count(account_key, now) >= config["PASSWORD_RESET_MAX_PER_ACCOUNT"])
+        over = (
+            throttle.count(ip_key, now) >= config["PASSWORD_RESET_MAX_PER_IP"]
+            or throttle.count(account_key, now) >= config["PASSWORD_RESET_MAX_PER_ACCOUNT"]
+        )
         throttle.hit(ip_key, now)
         throttle.hit(account_key, now)
         if over:
@@ -194,17 +204,28 @@ def request_password_reset(email: str, ip: str, language: str, now: datetime | N
         organiser = db.session.execute(select(Organiser).where(Organiser.email == email)).scalar_one_or_none()
         if organiser is None or not organiser.is_enabled:
             reason = "unknown_account" if organiser is None else "disabled"
-            record("account.password_reset_requested", actor=ANONYMOUS, ip=ip, reason=reason,
-                   account_id=organiser.id if organiser else None, account=organiser.email if organiser else None)
+            record(
+                "account.password_reset_requested",
+                actor=ANONYMOUS,
+                ip=ip,
+                reason=reason,
+                account_id=organiser.id if organiser else None,
+                account=organiser.email if organiser else None,
+            )
             return
         token = secrets.token_urlsafe(32)
-        db.session.add(PasswordResetToken(
-            organiser_id=organiser.id, token_hash=hash_reset_token(token), created_at=now,
-            expires_at=now + timedelta(hours=config["PASSWORD_RESET_HOURS"]),
-        ))
+        db.session.add(
+            PasswordResetToken(
+                organiser_id=organiser.id,
+                token_hash=hash_reset_token(token),
+                created_at=now,
+                expires_at=now + timedelta(hours=config["PASSWORD_RESET_HOURS"]),
+            )
+        )
         queue_password_reset(organiser, token, language, now)
-        record("account.password_reset_requested", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email,
-               ip=ip)
+        record(
+            "account.password_reset_requested", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email, ip=ip
+        )
 
 
 def check_reset_link(token: str, now: datetime | None = None) -> Organiser:
@@ -308,9 +329,12 @@ def _check_throttle(throttle: Throttle, pair_key: str, ip_key: str, now: datetim
         raise TooManyAttempts()
     recent = throttle.recent(pair_key, now)
     if recent.last_at is not None:
-        wait = backoff_seconds(
-            recent.count, config["LOGIN_BACKOFF_AFTER"], config["LOGIN_BACKOFF_BASE"], config["LOGIN_BACKOFF_MAX"]
-        ) - (now - recent.last_at).total_seconds()
+        wait = (
+            backoff_seconds(
+                recent.count, config["LOGIN_BACKOFF_AFTER"], config["LOGIN_BACKOFF_BASE"], config["LOGIN_BACKOFF_MAX"]
+            )
+            - (now - recent.last_at).total_seconds()
+        )
         if wait > 0:
             db.session.rollback()
             raise WaitBeforeRetrying(math.ceil(wait))
@@ -326,8 +350,9 @@ def _record_failed_login(organiser: Organiser | None, valid: bool, ip: str) -> N
         record("account.login_failed", actor=ANONYMOUS, ip=ip, reason="unknown_account")
         return
     reason = "wrong_password" if not valid else "disabled"
-    record("account.login_failed", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email, ip=ip,
-           reason=reason)
+    record(
+        "account.login_failed", actor=ANONYMOUS, account_id=organiser.id, account=organiser.email, ip=ip, reason=reason
+    )
 
 
 def log_out(organiser_id: int, ip: str) -> None:

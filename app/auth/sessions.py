@@ -6,6 +6,7 @@ account's version changes (logout, a new password, the account disabled: every
 copy of the cookie at once, saved or stolen) or ADMIN_MAX_SESSION_HOURS after
 login, however busy it is.
 """
+
 from __future__ import annotations
 
 from flask import current_app, flash, session
@@ -53,8 +54,10 @@ def end_outlived_session() -> None:
     if "_user_id" in session and services.session_outlived(session.get(LOGGED_IN_AT), utcnow()):
         end_session()
         hours = current_app.config["ADMIN_MAX_SESSION_HOURS"]
-        flash(_("Your session has ended %(hours)s hours after you logged in. Please log in again.", hours=f"{hours:g}"),
-              "info")
+        flash(
+            _("Your session has ended %(hours)s hours after you logged in. Please log in again.", hours=f"{hours:g}"),
+            "info",
+        )
 
 
 def _clear() -> None:

@@ -4,6 +4,7 @@ Both stores count the attempts of the last ``window`` (a sliding window) and
 know when the latest was, which the login's back-off needs
 (``backoff_seconds``). The caller commits the database store's rows.
 """
+
 from __future__ import annotations
 
 import secrets

@@ -1,4 +1,5 @@
 """Typed model of check-ins: a participant marked present for an event day or a session."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Check-in use cases: find a participant by code or name, mark them present, undo."""
+
 from __future__ import annotations
 
 import re
@@ -200,11 +201,22 @@ def check_in(
     if scope.session is not None:
         booking = _confirmed_booking(registration, scope.session)
         if booking is None:
-            raise NoPlace(_l("%(name)s has no confirmed place in %(session)s.",
-                             name=registration.full_name, session=scope.session.title))
+            raise NoPlace(
+                _l(
+                    "%(name)s has no confirmed place in %(session)s.",
+                    name=registration.full_name,
+                    session=scope.session.title,
+                )
+            )
         if scope.group is not None and booking.group_id != scope.group.id:
-            raise NoPlace(_l("%(name)s is booked in %(group)s, not in %(other)s.", name=registration.full_name,
-                             group=booking.group.name if booking.group else "—", other=scope.group.name))
+            raise NoPlace(
+                _l(
+                    "%(name)s is booked in %(group)s, not in %(other)s.",
+                    name=registration.full_name,
+                    group=booking.group.name if booking.group else "—",
+                    other=scope.group.name,
+                )
+            )
     day = now.astimezone(TIMEZONE).date()
     keys: list[tuple[str, int | None]] = [(day_scope(day), None)]
     if scope.session is not None:
@@ -220,8 +232,15 @@ def check_in(
                     existing = _live(registration_id, key)
                     created[key] = existing is None
                     if existing is None:
-                        existing = CheckIn(event_id=event.id, registration_id=registration_id, session_id=session_id,
-                                           day=day, scope=key, checked_in_at=now, checked_in_by_id=actor_id)
+                        existing = CheckIn(
+                            event_id=event.id,
+                            registration_id=registration_id,
+                            session_id=session_id,
+                            day=day,
+                            scope=key,
+                            checked_in_at=now,
+                            checked_in_by_id=actor_id,
+                        )
                         db.session.add(existing)
                     rows[key] = existing
                 db.session.flush()
@@ -249,8 +268,15 @@ def undo_check_in(event: Event, check_in_id: int, actor: Any = None, now: dateti
             raise NotFound(_l("This check-in does not exist or was already undone."))
         row.undone_at = now
         row.undone_by_id = getattr(actor, "id", None)
-        record("checkin.undone", event_id=event.id, registration_id=row.registration_id, session_id=row.session_id,
-               actor=actor, scope=row.scope, checked_in_at=row.checked_in_at.isoformat())
+        record(
+            "checkin.undone",
+            event_id=event.id,
+            registration_id=row.registration_id,
+            session_id=row.session_id,
+            actor=actor,
+            scope=row.scope,
+            checked_in_at=row.checked_in_at.isoformat(),
+        )
     return row
 
 
@@ -267,8 +293,10 @@ def search(event: Event, query: str, limit: int = SEARCH_LIMIT) -> list[Registra
         db.session.execute(
             select(Registration)
             .where(*clauses)
-            .options(selectinload(Registration.bookings).selectinload(Booking.session),
-                     selectinload(Registration.bookings).selectinload(Booking.group))
+            .options(
+                selectinload(Registration.bookings).selectinload(Booking.session),
+                selectinload(Registration.bookings).selectinload(Booking.group),
+            )
             .order_by(Registration.last_name, Registration.first_name, Registration.id)
             .limit(limit)
         ).scalars()
@@ -324,7 +352,9 @@ def attended_ids(event_id: int, session_id: int | None, registration_ids: list[i
 
 def session_is_checked(session_id: int) -> bool:
     """Tell whether anyone was checked in at a session's door."""
-    return db.session.execute(
-        select(CheckIn.id).where(CheckIn.session_id == session_id, CheckIn.undone_at.is_(None)).limit(1)
-    ).first() is not None
-
+    return (
+        db.session.execute(
+            select(CheckIn.id).where(CheckIn.session_id == session_id, CheckIn.undone_at.is_(None)).limit(1)
+        ).first()
+        is not None
+    )

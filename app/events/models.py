@@ -1,4 +1,5 @@
 """Typed models of the programme: series, events, partners, sessions and groups."""
+
 from __future__ import annotations
 
 import enum
@@ -94,9 +95,7 @@ class Event(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[EventStatus] = mapped_column(
-        enum_type(EventStatus, "event_status"), default=EventStatus.DRAFT
-    )
+    status: Mapped[EventStatus] = mapped_column(enum_type(EventStatus, "event_status"), default=EventStatus.DRAFT)
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     # How many workshops a participant may rank in a ranked block.
     max_ranked_choices: Mapped[int] = mapped_column(Integer, default=3)
@@ -206,9 +205,7 @@ class Session(db.Model):
     )
 
     __table_args__ = (
-        CheckConstraint(
-            "taken >= 0 AND (capacity IS NULL OR taken <= capacity)", name="taken_within_capacity"
-        ),
+        CheckConstraint("taken >= 0 AND (capacity IS NULL OR taken <= capacity)", name="taken_within_capacity"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     )
@@ -270,9 +267,7 @@ class Group(db.Model):
     __tablename__ = "session_group"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("session.id", ondelete="CASCADE"), index=True
-    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     facilitator: Mapped[str] = mapped_column(String(200), default="")
     room: Mapped[str] = mapped_column(String(120), default="")

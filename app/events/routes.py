@@ -1,4 +1,5 @@
 """Public pages of the programme: the list of events and an event's page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session

@@ -1,4 +1,5 @@
 """Read-side use cases of the programme: public events, programme and availability."""
+
 from __future__ import annotations
 
 import time
@@ -196,8 +197,9 @@ class PublicGroup:
 
     __slots__ = ("id", "name", "facilitator", "room", "capacity", "taken", "places_text")
 
-    def __init__(self, id: int, name: str, facilitator: str, room: str, capacity: int, taken: int,
-                 places_text: str) -> None:
+    def __init__(
+        self, id: int, name: str, facilitator: str, room: str, capacity: int, taken: int, places_text: str
+    ) -> None:
         self.id, self.name, self.facilitator, self.room = id, name, facilitator, room
         self.capacity, self.taken, self.places_text = capacity, taken, places_text
 
@@ -315,11 +317,11 @@ def public_programme(event: Event, with_groups: bool = True) -> PublicProgramme:
         }
     cached = _cached_programme(event.id, live_sessions.keys(), live_groups.keys() if with_groups else None)
     counters = [
-        (static, *live_sessions.get(static["id"], (static["capacity"], static["taken"])))
-        for static in cached.sessions
+        (static, *live_sessions.get(static["id"], (static["capacity"], static["taken"]))) for static in cached.sessions
     ]
-    waiting = waitlist_counts(event.id, [s["id"] for s, capacity, taken in counters
-                                         if capacity is not None and taken >= capacity])
+    waiting = waitlist_counts(
+        event.id, [s["id"] for s, capacity, taken in counters if capacity is not None and taken >= capacity]
+    )
     texts = _availability_texts()
     sessions = []
     for static, capacity, taken in counters:
@@ -330,13 +332,29 @@ def public_programme(event: Event, with_groups: bool = True) -> PublicProgramme:
                 if group_id in live_groups:
                     group_capacity, group_taken = live_groups[group_id]
                     left = max(group_capacity - group_taken, 0)
-                    groups.append(PublicGroup(group_id, name, facilitator, room, group_capacity, group_taken,
-                                              texts(left, 0) if left else texts.none_left))
+                    groups.append(
+                        PublicGroup(
+                            group_id,
+                            name,
+                            facilitator,
+                            room,
+                            group_capacity,
+                            group_taken,
+                            texts(left, 0) if left else texts.none_left,
+                        )
+                    )
         left = None if capacity is None else max(capacity - taken, 0)
-        sessions.append(PublicSession({
-            **static, "capacity": capacity, "taken": taken, "groups": groups,
-            "availability_text": texts(left, waiting.get(session_id, 0)),
-        }))
+        sessions.append(
+            PublicSession(
+                {
+                    **static,
+                    "capacity": capacity,
+                    "taken": taken,
+                    "groups": groups,
+                    "availability_text": texts(left, waiting.get(session_id, 0)),
+                }
+            )
+        )
     return PublicProgramme(sessions=sessions, waiting=waiting)
 
 
@@ -401,33 +419,47 @@ def _build_programme(event_id: int) -> _CachedProgramme:
     sessions = []
     for row in db.session.execute(
         select(
-            s.id, s.kind, s.booking_mode, s.title_pl, s.title_en, s.description_pl, s.description_en,
-            s.starts_at, s.ends_at, s.room, s.eligible_categories, s.capacity, s.taken,
+            s.id,
+            s.kind,
+            s.booking_mode,
+            s.title_pl,
+            s.title_en,
+            s.description_pl,
+            s.description_en,
+            s.starts_at,
+            s.ends_at,
+            s.room,
+            s.eligible_categories,
+            s.capacity,
+            s.taken,
         )
         .where(s.event_id == event_id)
         .order_by(s.starts_at, s.id)
     ):
-        sessions.append({
-            "id": row.id,
-            "kind": row.kind,
-            "booking_mode": row.booking_mode,
-            # The same fallback as i18n.localized: the Polish text when the other is empty.
-            "title": (row.title_en if language == "en" else None) or row.title_pl,
-            "description": (row.description_en if language == "en" else None) or row.description_pl,
-            "starts_at": row.starts_at,
-            "ends_at": row.ends_at,
-            "room": row.room,
-            "eligible_categories": list(row.eligible_categories or []),
-            "capacity": row.capacity,
-            "taken": row.taken,
-            "schedule": f"{format_when(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
-            "times": f"{format_clock(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
-            "kind_label": str(SESSION_KIND_LABELS[row.kind]),
-            "only_for": (
-                gettext("Only for: %(who)s", who=eligible_label(row.eligible_categories))
-                if row.eligible_categories else ""
-            ),
-        })
+        sessions.append(
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "booking_mode": row.booking_mode,
+                # The same fallback as i18n.localized: the Polish text when the other is empty.
+                "title": (row.title_en if language == "en" else None) or row.title_pl,
+                "description": (row.description_en if language == "en" else None) or row.description_pl,
+                "starts_at": row.starts_at,
+                "ends_at": row.ends_at,
+                "room": row.room,
+                "eligible_categories": list(row.eligible_categories or []),
+                "capacity": row.capacity,
+                "taken": row.taken,
+                "schedule": f"{format_when(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
+                "times": f"{format_clock(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
+                "kind_label": str(SESSION_KIND_LABELS[row.kind]),
+                "only_for": (
+                    gettext("Only for: %(who)s", who=eligible_label(row.eligible_categories))
+                    if row.eligible_categories
+                    else ""
+                ),
+            }
+        )
     g = _group_table.c
     groups: dict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
     for row in db.session.execute(
@@ -452,5 +484,3 @@ def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:
     for session in sessions:
         days[session.starts_at.astimezone(TIMEZONE).date()].append(session)
     return sorted(days.items())
-
-

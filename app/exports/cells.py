@@ -1,4 +1,5 @@
 """Pure cell cleaning for spreadsheets: no formulas from user data, no control characters."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Sorting people's names in Polish alphabetical order (Ł after L, Ś after S) with ICU."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

@@ -1,4 +1,5 @@
 """Data for printed lists: sign-in sheets and name badges."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,9 +36,15 @@ def sign_in_list(session: Session, group: Group | None = None) -> list[Registrat
 
 def badges(event: Event) -> list[Badge]:
     """Return a badge for every live registration of the event, in Polish name order."""
-    people = db.session.execute(
-        select(Registration).where(Registration.event_id == event.id, Registration.status == RegistrationStatus.ACTIVE)
-    ).scalars().all()
+    people = (
+        db.session.execute(
+            select(Registration).where(
+                Registration.event_id == event.id, Registration.status == RegistrationStatus.ACTIVE
+            )
+        )
+        .scalars()
+        .all()
+    )
     ordered = sorted_by_name(people, lambda r: (r.last_name, r.first_name))
     return [Badge(r, qr_svg(r.checkin_code)) for r in ordered]
 

@@ -1,4 +1,5 @@
 """Pure builders of export headers and rows from plain records (no Flask, no SQLAlchemy)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
@@ -58,12 +59,26 @@ def local_time(moment: datetime) -> datetime:
 
 def person_headers(t: Translate) -> list[str]:
     """Return the header of an event export."""
-    return [t(N_("Last name")), t(N_("First name")), t(N_("Organisation")), t(N_("Position")), t(N_("City")), t(N_("Category")),
-            t(N_("Email")), t(N_("Phone")), t(N_("Language")), t(N_("Status")), t(N_("Bookings")), t(N_("Attended")),
-            t(N_("Registered at"))]
+    return [
+        t(N_("Last name")),
+        t(N_("First name")),
+        t(N_("Organisation")),
+        t(N_("Position")),
+        t(N_("City")),
+        t(N_("Category")),
+        t(N_("Email")),
+        t(N_("Phone")),
+        t(N_("Language")),
+        t(N_("Status")),
+        t(N_("Bookings")),
+        t(N_("Attended")),
+        t(N_("Registered at")),
+    ]
 
 
-def person_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]) -> Iterator[list[Cell]]:
+def person_rows(
+    records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]
+) -> Iterator[list[Cell]]:
     """Yield one row per participant with their bookings summarised in one cell.
 
     ``label(kind, value)`` turns a category or status value into readable text.
@@ -79,19 +94,47 @@ def person_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[
             + ")"
             for b in r.bookings
         )
-        yield [r.last_name, r.first_name, r.organisation, r.position, r.city, label("category", r.category),
-               r.email, r.phone, r.language, label("registration", r.status), bookings, yes if r.checked_in else "",
-               local_time(r.created_at)]
+        yield [
+            r.last_name,
+            r.first_name,
+            r.organisation,
+            r.position,
+            r.city,
+            label("category", r.category),
+            r.email,
+            r.phone,
+            r.language,
+            label("registration", r.status),
+            bookings,
+            yes if r.checked_in else "",
+            local_time(r.created_at),
+        ]
 
 
 def booking_headers(t: Translate) -> list[str]:
     """Return the header of a session or group export."""
-    return [t(N_("Last name")), t(N_("First name")), t(N_("Organisation")), t(N_("Position")), t(N_("City")), t(N_("Category")),
-            t(N_("Email")), t(N_("Phone")), t(N_("Language")), t(N_("Status")), t(N_("Session")), t(N_("Group")),
-            t(N_("Waiting-list position")), t(N_("Attended")), t(N_("Registered at"))]
+    return [
+        t(N_("Last name")),
+        t(N_("First name")),
+        t(N_("Organisation")),
+        t(N_("Position")),
+        t(N_("City")),
+        t(N_("Category")),
+        t(N_("Email")),
+        t(N_("Phone")),
+        t(N_("Language")),
+        t(N_("Status")),
+        t(N_("Session")),
+        t(N_("Group")),
+        t(N_("Waiting-list position")),
+        t(N_("Attended")),
+        t(N_("Registered at")),
+    ]
 
 
-def booking_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]) -> Iterator[list[Cell]]:
+def booking_rows(
+    records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]
+) -> Iterator[list[Cell]]:
     """Yield one row per booking (records carry the bookings of one list only).
 
     "Attended" is the booking's ``attended`` (see exports.services.iter_people for its rule).
@@ -99,6 +142,20 @@ def booking_rows(records: Iterable[PersonRecord], t: Translate, label: Callable[
     yes = t(N_("Yes"))
     for r in records:
         for b in r.bookings:
-            yield [r.last_name, r.first_name, r.organisation, r.position, r.city, label("category", r.category),
-                   r.email, r.phone, r.language, label("status", b.status), b.session_title, b.group_name,
-                   b.waitlist_position, yes if b.attended else "", local_time(r.created_at)]
+            yield [
+                r.last_name,
+                r.first_name,
+                r.organisation,
+                r.position,
+                r.city,
+                label("category", r.category),
+                r.email,
+                r.phone,
+                r.language,
+                label("status", b.status),
+                b.session_title,
+                b.group_name,
+                b.waitlist_position,
+                yes if b.attended else "",
+                local_time(r.created_at),
+            ]

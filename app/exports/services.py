@@ -1,4 +1,5 @@
 """Export use cases: consistent snapshots of attendee lists, streamed to CSV or written to XLSX."""
+
 from __future__ import annotations
 
 import csv
@@ -56,10 +57,16 @@ def build_request(event: Event, session_id: int | None, group_id: int | None, st
     """
     status = status or "all"
     if status not in STATUSES:
-        raise ExportError(_l("Unknown status %(status)s: use one of %(allowed)s.", status=status, allowed=", ".join(STATUSES)))
+        raise ExportError(
+            _l("Unknown status %(status)s: use one of %(allowed)s.", status=status, allowed=", ".join(STATUSES))
+        )
     if group_id is not None:
         group = db.session.get(Group, group_id)
-        if group is None or group.session.event_id != event.id or (session_id is not None and group.session_id != session_id):
+        if (
+            group is None
+            or group.session.event_id != event.id
+            or (session_id is not None and group.session_id != session_id)
+        ):
             raise ExportError(_l("Group %(id)s is not part of this event.", id=group_id))
         session_id = group.session_id
     if session_id is not None:
@@ -92,8 +99,15 @@ def end_snapshot() -> None:
 def audit_export(request: ExportRequest, kind: str, actor: object = None) -> None:
     """Record who exported which list, in its own transaction."""
     with write_transaction():
-        record("export", event_id=request.event_id, session_id=request.session_id, actor=actor,
-               format=kind, group_id=request.group_id, status=request.status)
+        record(
+            "export",
+            event_id=request.event_id,
+            session_id=request.session_id,
+            actor=actor,
+            format=kind,
+            group_id=request.group_id,
+            status=request.status,
+        )
 
 
 def start_export(
@@ -179,9 +193,18 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
     nobody was checked in there, people checked in for the event.
     """
     columns = (
-        Registration.id, Registration.last_name, Registration.first_name, Registration.organisation,
-        Registration.position, Registration.city, Registration.category, Registration.email, Registration.phone,
-        Registration.language, Registration.status, Registration.created_at,
+        Registration.id,
+        Registration.last_name,
+        Registration.first_name,
+        Registration.organisation,
+        Registration.position,
+        Registration.city,
+        Registration.category,
+        Registration.email,
+        Registration.phone,
+        Registration.language,
+        Registration.status,
+        Registration.created_at,
     )
     query = (
         select(*columns)
@@ -194,7 +217,9 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
         attended = attended_ids(request.event_id, request.session_id, ids)
         bookings: dict[int, list[BookingRecord]] = {}
         booking_query = (
-            select(Booking.registration_id, Booking.id, Booking.session_id, Session.title_pl, Group.name, Booking.status)
+            select(
+                Booking.registration_id, Booking.id, Booking.session_id, Session.title_pl, Group.name, Booking.status
+            )
             .join(Session, Session.id == Booking.session_id)
             .outerjoin(Group, Group.id == Booking.group_id)
             .where(Booking.registration_id.in_(ids))
@@ -210,16 +235,44 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                 booking_query = booking_query.where(Booking.status != BookingStatus.CANCELLED)
         for registration_id, booking_id, session_id, title, group, status in db.session.execute(booking_query):
             bookings.setdefault(registration_id, []).append(
-                BookingRecord(session_id, title, group or "", status.value, positions.get(booking_id),
-                              attended=request.is_booking_list and registration_id in attended)
+                BookingRecord(
+                    session_id,
+                    title,
+                    group or "",
+                    status.value,
+                    positions.get(booking_id),
+                    attended=request.is_booking_list and registration_id in attended,
+                )
             )
-        for (registration_id, last_name, first_name, organisation, position, city, category, email, phone,
-             language, status, created_at) in chunk:
+        for (
+            registration_id,
+            last_name,
+            first_name,
+            organisation,
+            position,
+            city,
+            category,
+            email,
+            phone,
+            language,
+            status,
+            created_at,
+        ) in chunk:
             yield PersonRecord(
-                registration_id=registration_id, last_name=last_name, first_name=first_name,
-                organisation=organisation, position=position, city=city, category=category.value, email=email,
-                phone=phone, language=language, status=status.value, created_at=created_at,
-                bookings=bookings.get(registration_id, []), checked_in=registration_id in attended,
+                registration_id=registration_id,
+                last_name=last_name,
+                first_name=first_name,
+                organisation=organisation,
+                position=position,
+                city=city,
+                category=category.value,
+                email=email,
+                phone=phone,
+                language=language,
+                status=status.value,
+                created_at=created_at,
+                bookings=bookings.get(registration_id, []),
+                checked_in=registration_id in attended,
             )
 
 
@@ -237,7 +290,9 @@ def list_title(event: Event, request: ExportRequest) -> str:
 
 def safe_filename(name: str, extension: str) -> str:
     """Return an ASCII file name safe for a Content-Disposition header."""
-    ascii_name = unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L")).encode("ascii", "ignore").decode()
+    ascii_name = (
+        unicodedata.normalize("NFKD", name.replace("ł", "l").replace("Ł", "L")).encode("ascii", "ignore").decode()
+    )
     ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.") or "export"
     return f"{ascii_name[:100]}.{extension}"
 
@@ -287,25 +342,43 @@ def write_xlsx(request: ExportRequest, event: Event) -> str:
     label = labeller()
     handle = tempfile.NamedTemporaryFile(prefix="zapisy-", suffix=".xlsx", delete=False)
     handle.close()
-    workbook = xlsxwriter.Workbook(handle.name, {"constant_memory": True, "strings_to_formulas": False,
-                                                 "strings_to_urls": False, "strings_to_numbers": False})
-    styles = {"bold": workbook.add_format({"bold": True}),
-              "date": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})}
+    workbook = xlsxwriter.Workbook(
+        handle.name,
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
+    styles = {
+        "bold": workbook.add_format({"bold": True}),
+        "date": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+    }
     sessions = (
         [db.session.get(Session, request.session_id)]
         if request.is_booking_list
-        else list(db.session.execute(select(Session).where(Session.event_id == event.id).order_by(Session.starts_at, Session.id)).scalars())
+        else list(
+            db.session.execute(
+                select(Session).where(Session.event_id == event.id).order_by(Session.starts_at, Session.id)
+            ).scalars()
+        )
     )
     _summary_sheet(workbook, styles, event, sessions)
     names: set[str] = {_sheet_name(gettext("Summary"), set())}
     for session in sessions:
         sub = ExportRequest(event.id, session.id, request.group_id, request.status)
-        sheet = _sheet(workbook, styles, _sheet_name(f"{session.id} {session.title_pl}", names), booking_headers(gettext),
-                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 9, 18])
+        sheet = _sheet(
+            workbook,
+            styles,
+            _sheet_name(f"{session.id} {session.title_pl}", names),
+            booking_headers(gettext),
+            [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 9, 18],
+        )
         _write_rows(sheet, styles, booking_rows(iter_people(sub, positions), gettext, label))
     if not request.is_booking_list:
-        sheet = _sheet(workbook, styles, _sheet_name(gettext("Participants"), names), person_headers(gettext),
-                       [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 9, 18])
+        sheet = _sheet(
+            workbook,
+            styles,
+            _sheet_name(gettext("Participants"), names),
+            person_headers(gettext),
+            [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 9, 18],
+        )
         _write_rows(sheet, styles, person_rows(iter_people(request, positions), gettext, label))
     workbook.close()
     return handle.name
@@ -321,16 +394,34 @@ def _summary_sheet(workbook, styles: dict, event: Event, sessions: list[Session]
             .group_by(Booking.session_id, Booking.status)
         ).all()
     )
-    sheet = _sheet(workbook, styles, _sheet_name(gettext("Summary"), set()), [gettext("Session"), gettext("Start"), gettext("Capacity"),
-                                                 gettext("Confirmed"), gettext("Waiting list"), gettext("Requests"),
-                                                 gettext("Cancelled")], [50, 18, 10, 11, 11, 11, 11])
+    sheet = _sheet(
+        workbook,
+        styles,
+        _sheet_name(gettext("Summary"), set()),
+        [
+            gettext("Session"),
+            gettext("Start"),
+            gettext("Capacity"),
+            gettext("Confirmed"),
+            gettext("Waiting list"),
+            gettext("Requests"),
+            gettext("Cancelled"),
+        ],
+        [50, 18, 10, 11, 11, 11, 11],
+    )
     rows: list[list[Cell]] = [[event.title_pl, local_time(event.starts_at), None, None, None, None, None]]
     for session in sessions:
-        rows.append([
-            session.title_pl, local_time(session.starts_at), session.capacity,
-            counts.get((session.id, "confirmed"), 0), counts.get((session.id, "waitlisted"), 0),
-            counts.get((session.id, "requested"), 0), counts.get((session.id, "cancelled"), 0),
-        ])
+        rows.append(
+            [
+                session.title_pl,
+                local_time(session.starts_at),
+                session.capacity,
+                counts.get((session.id, "confirmed"), 0),
+                counts.get((session.id, "waitlisted"), 0),
+                counts.get((session.id, "requested"), 0),
+                counts.get((session.id, "cancelled"), 0),
+            ]
+        )
     _write_rows(sheet, styles, rows)
 
 

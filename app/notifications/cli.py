@@ -1,4 +1,5 @@
 """The ``flask outbox`` commands: thin wrappers over delivery."""
+
 from __future__ import annotations
 
 import signal
@@ -66,7 +67,9 @@ def work_command(batch_size: int | None, interval: float | None) -> None:
 
 
 @outbox_cli.command("status")
-@click.option("--failed", "show_failed", type=int, default=10, show_default=True, help="How many failed messages to list.")
+@click.option(
+    "--failed", "show_failed", type=int, default=10, show_default=True, help="How many failed messages to list."
+)
 def status_command(show_failed: int) -> None:
     """Count messages by status and list the latest failed ones with their errors."""
     counts = dict(db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
@@ -79,4 +82,6 @@ def status_command(show_failed: int) -> None:
     ).scalars()
     for message in failed:
         # No address: this output ends up in terminals, cron mails and tickets.
-        click.echo(f"#{message.id} {message.kind.value}: {redact_addresses(message.last_error, message.recipient_email)}")
+        click.echo(
+            f"#{message.id} {message.kind.value}: {redact_addresses(message.last_error, message.recipient_email)}"
+        )

@@ -11,6 +11,7 @@ its row until it is delivered, as a retry needs them, and are replaced in the
 stored bodies by the same commit that marks it sent. A failed message keeps
 them: an organiser may put it back in the queue.
 """
+
 from __future__ import annotations
 
 import base64
@@ -168,8 +169,11 @@ def deliver_due(limit: int | None = None, now: datetime | None = None, worker: s
                 _record_retry(claim, worker, str(error), now, report)
             except Exception as error:  # noqa: BLE001 - a bug must not leave the batch claimed
                 # The traceback by hand: the exception's text may quote the recipient's address.
-                log.error("Unexpected error delivering outbox message %s\n%s", claim.id,
-                          redact_addresses("".join(traceback.format_exception(error)), claim.recipient_email))
+                log.error(
+                    "Unexpected error delivering outbox message %s\n%s",
+                    claim.id,
+                    redact_addresses("".join(traceback.format_exception(error)), claim.recipient_email),
+                )
                 _record_retry(claim, worker, f"{type(error).__name__}: {error}", now, report)
             else:
                 _record_sent(claim, worker, now, report)
@@ -321,8 +325,11 @@ def _attachment(item: dict[str, Any]) -> flask_mail.Attachment:
         data = item["content"].encode("utf-8")
     headers = {"Content-ID": f"<{item['content_id']}>"} if item.get("content_id") else None
     return flask_mail.Attachment(
-        filename=item["filename"], content_type=item["content_type"], data=data,
-        disposition=item.get("disposition", "attachment"), headers=headers,
+        filename=item["filename"],
+        content_type=item["content_type"],
+        data=data,
+        disposition=item.get("disposition", "attachment"),
+        headers=headers,
     )
 
 
@@ -361,8 +368,10 @@ class NoTransport:
 
     def open(self) -> None:
         """Refuse, as a temporary failure: setting MAIL_SERVER lets the messages go."""
-        log.error("MAIL_SERVER is not set: emails wait in the outbox (.eml files are written in production "
-                  "only to an OUTBOX_MAIL_DIR set on purpose)")
+        log.error(
+            "MAIL_SERVER is not set: emails wait in the outbox (.eml files are written in production "
+            "only to an OUTBOX_MAIL_DIR set on purpose)"
+        )
         raise TemporaryFailure("MAIL_SERVER is not set")
 
     def send(self, message: OutboxMail, claim: ClaimedMessage) -> None:
@@ -537,8 +546,15 @@ def _finish(claim: ClaimedMessage, worker: str, **values: Any) -> None:
 
 def _record_sent(claim: ClaimedMessage, worker: str, now: datetime | None, report: DeliveryReport) -> None:
     """Mark a claim sent, removing its private parts from the stored bodies."""
-    _finish(claim, worker, status=MessageStatus.SENT, sent_at=now or utcnow(), claimed_at=None, last_error="",
-            **redacted_values(claim))
+    _finish(
+        claim,
+        worker,
+        status=MessageStatus.SENT,
+        sent_at=now or utcnow(),
+        claimed_at=None,
+        last_error="",
+        **redacted_values(claim),
+    )
     report.sent += 1
 
 
@@ -554,7 +570,8 @@ def redacted_values(claim: ClaimedMessage) -> dict[str, Any]:
     }
     attachments = [
         {**item, "content": redact_secrets(item["content"], claim.redact)}
-        if isinstance(item.get("content"), str) and item.get("encoding") != "base64" else item
+        if isinstance(item.get("content"), str) and item.get("encoding") != "base64"
+        else item
         for item in claim.attachments
     ]
     if attachments != claim.attachments:
@@ -580,9 +597,7 @@ def _record_failure(claim: ClaimedMessage, worker: str, error: str, report: Deli
     report.errors.append(redacted)
 
 
-def _record_retry(
-    claim: ClaimedMessage, worker: str, error: str, now: datetime | None, report: DeliveryReport
-) -> None:
+def _record_retry(claim: ClaimedMessage, worker: str, error: str, now: datetime | None, report: DeliveryReport) -> None:
     """Schedule another attempt with backoff, or fail the claim after the last one."""
     if claim.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         _record_failure(claim, worker, f"gave up after {claim.attempts} attempts: {error}", report)

@@ -1,4 +1,5 @@
 """The "send me my link again" form; field-level validation only."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

@@ -1,4 +1,5 @@
 """Absolute links for emails, built from the configured base URL (never from a request's Host)."""
+
 from __future__ import annotations
 
 from typing import Any

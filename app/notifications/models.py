@@ -1,4 +1,5 @@
 """Typed model of the email outbox."""
+
 from __future__ import annotations
 
 import enum
@@ -50,9 +51,7 @@ class OutboxMessage(db.Model):
         enum_type(MessageStatus, "message_status"), default=MessageStatus.PENDING
     )
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"), index=True)
-    registration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("registration.id", ondelete="SET NULL"), index=True
-    )
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id", ondelete="SET NULL"), index=True)
     # Header values are stored already cleaned of line breaks (services._header_text).
     recipient_email: Mapped[str] = mapped_column(String(254))
     recipient_name: Mapped[str] = mapped_column(String(200), default="")

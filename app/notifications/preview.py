@@ -1,4 +1,5 @@
 """How the development mail page shows a written email: clickable links, escaped text."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ def linkify(text: str) -> Markup:
     for match in URL.finditer(text):
         url = match.group(0).rstrip(TRAILING)
         end = match.start() + len(url)
-        parts.append(escape(text[position:match.start()]))
+        parts.append(escape(text[position : match.start()]))
         parts.append(Markup('<a href="{0}">{0}</a>').format(url))
         position = end
     parts.append(escape(text[position:]))
@@ -41,4 +42,4 @@ def with_top_target(html: str) -> str:
     match = HEAD.search(html)
     if match is None:
         return TOP_TARGET + html
-    return html[: match.end()] + TOP_TARGET + html[match.end():]
+    return html[: match.end()] + TOP_TARGET + html[match.end() :]

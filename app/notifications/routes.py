@@ -1,4 +1,5 @@
 """Public "send me my link again" page and the development-only list of written emails."""
+
 from __future__ import annotations
 
 import email
@@ -59,10 +60,15 @@ def mail_index():  # type: ignore[no-untyped-def]
         for path in sorted(directory.glob("*.eml"), reverse=True)[:500]:
             message = _parse(path.read_bytes())
             text = message.get_body(preferencelist=("plain",))
-            items.append({
-                "name": path.name, "to": message["To"], "subject": message["Subject"], "date": message["Date"],
-                "links": find_links(text.get_content()) if text else [],
-            })
+            items.append(
+                {
+                    "name": path.name,
+                    "to": message["To"],
+                    "subject": message["Subject"],
+                    "date": message["Date"],
+                    "links": find_links(text.get_content()) if text else [],
+                }
+            )
     return render_template("notifications/mail_index.html", items=items, directory=directory)
 
 

@@ -7,6 +7,7 @@ only add a row and flush: call them inside the ``write_transaction`` of the
 change they report, so that the email exists if and only if the change was
 committed.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,8 +87,18 @@ def queue_email(
         body_text = render_template(f"email/{name}.txt", **values)
         body_html = render_template(f"email/{name}.html", **values)
     message = add_to_outbox(
-        kind, event, recipient_email, language, subject_text, body_text, body_html, now,
-        recipient_name=recipient_name, registration_id=registration_id, attachments=attachments, redact=redact,
+        kind,
+        event,
+        recipient_email,
+        language,
+        subject_text,
+        body_text,
+        body_html,
+        now,
+        recipient_name=recipient_name,
+        registration_id=registration_id,
+        attachments=attachments,
+        redact=redact,
     )
     db.session.flush()
     return message

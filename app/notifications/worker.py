@@ -4,6 +4,7 @@ The worker (``flask outbox work``) delivers emails and, between rounds, runs
 what the domains asked for (expire offered places and unconfirmed holds …).
 It knows no domain: the tasks are registered in ``create_app``.
 """
+
 from __future__ import annotations
 
 import time

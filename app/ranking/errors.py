@@ -1,4 +1,5 @@
 """Refusals of the allocation use cases; messages are translatable."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -43,7 +44,9 @@ class InvalidInstance(RankingError):
 class NotAPreview(RankingError):
     """Only a stored preview of this event can be published."""
 
-    message = _l("This run is not a preview of this event's allocation, so it cannot be published. Run a preview first.")
+    message = _l(
+        "This run is not a preview of this event's allocation, so it cannot be published. Run a preview first."
+    )
 
 
 class PreviewOutdated(RankingError):

@@ -1,4 +1,5 @@
 """The organiser's allocation form; field-level validation only."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -21,7 +22,8 @@ class AllocationForm(Form):
     """Objective, lottery seed and optional mix rule of a run."""
 
     objective = SelectField(
-        _l("Objective"), choices=[SelectChoice(o.value, label) for o, label in OBJECTIVE_LABELS.items()],
+        _l("Objective"),
+        choices=[SelectChoice(o.value, label) for o, label in OBJECTIVE_LABELS.items()],
         default=Objective.FAIR.value,
     )
     seed = IntegerField(
@@ -29,8 +31,11 @@ class AllocationForm(Form):
     )
     mix_attribute = SelectField(
         _l("Mix rule"),
-        choices=[SelectChoice("", _l("none")), SelectChoice("city", _l("at most N per city in a group")),
-                 SelectChoice("category", _l("at most N per participant category in a group"))],
+        choices=[
+            SelectChoice("", _l("none")),
+            SelectChoice("city", _l("at most N per city in a group")),
+            SelectChoice("category", _l("at most N per participant category in a group")),
+        ],
         default="",
     )
     max_per_group = IntegerField(_l("N (per group)"), validators=[Optional(), NumberRange(min=1, max=1000)])

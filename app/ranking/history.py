@@ -11,6 +11,7 @@ Check-in lives in ``app.checkin``, imported lazily: without that module, or for
 a meeting where nobody at all was checked in (check-in was not used there),
 attendance is unknown and nobody is treated as a no-show.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -53,17 +54,24 @@ class SeriesHistory:
 
 def _meeting(event: Event) -> dict[str, object]:
     """Name an earlier meeting for the explanation (both languages: the reader's is chosen later)."""
-    return {"event_id": event.id, "title_pl": event.title_pl, "title_en": event.title_en or event.title_pl,
-            "city": event.city, "starts_at": event.starts_at.isoformat()}
+    return {
+        "event_id": event.id,
+        "title_pl": event.title_pl,
+        "title_en": event.title_en or event.title_pl,
+        "city": event.city,
+        "starts_at": event.starts_at.isoformat(),
+    }
 
 
 def earlier_meetings(event: Event) -> list[Event]:
     """Return the meetings of the event's series that started before it, oldest first."""
-    return list(db.session.execute(
-        select(Event)
-        .where(Event.series_id == event.series_id, Event.id != event.id, Event.starts_at < event.starts_at)
-        .order_by(Event.starts_at, Event.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Event)
+            .where(Event.series_id == event.series_id, Event.id != event.id, Event.starts_at < event.starts_at)
+            .order_by(Event.starts_at, Event.id)
+        ).scalars()
+    )
 
 
 def attended(registration_ids: Collection[int]) -> set[int]:
@@ -72,11 +80,13 @@ def attended(registration_ids: Collection[int]) -> set[int]:
         return set()
     ids = list(registration_ids)
     # An undone check-in (a mistaken scan) is kept as history but does not count.
-    return set(db.session.execute(
-        select(CheckIn.registration_id)
-        .where(CheckIn.registration_id.in_(ids), CheckIn.undone_at.is_(None))
-        .distinct()
-    ).scalars())
+    return set(
+        db.session.execute(
+            select(CheckIn.registration_id)
+            .where(CheckIn.registration_id.in_(ids), CheckIn.undone_at.is_(None))
+            .distinct()
+        ).scalars()
+    )
 
 
 def missed_out(events: Collection[Event]) -> dict[str, list[Event]]:

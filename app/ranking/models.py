@@ -1,4 +1,5 @@
 """Typed models of allocation runs and of each participant's published outcome."""
+
 from __future__ import annotations
 
 import enum

@@ -3,6 +3,7 @@
 Texts are composed when a template reads them, so that an email is worded in
 its recipient's language (``queue_message`` renders under ``force_locale``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -58,30 +59,46 @@ def describe_reasons(reasons: list[Mapping[str, Any]]) -> str:
         if code == "not_ranked":
             sentences.append(_("You did not rank any workshop at this time."))
         elif code == "full":
-            sentences.append(ngettext(
-                "%(what)s was full with participants who ranked it at least as high as you.",
-                "%(what)s were full with participants who ranked them at least as high as you.",
-                n, what=what))
+            sentences.append(
+                ngettext(
+                    "%(what)s was full with participants who ranked it at least as high as you.",
+                    "%(what)s were full with participants who ranked them at least as high as you.",
+                    n,
+                    what=what,
+                )
+            )
         elif code == "full_mixed":
-            sentences.append(ngettext(
-                "%(what)s was full: giving a place to as many participants as possible needed its places.",
-                "%(what)s were full: giving a place to as many participants as possible needed their places.",
-                n, what=what))
+            sentences.append(
+                ngettext(
+                    "%(what)s was full: giving a place to as many participants as possible needed its places.",
+                    "%(what)s were full: giving a place to as many participants as possible needed their places.",
+                    n,
+                    what=what,
+                )
+            )
         elif code == "mix_rule":
             params = items[0].get("params") or {}
             attribute = str(ATTRIBUTE_LABELS.get(params.get("attribute", ""), params.get("attribute", "")))
-            sentences.append(ngettext(
-                "%(what)s had room only in groups that already had the most participants allowed with your %(attribute)s.",
-                "%(what)s had room only in groups that already had the most participants allowed with your %(attribute)s.",
-                n, what=what, attribute=attribute))
+            sentences.append(
+                ngettext(
+                    "%(what)s had room only in groups that already had the most participants allowed with your %(attribute)s.",
+                    "%(what)s had room only in groups that already had the most participants allowed with your %(attribute)s.",
+                    n,
+                    what=what,
+                    attribute=attribute,
+                )
+            )
         elif code == "ineligible":
-            sentences.append(ngettext(
-                "%(what)s is not open to your participant category.",
-                "%(what)s are not open to your participant category.",
-                n, what=what))
+            sentences.append(
+                ngettext(
+                    "%(what)s is not open to your participant category.",
+                    "%(what)s are not open to your participant category.",
+                    n,
+                    what=what,
+                )
+            )
         else:  # had_room: never true of an optimal allocation, said plainly if it ever is
-            sentences.append(ngettext(
-                "%(what)s still had room.", "%(what)s still had room.", n, what=what))
+            sentences.append(ngettext("%(what)s still had room.", "%(what)s still had room.", n, what=what))
     return " ".join(sentences)
 
 
@@ -89,7 +106,9 @@ def describe_priority(reasons: list[Mapping[str, Any]]) -> str:
     """Return one line saying why the series priority raised or lowered someone (current language), or ""."""
     for reason in reasons:
         params = reason.get("params") or {}
-        title = localized(SimpleNamespace(title_pl=params.get("title_pl", ""), title_en=params.get("title_en", "")), "title")
+        title = localized(
+            SimpleNamespace(title_pl=params.get("title_pl", ""), title_en=params.get("title_en", "")), "title"
+        )
         starts_at = params.get("starts_at")
         when = format_date(datetime.fromisoformat(starts_at), "long") if starts_at else ""
         meeting = _("%(title)s (%(city)s, %(date)s)", title=title, city=params.get("city", ""), date=when)

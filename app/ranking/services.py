@@ -2,6 +2,7 @@
 
 Public functions own their transaction (``write_transaction``); private helpers only flush.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -199,8 +200,16 @@ def _actor_label(actor: Any) -> str:
     return getattr(actor, "email", None) or (actor if isinstance(actor, str) else "system")
 
 
-def _new_run(event: Event, options: Options, seed: int, status: RunStatus, stats: dict[str, Any],
-             actor: Any, now: datetime, **digests: str) -> AllocationRun:
+def _new_run(
+    event: Event,
+    options: Options,
+    seed: int,
+    status: RunStatus,
+    stats: dict[str, Any],
+    actor: Any,
+    now: datetime,
+    **digests: str,
+) -> AllocationRun:
     """Add a run row (flushes only); ``digests``: its problem fingerprint and result digest."""
     run = AllocationRun(
         event_id=event.id,
@@ -252,8 +261,15 @@ def preview(event: Event, options: Options, actor: Any = None, now: datetime | N
         problem = build_problem(event, options, now)
         result, stats = _run_all(problem, options, seed)
         run = _new_run(
-            event, options, seed, RunStatus.PREVIEW, stats, actor, now,
-            problem_fingerprint=instance_fingerprint(problem.instance), result_digest=result_digest(result),
+            event,
+            options,
+            seed,
+            RunStatus.PREVIEW,
+            stats,
+            actor,
+            now,
+            problem_fingerprint=instance_fingerprint(problem.instance),
+            result_digest=result_digest(result),
         )
     return run
 
@@ -418,10 +434,15 @@ def _write_outcomes_and_emails(problem: Problem, result: Result, run: Allocation
             group_id=int(a.group) if a and a.group is not None else None,
             rank=item.rank,
             reasons=[
-                {"code": r.code, "session_id": int(r.workshop) if r.workshop else None, "rank": r.rank,
-                 "params": dict(r.params)}
+                {
+                    "code": r.code,
+                    "session_id": int(r.workshop) if r.workshop else None,
+                    "rank": r.rank,
+                    "params": dict(r.params),
+                }
                 for r in item.reasons
-            ] + (history.reasons() if history is not None else []),
+            ]
+            + (history.reasons() if history is not None else []),
             waitlist=[int(w) for w in item.waitlist],
         )
         db.session.add(outcome)
@@ -430,7 +451,9 @@ def _write_outcomes_and_emails(problem: Problem, result: Result, run: Allocation
     for participant_id in problem.order:
         registration = problem.registrations[int(participant_id)]
         queue_message(
-            MessageKind.RANKED_RESULT, registration, now,
+            MessageKind.RANKED_RESULT,
+            registration,
+            now,
             outcomes=_views(problem.blocks, by_person[participant_id]),
         )
 
@@ -529,15 +552,17 @@ def _views(blocks: list[RankedBlock], outcomes: list[AllocationOutcome]) -> list
     for outcome in sorted(outcomes, key=lambda o: o.slot_starts_at):
         session = sessions.get(outcome.session_id) if outcome.session_id else None
         group = db.session.get(Group, outcome.group_id) if outcome.group_id else None
-        views.append(SlotOutcome(
-            starts_at=outcome.slot_starts_at,
-            ends_at=ends.get(outcome.slot_starts_at, outcome.slot_starts_at),
-            session=session,
-            group=group,
-            rank=outcome.rank,
-            reasons=list(outcome.reasons or []),
-            waitlist=[sessions[i] for i in outcome.waitlist or [] if i in sessions],
-        ))
+        views.append(
+            SlotOutcome(
+                starts_at=outcome.slot_starts_at,
+                ends_at=ends.get(outcome.slot_starts_at, outcome.slot_starts_at),
+                session=session,
+                group=group,
+                rank=outcome.rank,
+                reasons=list(outcome.reasons or []),
+                waitlist=[sessions[i] for i in outcome.waitlist or [] if i in sessions],
+            )
+        )
     return views
 
 

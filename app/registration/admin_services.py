@@ -5,6 +5,7 @@ audit entry in it; they reuse the participant-side helpers of ``services`` for
 every change of places. Locks are taken session first, then the booking row,
 then groups in ascending id order, as the participant-side code does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -147,9 +148,7 @@ def get_registration(event_id: int, registration_id: int) -> Registration:
     return registration
 
 
-def approve_request(
-    event_id: int, registration_id: int, booking_id: int, now: datetime | None = None
-) -> Booking:
+def approve_request(event_id: int, registration_id: int, booking_id: int, now: datetime | None = None) -> Booking:
     """Approve a requested place: confirm it if a place is free, else put it on the waiting list.
 
     :raises BookingNotFound, ActionRefused: for a booking that is not a live request here.
@@ -169,16 +168,18 @@ def approve_request(
         registration.updated_at = now
         db.session.flush()
         record(
-            "registration.request_approved", event_id=event_id, registration_id=registration.id,
-            session_id=booking.session_id, booking_id=booking.id, result=booking.status.value,
+            "registration.request_approved",
+            event_id=event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            booking_id=booking.id,
+            result=booking.status.value,
         )
         emails.queue_request_decided(booking, approved=True, now=now)
     return booking
 
 
-def decline_request(
-    event_id: int, registration_id: int, booking_id: int, now: datetime | None = None
-) -> Booking:
+def decline_request(event_id: int, registration_id: int, booking_id: int, now: datetime | None = None) -> Booking:
     """Decline a requested place (the booking is cancelled).
 
     :raises BookingNotFound, ActionRefused: for a booking that is not a live request here.
@@ -189,8 +190,11 @@ def decline_request(
         bookings.cancel(booking, now)
         registration.updated_at = now
         record(
-            "registration.request_declined", event_id=event_id, registration_id=registration.id,
-            session_id=booking.session_id, booking_id=booking.id,
+            "registration.request_declined",
+            event_id=event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            booking_id=booking.id,
         )
         emails.queue_request_decided(booking, approved=False, now=now)
     return booking
@@ -234,9 +238,14 @@ def move_to_group(
         registration.updated_at = now
         db.session.flush()
         record(
-            "registration.group_moved", event_id=event_id, registration_id=registration.id,
-            session_id=booking.session_id, booking_id=booking.id, from_group_id=old_group_id,
-            to_group_id=target.id, override=override or None,
+            "registration.group_moved",
+            event_id=event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            booking_id=booking.id,
+            from_group_id=old_group_id,
+            to_group_id=target.id,
+            override=override or None,
         )
         if override:
             # The session gained a place (the one left in the old group): the queue gets it
@@ -246,9 +255,7 @@ def move_to_group(
     return booking
 
 
-def cancel_booking(
-    event_id: int, registration_id: int, booking_id: int, now: datetime | None = None
-) -> list[Booking]:
+def cancel_booking(event_id: int, registration_id: int, booking_id: int, now: datetime | None = None) -> list[Booking]:
     """Cancel one live booking; return the bookings promoted from the waiting list in its place.
 
     :raises BookingNotFound, ActionRefused:
@@ -260,8 +267,12 @@ def cancel_booking(
         promoted = bookings.cancel(booking, now) or []
         registration.updated_at = now
         record(
-            "registration.booking_cancelled", event_id=event_id, registration_id=registration.id,
-            session_id=booking.session_id, booking_id=booking.id, previous_status=previous,
+            "registration.booking_cancelled",
+            event_id=event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            booking_id=booking.id,
+            previous_status=previous,
         )
         _record_promotions(event_id, promoted)  # promote_waiting emailed them
         emails.queue_booking_cancelled(registration, booking, now)
@@ -293,7 +304,9 @@ def cancel_registration(event_id: int, registration_id: int, now: datetime | Non
         registration.status = RegistrationStatus.CANCELLED
         registration.updated_at = now
         record(
-            "registration.cancelled", event_id=event_id, registration_id=registration.id,
+            "registration.cancelled",
+            event_id=event_id,
+            registration_id=registration.id,
             booking_ids=cancelled,
         )
         _record_promotions(event_id, promoted)  # promote_waiting emailed them
@@ -330,8 +343,13 @@ def promote(
         registration.updated_at = now
         db.session.flush()
         record(
-            "registration.promoted", event_id=event_id, registration_id=registration.id,
-            session_id=session.id, booking_id=booking.id, override=override or None, by_hand=True,
+            "registration.promoted",
+            event_id=event_id,
+            registration_id=registration.id,
+            session_id=session.id,
+            booking_id=booking.id,
+            override=override or None,
+            by_hand=True,
         )
         emails.queue_promoted([booking], now)
     return booking
@@ -391,7 +409,9 @@ def add_registration(
         db.session.flush()
         save_preferences(registration, sessions, choices.rankings)
         record(
-            "registration.added", event_id=event.id, registration_id=registration.id,
+            "registration.added",
+            event_id=event.id,
+            registration_id=registration.id,
             book_directly=book_directly or None,
             bookings={str(b.session_id): b.status.value for b in booked},
         )
@@ -477,8 +497,12 @@ def _add_place(session_id: int, group_id: int | None, registration: Registration
         select(session_table.c.capacity).where(session_table.c.id == session_id)
     ).scalar_one()
     record(
-        "session.capacity_raised", event_id=registration.event_id, registration_id=registration.id,
-        session_id=session_id, group_id=group_id, capacity=new_capacity,
+        "session.capacity_raised",
+        event_id=registration.event_id,
+        registration_id=registration.id,
+        session_id=session_id,
+        group_id=group_id,
+        capacity=new_capacity,
     )
 
 
@@ -486,8 +510,11 @@ def _record_promotions(event_id: int, promoted: list[Booking]) -> None:
     """Note in each promoted registration's trail that it left the waiting list."""
     for booking in promoted:
         record(
-            "registration.promoted", event_id=event_id, registration_id=booking.registration_id,
-            session_id=booking.session_id, booking_id=booking.id,
+            "registration.promoted",
+            event_id=event_id,
+            registration_id=booking.registration_id,
+            session_id=booking.session_id,
+            booking_id=booking.id,
         )
 
 

@@ -1,4 +1,5 @@
 """Public availability of an event's places: confirmed, held, waiting and left, per session and group."""
+
 from __future__ import annotations
 
 from ..events.models import Event

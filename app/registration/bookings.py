@@ -16,6 +16,7 @@ conditional ``UPDATE … WHERE status IN (:expected)`` checked by its row count
 (``change_status``): a second cancel is a no-op, and a promotion cannot
 confirm someone who has just left the waiting list.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -103,8 +104,10 @@ def book(
     (``invitation_code_id``), or an organiser books them ``approved``.
     """
     group_id = None
-    direct = approved or invitation_code_id is not None or books_directly(
-        registration.category.value, registration.email, session
+    direct = (
+        approved
+        or invitation_code_id is not None
+        or books_directly(registration.category.value, registration.email, session)
     )
     if not direct:
         status = BookingStatus.REQUESTED
@@ -135,15 +138,22 @@ def book(
     return booking
 
 
-def book_allocated(registration: Registration, session_id: int, group_id: int | None, rank: int, now: datetime) -> Booking:
+def book_allocated(
+    registration: Registration, session_id: int, group_id: int | None, rank: int, now: datetime
+) -> Booking:
     """Add the confirmed place an allocation gave, in its group, never beyond either capacity.
 
     :raises capacity.Full: should the place be gone.
     """
     capacity.take_place_in(session_id, group_id)
     booking = Booking(
-        registration=registration, session_id=session_id, group_id=group_id,
-        status=BookingStatus.CONFIRMED, rank=rank, created_at=now, updated_at=now,
+        registration=registration,
+        session_id=session_id,
+        group_id=group_id,
+        status=BookingStatus.CONFIRMED,
+        rank=rank,
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(booking)
     return booking
@@ -152,8 +162,12 @@ def book_allocated(registration: Registration, session_id: int, group_id: int | 
 def wait_ranked(registration: Registration, session_id: int, rank: int, now: datetime) -> Booking:
     """Add a place on a ranked workshop's waiting list (its session already locked by the caller)."""
     booking = Booking(
-        registration=registration, session_id=session_id,
-        status=BookingStatus.WAITLISTED, rank=rank, created_at=now, updated_at=now,
+        registration=registration,
+        session_id=session_id,
+        status=BookingStatus.WAITLISTED,
+        rank=rank,
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(booking)
     return booking
@@ -174,11 +188,14 @@ def change_status(
     """
     statuses = [expected] if isinstance(expected, BookingStatus) else list(expected)
     changes = {"status": new, "updated_at": now, **values}
-    result = cast(CursorResult[Any], db.session.execute(
-        update(booking_table)
-        .where(booking_table.c.id == booking.id, booking_table.c.status.in_(statuses))
-        .values(**changes)
-    ))
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(booking_table)
+            .where(booking_table.c.id == booking.id, booking_table.c.status.in_(statuses))
+            .values(**changes)
+        ),
+    )
     if result.rowcount != 1:
         return False
     for key, value in changes.items():
@@ -287,8 +304,12 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
     # those who joined it first come after publication (no rank), in the order they joined.
     order = sorted(
         waiting,
-        key=lambda b: (b.rank is None, b.rank or 0,
-                       lottery_key(run.seed, str(b.registration_id)) if b.rank is not None else 0, b.id),
+        key=lambda b: (
+            b.rank is None,
+            b.rank or 0,
+            lottery_key(run.seed, str(b.registration_id)) if b.rank is not None else 0,
+            b.id,
+        ),
     )
     hours = float(current_app.config.get("RANKED_OFFER_HOURS", 48))
     offered: list[Booking] = []
@@ -301,8 +322,12 @@ def offer_free_places(session: Session, run: AllocationRun, now: datetime) -> li
         except capacity.Full:
             break
         if not change_status(
-            booking, BookingStatus.WAITLISTED, BookingStatus.OFFERED, now,
-            group_id=group_id, offer_expires_at=now + timedelta(hours=hours),
+            booking,
+            BookingStatus.WAITLISTED,
+            BookingStatus.OFFERED,
+            now,
+            group_id=group_id,
+            offer_expires_at=now + timedelta(hours=hours),
         ):
             capacity.release_place(session.id, group_id)  # it left the waiting list meanwhile
             continue

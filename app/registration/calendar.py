@@ -1,4 +1,5 @@
 """Calendar files (RFC 5545) of an event and a registration's booked sessions."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime

@@ -3,6 +3,7 @@
 Every change is a conditional UPDATE checked by its row count, so two
 transactions can never both take the last place, on SQLite or PostgreSQL.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import bindparam, or_, select, update
@@ -135,7 +136,4 @@ def lock_session(session_id: int) -> None:
     PostgreSQL takes a row lock; SQLite ignores FOR UPDATE, but there the write
     transaction already holds the database's single write lock.
     """
-    db.session.execute(
-        select(session_table.c.id).where(session_table.c.id == session_id).with_for_update()
-    )
-
+    db.session.execute(select(session_table.c.id).where(session_table.c.id == session_id).with_for_update())

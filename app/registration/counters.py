@@ -6,6 +6,7 @@ database can still make them drift; drift upwards hides free places, drift downw
 overbooks. The audit compares them with the booking rows in two aggregate queries; the
 repair re-counts under row locks and never raises a counter past its capacity.
 """
+
 from __future__ import annotations
 
 import enum
@@ -95,8 +96,7 @@ def _holding(column: ColumnElement[int], ids: list[int] | None) -> Subquery:
     """Count the place-holding bookings per value of ``column``, of ``ids`` if given (a subquery: key, counted)."""
     query = (
         select(column.label("key"), func.count().label("counted"))
-        .where(booking_table.c.status.in_([status.value for status in PLACE_HOLDING_STATUSES]),
-               column.is_not(None))
+        .where(booking_table.c.status.in_([status.value for status in PLACE_HOLDING_STATUSES]), column.is_not(None))
         .group_by(column)
     )
     if ids is not None:
@@ -111,8 +111,14 @@ def _session_drifts(session_ids: list[int] | None = None) -> list[Drift]:
     counts = _holding(booking_table.c.session_id, session_ids)
     counted = func.coalesce(counts.c.counted, 0)
     query = (
-        select(session_table.c.id, session_table.c.event_id, session_table.c.title_pl,
-               session_table.c.taken, session_table.c.capacity, counted.label("counted"))
+        select(
+            session_table.c.id,
+            session_table.c.event_id,
+            session_table.c.title_pl,
+            session_table.c.taken,
+            session_table.c.capacity,
+            counted.label("counted"),
+        )
         .select_from(session_table.outerjoin(counts, counts.c.key == session_table.c.id))
         .where(session_table.c.taken != counted)
         .order_by(session_table.c.id)
@@ -132,11 +138,19 @@ def _group_drifts(group_ids: list[int] | None = None) -> list[Drift]:
     counts = _holding(booking_table.c.group_id, group_ids)
     counted = func.coalesce(counts.c.counted, 0)
     query = (
-        select(group_table.c.id, session_table.c.event_id, session_table.c.title_pl, group_table.c.name,
-               group_table.c.taken, group_table.c.capacity, counted.label("counted"))
+        select(
+            group_table.c.id,
+            session_table.c.event_id,
+            session_table.c.title_pl,
+            group_table.c.name,
+            group_table.c.taken,
+            group_table.c.capacity,
+            counted.label("counted"),
+        )
         .select_from(
-            group_table.join(session_table, session_table.c.id == group_table.c.session_id)
-            .outerjoin(counts, counts.c.key == group_table.c.id)
+            group_table.join(session_table, session_table.c.id == group_table.c.session_id).outerjoin(
+                counts, counts.c.key == group_table.c.id
+            )
         )
         .where(group_table.c.taken != counted)
         .order_by(group_table.c.id)
@@ -144,8 +158,15 @@ def _group_drifts(group_ids: list[int] | None = None) -> list[Drift]:
     if group_ids is not None:
         query = query.where(group_table.c.id.in_(group_ids))
     return [
-        Drift(CounterKind.GROUP, row.id, row.event_id, f"{row.title_pl} / {row.name}", row.taken, row.counted,
-              row.capacity)
+        Drift(
+            CounterKind.GROUP,
+            row.id,
+            row.event_id,
+            f"{row.title_pl} / {row.name}",
+            row.taken,
+            row.counted,
+            row.capacity,
+        )
         for row in db.session.execute(query)
     ]
 
@@ -175,9 +196,9 @@ def repair_counters(drifts: list[Drift], actor: str = "system") -> list[Repair]:
     if group_ids:
         # A registration locks a session before its groups: the sessions of the groups are
         # locked too, first, so that the repair takes its locks in the same order.
-        session_ids |= set(db.session.execute(
-            select(group_table.c.session_id).where(group_table.c.id.in_(group_ids))
-        ).scalars())
+        session_ids |= set(
+            db.session.execute(select(group_table.c.session_id).where(group_table.c.id.in_(group_ids))).scalars()
+        )
     repairs: list[Repair] = []
     with write_transaction():
         lock_counters(sorted(session_ids), group_ids)
@@ -216,10 +237,12 @@ def lock_counters(session_ids: list[int], group_ids: list[int]) -> None:
 def _existing_ids(session_ids: set[int], group_ids: list[int]) -> dict[CounterKind, set[int]]:
     """Return which of the sessions and groups still exist."""
     return {
-        CounterKind.SESSION: set(db.session.execute(
-            select(session_table.c.id).where(session_table.c.id.in_(session_ids))).scalars()),
-        CounterKind.GROUP: set(db.session.execute(
-            select(group_table.c.id).where(group_table.c.id.in_(group_ids))).scalars()),
+        CounterKind.SESSION: set(
+            db.session.execute(select(session_table.c.id).where(session_table.c.id.in_(session_ids))).scalars()
+        ),
+        CounterKind.GROUP: set(
+            db.session.execute(select(group_table.c.id).where(group_table.c.id.in_(group_ids))).scalars()
+        ),
     }
 
 
@@ -270,6 +293,10 @@ def log_drift(now: datetime | None = None) -> CounterAudit:
         current_app.logger.error(
             "Counter audit: %d counters disagree with their bookings (of %d sessions and %d groups; "
             "flask check counters --repair repairs them): %s%s",
-            len(audit.drifts), audit.sessions, audit.groups, shown, f"; and {more} more" if more > 0 else "",
+            len(audit.drifts),
+            audit.sessions,
+            audit.groups,
+            shown,
+            f"; and {more} more" if more > 0 else "",
         )
     return audit

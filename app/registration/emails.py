@@ -3,6 +3,7 @@
 Each is rendered in the participant's language and queued through the outbox
 (``notifications.services.queue_email``) in the caller's transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -47,8 +48,11 @@ def checkin_qr_attachment(code: str) -> dict[str, Any]:
     (``delivery.checkin_qr_png``), outside the registration's transaction.
     """
     return {
-        "filename": "check-in.png", "content_type": "image/png", "qr_code": code,
-        "content_id": CHECKIN_QR_CID, "disposition": "inline",
+        "filename": "check-in.png",
+        "content_type": "image/png",
+        "qr_code": code,
+        "content_id": CHECKIN_QR_CID,
+        "disposition": "inline",
     }
 
 
@@ -70,9 +74,7 @@ def queue_changes_confirmed(
     registration: Registration, added: Iterable[Booking], cancelled: Iterable[Booking], now: datetime
 ) -> OutboxMessage:
     """Queue the confirmation of changed choices (flushes only)."""
-    return queue_message(
-        MessageKind.CHANGES_CONFIRMED, registration, now, added=list(added), cancelled=list(cancelled)
-    )
+    return queue_message(MessageKind.CHANGES_CONFIRMED, registration, now, added=list(added), cancelled=list(cancelled))
 
 
 def queue_booking_cancelled(registration: Registration, booking: Booking, now: datetime) -> OutboxMessage:
@@ -108,8 +110,12 @@ def queue_request_decided(booking: Booking, approved: bool, now: datetime) -> Ou
 
 
 def queue_message(
-    kind: MessageKind, registration: Registration, now: datetime, subject: object | None = None,
-    redact: Iterable[str] = (), **context: Any,
+    kind: MessageKind,
+    registration: Registration,
+    now: datetime,
+    subject: object | None = None,
+    redact: Iterable[str] = (),
+    **context: Any,
 ) -> OutboxMessage:
     """Queue an email of ``kind`` to the registration's participant, with their bookings (flushes only).
 
@@ -132,12 +138,22 @@ def queue_message(
     attachments = []
     if kind in WITH_CALENDAR:
         ics = registration_ics(registration, language, mail_domain(), now)
-        attachments.append({"filename": f"{event.slug}.ics", "content_type": "text/calendar", "content": ics.decode("utf-8")})
+        attachments.append(
+            {"filename": f"{event.slug}.ics", "content_type": "text/calendar", "content": ics.decode("utf-8")}
+        )
     if kind == MessageKind.REGISTRATION_RECEIVED and registration.checkin_code:
         attachments.append(checkin_qr_attachment(registration.checkin_code))
     return queue_email(
-        kind, event, registration.email, language, subject or SUBJECTS[kind], now, values,
-        recipient_name=registration.full_name, registration_id=registration.id, attachments=attachments,
+        kind,
+        event,
+        registration.email,
+        language,
+        subject or SUBJECTS[kind],
+        now,
+        values,
+        recipient_name=registration.full_name,
+        registration_id=registration.id,
+        attachments=attachments,
         redact=redact,
     )
 

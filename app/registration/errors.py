@@ -1,4 +1,5 @@
 """Domain errors of registration; each carries a translatable message and a form field."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -153,4 +154,6 @@ class RegistrationErased(RegistrationError):
 class ConsentNotRenewable(RegistrationError):
     """Consent to news cannot be given again from a cancelled registration (withdrawing it still works)."""
 
-    message = _l("This registration is cancelled, so consent to news about future events can no longer be given from it.")
+    message = _l(
+        "This registration is cancelled, so consent to news about future events can no longer be given from it."
+    )

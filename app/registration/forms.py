@@ -1,4 +1,5 @@
 """Registration and manage-page forms; field-level validation only."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -192,9 +193,7 @@ def build_choices_form(
         names = []
         for position in range(1, min(event.max_ranked_choices, len(offered)) + 1):
             name = f"rank_{block.key}_{position}"
-            fields[name] = SelectField(
-                ordinal_label(position), choices=options, coerce=_int_or_zero, default=0
-            )
+            fields[name] = SelectField(ordinal_label(position), choices=options, coerce=_int_or_zero, default=0)
             names.append(name)
         rank_field_names.append((block, names))
     fields["rank_field_names"] = rank_field_names
@@ -212,4 +211,3 @@ def _int_or_zero(value: object) -> int:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 0
-

@@ -1,4 +1,5 @@
 """GDPR (RODO): a participant's data export, erasure, marketing consent, and the purge of old events."""
+
 from __future__ import annotations
 
 import secrets
@@ -30,7 +31,12 @@ def export_data(registration: Registration) -> dict[str, Any]:
         select(OutboxMessage).where(OutboxMessage.registration_id == registration.id).order_by(OutboxMessage.id)
     ).scalars()
     return {
-        "event": {"slug": event.slug, "title": event.title_pl, "city": event.city, "starts_at": event.starts_at.isoformat()},
+        "event": {
+            "slug": event.slug,
+            "title": event.title_pl,
+            "city": event.city,
+            "starts_at": event.starts_at.isoformat(),
+        },
         "registration": {
             "first_name": registration.first_name,
             "last_name": registration.last_name,
@@ -47,7 +53,9 @@ def export_data(registration: Registration) -> dict[str, Any]:
                 "given_at": registration.consent_at.isoformat(),
                 "source": registration.consent_source,
                 "marketing": registration.has_marketing_consent,
-                "marketing_at": registration.marketing_consent_at.isoformat() if registration.marketing_consent_at else None,
+                "marketing_at": registration.marketing_consent_at.isoformat()
+                if registration.marketing_consent_at
+                else None,
             },
             "checkin_code": registration.checkin_code,
             "created_at": registration.created_at.isoformat(),
@@ -66,7 +74,12 @@ def export_data(registration: Registration) -> dict[str, Any]:
         ],
         "ranked_choices": [{"session": p.session.title_pl, "rank": p.rank} for p in registration.preferences],
         "emails": [
-            {"kind": m.kind.value, "subject": m.subject, "status": m.status.value, "created_at": m.created_at.isoformat()}
+            {
+                "kind": m.kind.value,
+                "subject": m.subject,
+                "status": m.status.value,
+                "created_at": m.created_at.isoformat(),
+            }
             for m in messages
         ],
     }
@@ -91,8 +104,16 @@ def erase_registration(registration: Registration, now: datetime | None = None, 
             if booking.status in LIVE_BOOKING_STATUSES:
                 bookings.cancel(booking, now)
         _anonymise(registration, now)
-        db.session.add(AuditEntry(at=now, actor_label=actor, action="gdpr_erase", event_id=registration.event_id,
-                                  registration_id=registration.id, details={}))
+        db.session.add(
+            AuditEntry(
+                at=now,
+                actor_label=actor,
+                action="gdpr_erase",
+                event_id=registration.event_id,
+                registration_id=registration.id,
+                details={},
+            )
+        )
 
 
 def _anonymise(registration: Registration, now: datetime) -> None:
@@ -125,8 +146,16 @@ def _anonymise(registration: Registration, now: datetime) -> None:
         update(OutboxMessage)
         .where(OutboxMessage.registration_id == registration.id)
         # last_error too: an SMTP refusal often quotes the address ("550 <jan@example.com>: no such user").
-        .values(recipient_email=registration.email, recipient_name="", subject=ERASED, body_text="", body_html="",
-                attachments=[], redact=[], last_error="")
+        .values(
+            recipient_email=registration.email,
+            recipient_name="",
+            subject=ERASED,
+            body_text="",
+            body_html="",
+            attachments=[],
+            redact=[],
+            last_error="",
+        )
     )
     db.session.flush()
 
@@ -139,7 +168,9 @@ class PurgeResult:
     registrations: int
 
 
-def purge_before(before: datetime, dry_run: bool = False, now: datetime | None = None, actor: str = "cli") -> PurgeResult:
+def purge_before(
+    before: datetime, dry_run: bool = False, now: datetime | None = None, actor: str = "cli"
+) -> PurgeResult:
     """Anonymise the registrations of events that ended before ``before`` (idempotent).
 
     Bookings keep their statuses, so aggregate counts survive. ``actor`` names
@@ -166,8 +197,14 @@ def purge_before(before: datetime, dry_run: bool = False, now: datetime | None =
             registration.status = RegistrationStatus.ACTIVE if was_active else RegistrationStatus.CANCELLED
             count += 1
         _forget_invitations(before)
-        db.session.add(AuditEntry(at=now, actor_label=actor, action="gdpr_purge",
-                                  details={"before": before.isoformat(), "registrations": count}))
+        db.session.add(
+            AuditEntry(
+                at=now,
+                actor_label=actor,
+                action="gdpr_purge",
+                details={"before": before.isoformat(), "registrations": count},
+            )
+        )
     return PurgeResult(len(events), count)
 
 
@@ -191,8 +228,15 @@ def _forget_invitations(before: datetime) -> None:
     db.session.execute(
         update(OutboxMessage)
         .where(invitations)
-        .values(recipient_email=ERASED, recipient_name="", subject=ERASED, body_text="", body_html="", redact=[],
-                last_error="")
+        .values(
+            recipient_email=ERASED,
+            recipient_name="",
+            subject=ERASED,
+            body_text="",
+            body_html="",
+            redact=[],
+            last_error="",
+        )
     )
 
 
@@ -218,7 +262,9 @@ def purge_past_retention(now: datetime | None = None) -> PurgeResult | None:
     result = purge_before(cutoff, actor="retention")
     current_app.logger.info(
         "GDPR retention purge: anonymised %d registrations of %d events that ended before %s UTC.",
-        result.registrations, result.events, f"{cutoff:%Y-%m-%d %H:%M}",
+        result.registrations,
+        result.events,
+        f"{cutoff:%Y-%m-%d %H:%M}",
     )
     return result
 
@@ -252,8 +298,9 @@ def set_marketing_consent(registration: Registration, given: bool, now: datetime
         ).rowcount
         if not changed:
             current = db.session.execute(
-                select(Registration.anonymised_at, Registration.has_marketing_consent)
-                .where(Registration.id == registration_id)
+                select(Registration.anonymised_at, Registration.has_marketing_consent).where(
+                    Registration.id == registration_id
+                )
             ).one()
             if current.anonymised_at is not None:
                 raise RegistrationErased()

@@ -1,4 +1,5 @@
 """The participant's GDPR rights from the private link: download the data, withdraw consent, erase."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def erase(token: str):  # type: ignore[no-untyped-def]
         gdpr.erase_registration(registration)
         flash(_("Your registration and personal data have been erased."), "success")
         return redirect(url_for("events.event", slug=event_slug), code=303)
-    return render_template("registration/confirm_erase.html", registration=registration, event=registration.event,
-                           form=form, token=token)
+    return render_template(
+        "registration/confirm_erase.html", registration=registration, event=registration.event, form=form, token=token
+    )
 
 
 @bp.route("/r/<token>/marketing/<any(withdraw, give):action>", methods=["POST"])

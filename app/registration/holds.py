@@ -7,6 +7,7 @@ only the JSON availability shows them apart. Confirmation and expiry each
 decide by one conditional UPDATE of the registration row, so exactly one of
 them wins a race.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -60,15 +61,19 @@ def expire_holds(now: datetime | None = None) -> int:
     cancel path: places released, waiting lists promoted in order, emails queued.
     """
     now = now or utcnow()
-    due = db.session.execute(
-        select(Registration.id)
-        .where(
-            Registration.status == RegistrationStatus.ACTIVE,
-            Registration.confirmed_email_at.is_(None),
-            Registration.confirmation_expires_at <= now,
+    due = (
+        db.session.execute(
+            select(Registration.id)
+            .where(
+                Registration.status == RegistrationStatus.ACTIVE,
+                Registration.confirmed_email_at.is_(None),
+                Registration.confirmation_expires_at <= now,
+            )
+            .order_by(Registration.id)
         )
-        .order_by(Registration.id)
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     db.session.rollback()
     return sum(1 for registration_id in due if _expire_one(registration_id, now))
 

@@ -3,6 +3,7 @@
 Public functions own their transaction; ``redeem`` only runs an UPDATE in the
 caller's transaction, so a registration that rolls back does not use the code.
 """
+
 from __future__ import annotations
 
 import re
@@ -88,10 +89,12 @@ def check_code(raw: str, sessions: list[Session]) -> InvitationCode | None:
     if code.uses >= code.max_uses:
         raise InvalidInvitationCode(MESSAGES["used"])
     if code.session_id not in {s.id for s in sessions}:
-        raise InvalidInvitationCode(_l(
-            "This invitation code is for a session you did not choose: tick “%(title)s”.",
-            title=code.session.title,
-        ))
+        raise InvalidInvitationCode(
+            _l(
+                "This invitation code is for a session you did not choose: tick “%(title)s”.",
+                title=code.session.title,
+            )
+        )
     return code
 
 
@@ -101,11 +104,14 @@ def redeem(code_id: int) -> None:
     :raises InvalidInvitationCode: when it was revoked or used up meanwhile.
     """
     table = InvitationCode.__table__
-    result = cast(CursorResult[Any], db.session.execute(
-        update(table)
-        .where(table.c.id == code_id, table.c.revoked_at.is_(None), table.c.uses < table.c.max_uses)
-        .values(uses=table.c.uses + 1)
-    ))
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(table)
+            .where(table.c.id == code_id, table.c.revoked_at.is_(None), table.c.uses < table.c.max_uses)
+            .values(uses=table.c.uses + 1)
+        ),
+    )
     if result.rowcount != 1:
         revoked = db.session.execute(select(table.c.revoked_at).where(table.c.id == code_id)).scalar()
         raise InvalidInvitationCode(MESSAGES["revoked"] if revoked is not None else MESSAGES["used"])
@@ -115,9 +121,7 @@ def codes_for(session_id: int) -> list[InvitationCode]:
     """Return the session's codes, newest first."""
     return list(
         db.session.execute(
-            select(InvitationCode)
-            .where(InvitationCode.session_id == session_id)
-            .order_by(InvitationCode.id.desc())
+            select(InvitationCode).where(InvitationCode.session_id == session_id).order_by(InvitationCode.id.desc())
         ).scalars()
     )
 

@@ -1,4 +1,5 @@
 """Typed models of registrations, bookings and ranked preferences."""
+
 from __future__ import annotations
 
 import enum
@@ -65,9 +66,7 @@ class Registration(db.Model):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[str] = mapped_column(String(150), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
-    category: Mapped[ParticipantCategory] = mapped_column(
-        enum_type(ParticipantCategory, "participant_category")
-    )
+    category: Mapped[ParticipantCategory] = mapped_column(enum_type(ParticipantCategory, "participant_category"))
     language: Mapped[str] = mapped_column(String(2), default="pl")
     consent_version: Mapped[str] = mapped_column(String(40))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -151,13 +150,9 @@ class Booking(db.Model):
     __tablename__ = "booking"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(
-        ForeignKey("registration.id", ondelete="CASCADE"), index=True
-    )
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("session_group.id", ondelete="SET NULL"), index=True
-    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("session_group.id", ondelete="SET NULL"), index=True)
     status: Mapped[BookingStatus] = mapped_column(enum_type(BookingStatus, "booking_status"))
     # The rank this place fulfils, for places given out by a ranked allocation.
     rank: Mapped[int | None] = mapped_column(Integer)
@@ -201,18 +196,14 @@ class Preference(db.Model):
     __tablename__ = "preference"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(
-        ForeignKey("registration.id", ondelete="CASCADE"), index=True
-    )
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"), index=True)
     rank: Mapped[int] = mapped_column(Integer)
 
     registration: Mapped[Registration] = relationship(back_populates="preferences")
     session: Mapped[Session] = relationship()
 
-    __table_args__ = (
-        UniqueConstraint("registration_id", "session_id", name="uq_preference_session"),
-    )
+    __table_args__ = (UniqueConstraint("registration_id", "session_id", name="uq_preference_session"),)
 
     def __repr__(self) -> str:
         return f"<Preference reg={self.registration_id} session={self.session_id} rank={self.rank}>"

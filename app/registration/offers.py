@@ -6,6 +6,7 @@ run's lottery), not to the earliest registration. The place is held for them
 (counted in ``taken``) until ``offer_expires_at``; accepting confirms it,
 declining or letting it expire passes it on to the next person.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -50,8 +51,14 @@ def accept_offer(registration: Registration, booking_id: int, now: datetime | No
             raise OfferUnavailable()
         left = [other for other in others if bookings.cancel(other, now) is not None]
         registration.updated_at = now
-        record("offer_accepted", event_id=registration.event_id, registration_id=registration.id,
-               session_id=booking.session_id, actor="participant", booking_id=booking.id)
+        record(
+            "offer_accepted",
+            event_id=registration.event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            actor="participant",
+            booking_id=booking.id,
+        )
         emails.queue_changes_confirmed(registration, [booking], left, now)
     return booking
 
@@ -69,8 +76,14 @@ def decline_offer(registration: Registration, booking_id: int, now: datetime | N
         if passed_on is None:  # pragma: no cover - the registration's lock keeps its bookings still
             raise OfferUnavailable()
         registration.updated_at = now
-        record("offer_declined", event_id=registration.event_id, registration_id=registration.id,
-               session_id=booking.session_id, actor="participant", booking_id=booking.id)
+        record(
+            "offer_declined",
+            event_id=registration.event_id,
+            registration_id=registration.id,
+            session_id=booking.session_id,
+            actor="participant",
+            booking_id=booking.id,
+        )
         emails.queue_booking_cancelled(registration, booking, now)
     return passed_on
 
@@ -111,7 +124,13 @@ def expire_offers(now: datetime | None = None) -> int:
                 continue
             if bookings.cancel(booking, now) is None:  # pragma: no cover - locked above
                 continue
-            record("offer_expired", event_id=booking.registration.event_id, registration_id=booking.registration_id,
-                   session_id=booking.session_id, actor="system", booking_id=booking.id)
+            record(
+                "offer_expired",
+                event_id=booking.registration.event_id,
+                registration_id=booking.registration_id,
+                session_id=booking.session_id,
+                actor="system",
+                booking_id=booking.id,
+            )
             expired += 1
     return expired

@@ -1,4 +1,5 @@
 """When ranked choices may change, and the published run of an event."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -11,6 +11,7 @@ and only for the event it was made at, and the page that opens it takes it out
 of the session (:func:`take_receipt`): a later visitor of the same browser
 finds nothing. No database row and no write: the POST costs about what it did.
 """
+
 from __future__ import annotations
 
 import base64

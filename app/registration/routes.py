@@ -1,4 +1,5 @@
 """Public registration pages: the form, the success page and the private manage page."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -61,15 +62,16 @@ def _form_for(base, event, **kwargs):  # type: ignore[no-untyped-def]
     return build_choices_form(base, event, instant_sessions(event.sessions), ranked_blocks(event.sessions), **kwargs)
 
 
-
-
 @bp.route("/events/<slug>/register", methods=["GET", "POST"])
 def register(slug: str):  # type: ignore[no-untyped-def]
     """Show the registration form and register on a valid POST."""
     if request.method != "POST":
         return cached_page(
-            "register", slug, float(current_app.config.get("FORM_PAGE_CACHE_SECONDS", 0)),
-            lambda: _blank_form(slug), with_csrf=True,
+            "register",
+            slug,
+            float(current_app.config.get("FORM_PAGE_CACHE_SECONDS", 0)),
+            lambda: _blank_form(slug),
+            with_csrf=True,
         )
     event = _event_or_404(slug)
     # One query for the sessions named in the POST and the ranked workshops: the ranked blocks
@@ -209,13 +211,15 @@ def registered(slug: str):  # type: ignore[no-untyped-def]
     if token is None or registration is None:
         response = redirect(url_for("events.event", slug=event.slug))
     else:
-        response = make_response(render_template(
-            "registration/registered.html",
-            event=event,
-            registration=registration,
-            manage_url=_manage_url(token),
-            positions=waitlist_positions(registration.bookings),
-        ))
+        response = make_response(
+            render_template(
+                "registration/registered.html",
+                event=event,
+                registration=registration,
+                manage_url=_manage_url(token),
+                positions=waitlist_positions(registration.bookings),
+            )
+        )
     # The page shows the private link: no browser history, back button or proxy may keep it.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -233,9 +237,13 @@ def _registration_or_404(token: str):  # type: ignore[no-untyped-def]
     if registration is None:
         # An old link (replaced by "send me my link again") or a mistyped one: say where to get a new one.
         page = render_template(
-            "errors/error.html", code=404, title=_("This link does not work"),
-            message=_("Private links stop working when a new one is sent. Open your event's page and choose "
-                      "\"Already registered? Get the link to your registration again\"."),
+            "errors/error.html",
+            code=404,
+            title=_("This link does not work"),
+            message=_(
+                "Private links stop working when a new one is sent. Open your event's page and choose "
+                '"Already registered? Get the link to your registration again".'
+            ),
         )
         abort(make_response(page, 404))
     return registration
@@ -287,7 +295,8 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         ranked_results=ranking_services.results_for(registration),
         busy_message=BUSY_FORM_MESSAGE if busy else None,
         checkin_qr=Markup(qr_svg(registration.checkin_code))  # noqa: S704 - segno's SVG of our own code
-        if registration.status == RegistrationStatus.ACTIVE and registration.checkin_code else None,
+        if registration.status == RegistrationStatus.ACTIVE and registration.checkin_code
+        else None,
     )
     return busy_page(page) if busy else (page, 422 if form.is_submitted() else 200)
 
@@ -306,7 +315,11 @@ def confirm_email(token: str):  # type: ignore[no-untyped-def]
             flash(_("Thank you: your registration is confirmed."), "success")
         return redirect(url_for(".manage", token=token), code=303)
     return render_template(
-        "registration/confirm_email.html", registration=registration, event=registration.event, form=form, token=token,
+        "registration/confirm_email.html",
+        registration=registration,
+        event=registration.event,
+        form=form,
+        token=token,
     )
 
 
@@ -329,8 +342,12 @@ def cancel_booking(token: str, booking_id: int):  # type: ignore[no-untyped-def]
         flash(_("This place is already cancelled."), "info")
         return redirect(url_for(".manage", token=token))
     return render_template(
-        "registration/confirm_cancel.html", registration=registration, event=registration.event,
-        booking=booking, form=form, token=token,
+        "registration/confirm_cancel.html",
+        registration=registration,
+        event=registration.event,
+        booking=booking,
+        form=form,
+        token=token,
     )
 
 
@@ -370,8 +387,12 @@ def cancel_registration(token: str):  # type: ignore[no-untyped-def]
         flash(_("This registration is already cancelled."), "info")
         return redirect(url_for(".manage", token=token))
     return render_template(
-        "registration/confirm_cancel.html", registration=registration, event=registration.event,
-        booking=None, form=form, token=token,
+        "registration/confirm_cancel.html",
+        registration=registration,
+        event=registration.event,
+        booking=None,
+        form=form,
+        token=token,
     )
 
 

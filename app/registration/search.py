@@ -1,4 +1,5 @@
 """Folding text for search: lower case, no diacritics, the same on every database."""
+
 from __future__ import annotations
 
 import unicodedata

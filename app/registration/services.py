@@ -2,6 +2,7 @@
 
 Public functions own their transaction (``write_transaction``); private helpers only flush.
 """
+
 from __future__ import annotations
 
 import base64
@@ -167,8 +168,12 @@ def check_registration_window(event: Event, now: datetime | None = None) -> None
 
 @retry_on_contention()
 def register(
-    event: Event, participant: ParticipantData, choices: Choices, now: datetime | None = None,
-    sessions: dict[int, Session] | None = None, token: str | None = None,
+    event: Event,
+    participant: ParticipantData,
+    choices: Choices,
+    now: datetime | None = None,
+    sessions: dict[int, Session] | None = None,
+    token: str | None = None,
 ) -> RegistrationResult:
     """Register a participant at an event and book the chosen sessions.
 
@@ -204,7 +209,11 @@ def register(
         if live_registration_exists(event.id, email_normalized):
             raise AlreadyRegistered()
         registration = new_registration(
-            event, participant, token, now, "form",
+            event,
+            participant,
+            token,
+            now,
+            "form",
             confirmation_expires_at=(
                 now + timedelta(hours=event.confirmation_hold_hours) if event.requires_email_confirmation else None
             ),
@@ -278,9 +287,7 @@ def new_registration(
 
 
 @retry_on_contention()
-def change_choices(
-    registration: Registration, choices: Choices, now: datetime | None = None
-) -> ChangeResult:
+def change_choices(registration: Registration, choices: Choices, now: datetime | None = None) -> ChangeResult:
     """Replace a registration's choices: cancel what was dropped, book what was added.
 
     After the allocation is published, a workshop chosen in a ranked block is
@@ -302,9 +309,7 @@ def change_choices(
         raise RegistrationClosed()
     sessions = _sessions_by_id(event)
     first_come = allocation_published(event.id)
-    wanted = {
-        s.id: s for s in validate_choices(event, sessions, choices, registration.category, first_come=first_come)
-    }
+    wanted = {s.id: s for s in validate_choices(event, sessions, choices, registration.category, first_come=first_come)}
     invitation = invitations.check_code(choices.invitation_code, list(wanted.values()))
     result = ChangeResult()
     with write_transaction():
@@ -327,9 +332,14 @@ def change_choices(
                     result.promoted += promoted
                     result.cancelled.append(current[session_id])
             elif session_id in wanted and session_id not in current:
-                result.added.append(bookings.book(
-                    registration, wanted[session_id], now, invitation_code_id=_code_for(redeemed, wanted[session_id])
-                ))
+                result.added.append(
+                    bookings.book(
+                        registration,
+                        wanted[session_id],
+                        now,
+                        invitation_code_id=_code_for(redeemed, wanted[session_id]),
+                    )
+                )
         db.session.flush()
         ranking_changed = False
         if not first_come:
@@ -497,7 +507,9 @@ def _first_come_pick(
     return sessions[session_id]
 
 
-def _keep_new_first_come_picks(registration: Registration, wanted: dict[int, Session], sessions: dict[int, Session]) -> None:
+def _keep_new_first_come_picks(
+    registration: Registration, wanted: dict[int, Session], sessions: dict[int, Session]
+) -> None:
     """Leave out of ``wanted`` the ranked workshops the (locked) registration already has, live.
 
     :raises InvalidChoice: when it holds (or has asked for) a place in another
@@ -512,8 +524,11 @@ def _keep_new_first_come_picks(registration: Registration, wanted: dict[int, Ses
             continue
         for booking in live.values():
             other = sessions[booking.session_id]
-            if (booking.status != BookingStatus.WAITLISTED and other.booking_mode == BookingMode.RANKED
-                    and other.overlaps(session)):
+            if (
+                booking.status != BookingStatus.WAITLISTED
+                and other.booking_mode == BookingMode.RANKED
+                and other.overlaps(session)
+            ):
                 block = next(b for b in ranked_blocks(list(sessions.values())) if session in b.sessions)
                 raise InvalidChoice(HOLDS_PLACE, field=f"rank_{block.key}_1")
 
@@ -589,9 +604,7 @@ def _check_rankings_open(
             raise RankingClosed(reason, field=f"rank_{key}_1")
 
 
-def save_preferences(
-    registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]]
-) -> bool:
+def save_preferences(registration: Registration, sessions: dict[int, Session], rankings: dict[str, list[int]]) -> bool:
     """Replace the registration's ranked choices of the given blocks (``sessions`` as for the check above).
 
     Tells whether they changed.

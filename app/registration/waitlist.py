@@ -1,4 +1,5 @@
 """Where people stand on the waiting lists."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

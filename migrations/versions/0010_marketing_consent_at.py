@@ -3,20 +3,21 @@
 Revision ID: 0010
 Revises: 0009
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('marketing_consent_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("marketing_consent_at", sa.DateTime(timezone=True), nullable=True))
     # Until now the marketing consent could only be given on the registration form, together
     # with the data-processing consent: that is when the existing ones were given.
     op.execute(
@@ -26,5 +27,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.drop_column('marketing_consent_at')
+    with op.batch_alter_table("registration", schema=None) as batch_op:
+        batch_op.drop_column("marketing_consent_at")

@@ -1,4 +1,5 @@
 """Factories of allocation instances for the engine's tests (no app, no database)."""
+
 from __future__ import annotations
 
 import random
@@ -28,7 +29,10 @@ def build(
         eligible = frozenset(w[3]) if len(w) > 3 and w[3] is not None else None
         groups = tuple(Group(g, c) for g, c in w[4]) if len(w) > 4 else ()
         ws.append(Workshop(wid, slot, capacity, eligible, groups))
-    ps = [Participant(pid, category, city, None, {s: tuple(r) for s, r in prefs.items()}) for pid, category, city, prefs in participants]
+    ps = [
+        Participant(pid, category, city, None, {s: tuple(r) for s, r in prefs.items()})
+        for pid, category, city, prefs in participants
+    ]
     return Instance(n_choices, slots, tuple(ws), tuple(ps), mixing)
 
 

@@ -1,4 +1,5 @@
 """The engine's optimum equals the best of every feasible allocation, enumerated."""
+
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
 """The command line: a result for a valid instance, exit 2 naming the culprit otherwise."""
+
 from __future__ import annotations
 
 import copy
@@ -29,7 +30,13 @@ VALID: dict[str, Any] = {
         {"id": "W3", "slot": 1, "capacity": 1, "eligible": None},
     ],
     "participants": [
-        {"id": "P1", "category": "mayor", "city": "Łódź", "sector": "public", "prefs": {"0": ["W1", "W2"], "1": ["W3"]}},
+        {
+            "id": "P1",
+            "category": "mayor",
+            "city": "Łódź",
+            "sector": "public",
+            "prefs": {"0": ["W1", "W2"], "1": ["W3"]},
+        },
         {"id": "P2", "category": "other", "city": "Łódź", "sector": "private", "prefs": {"0": ["W1"], "1": ["W3"]}},
     ],
     "mixing": {"attribute": "city", "max_per_group": 1},
@@ -60,7 +67,9 @@ def test_valid_instance_gives_result_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("objective", ["fair", "linear", "rank-maximal"])
-def test_objectives_and_explanations_on_stdout(tmp_path: Path, objective: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_objectives_and_explanations_on_stdout(
+    tmp_path: Path, objective: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([write(tmp_path, VALID), "--objective", objective, "--explain"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["method"] == objective

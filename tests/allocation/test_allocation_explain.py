@@ -1,4 +1,5 @@
 """Explanations state only what is true of the result."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -95,7 +96,11 @@ def test_ineligible_not_ranked_and_waitlist(make_instance: Callable[..., Instanc
     loser = "A" if winner == "B" else "B"
     why = for_person(explanations, loser)
     assert why.workshop is None and why.rank is None
-    assert [(r.code, r.workshop, r.rank) for r in why.reasons] == [("full", "W1", 1), ("ineligible", "WM", 2), ("full", "W2", 3)]
+    assert [(r.code, r.workshop, r.rank) for r in why.reasons] == [
+        ("full", "W1", 1),
+        ("ineligible", "WM", 2),
+        ("full", "W2", 3),
+    ]
     assert dict(why.reasons[1].params) == {"category": "other", "eligible": ["mayor"]}
     assert why.waitlist == ("W1", "W2")
     assert [r.code for r in for_person(explanations, "A", slot=1).reasons] == ["not_ranked"]
@@ -107,7 +112,11 @@ def test_first_come_explained_as_full_mixed_when_an_earlier_registrant_ranked_lo
 ) -> None:
     instance = make_instance(
         [("W1", 0, 1), ("W2", 0, 1)],
-        [("Early", "other", None, {0: ["W2", "W1"]}), ("Other", "other", None, {0: ["W2"]}), ("Late", "other", None, {0: ["W1", "W2"]})],
+        [
+            ("Early", "other", None, {0: ["W2", "W1"]}),
+            ("Other", "other", None, {0: ["W2"]}),
+            ("Late", "other", None, {0: ["W1", "W2"]}),
+        ],
     )
     result = first_come(instance)
     assert {a.participant: a.workshop for a in result.assignments} == {"Early": "W2"} | {"Late": "W1"}

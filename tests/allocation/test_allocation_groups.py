@@ -1,4 +1,5 @@
 """Places are spread over a workshop's groups as registration spreads them: emptiest group first."""
+
 from __future__ import annotations
 
 from collections import Counter

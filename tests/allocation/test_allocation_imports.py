@@ -1,4 +1,5 @@
 """The engine stays pure: no Flask, no SQLAlchemy, no other app module."""
+
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,5 @@
 """Properties over generated instances: feasibility, determinism, lottery fairness."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,7 +56,9 @@ def instances(draw: st.DrawFn) -> Instance:
                 prefs,
             )
         )
-    mixing = draw(st.one_of(st.none(), st.builds(MixRule, st.sampled_from(["city", "category", "sector"]), st.integers(1, 2))))
+    mixing = draw(
+        st.one_of(st.none(), st.builds(MixRule, st.sampled_from(["city", "category", "sector"]), st.integers(1, 2)))
+    )
     return Instance(n_choices, slots, tuple(workshops), tuple(people), mixing)
 
 
@@ -118,7 +121,8 @@ def test_two_identical_participants_each_win_about_half_the_lotteries(make_insta
     assert 70 <= wins <= 130
     reverse = dataclasses.replace(instance, participants=instance.participants[::-1])
     assert all(
-        allocate(reverse, Objective.FAIR, seed=seed) == allocate(instance, Objective.FAIR, seed=seed) for seed in range(20)
+        allocate(reverse, Objective.FAIR, seed=seed) == allocate(instance, Objective.FAIR, seed=seed)
+        for seed in range(20)
     )
 
 

@@ -1,4 +1,5 @@
 """Priority tiers: the engine is exactly optimal tier by tier, highest first (brute force agrees)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,9 +70,9 @@ def test_objective_value_is_per_tier_highest_first(make_instance: Callable[..., 
 def test_higher_tier_wins_every_lottery(objective: Objective, make_instance: Callable[..., Instance]) -> None:
     people = [(f"P{i}", "other", None, {0: ["W1", "W2"]}) for i in range(4)]
     base = make_instance([("W1", 0, 1), ("W2", 0, 1)], people, n_choices=2)
-    favoured = dataclasses.replace(base, participants=tuple(
-        dataclasses.replace(p, tier=1 if p.id == "P3" else 0) for p in base.participants
-    ))
+    favoured = dataclasses.replace(
+        base, participants=tuple(dataclasses.replace(p, tier=1 if p.id == "P3" else 0) for p in base.participants)
+    )
     lost = 0
     for seed in range(40):
         plain = {a.participant: a.rank for a in allocate(base, objective, seed=seed).assignments}
@@ -88,18 +89,22 @@ def test_lower_tier_served_only_after_everyone_else(make_instance: Callable[...,
         [("A", "other", None, {0: ["W1"]}), ("B", "other", None, {0: ["W1", "W2"]}), ("C", "other", None, {0: ["W2"]})],
         n_choices=2,
     )
-    demoted = dataclasses.replace(instance, participants=(
-        dataclasses.replace(instance.participants[0], tier=-1), *instance.participants[1:]
-    ))
+    demoted = dataclasses.replace(
+        instance, participants=(dataclasses.replace(instance.participants[0], tier=-1), *instance.participants[1:])
+    )
     given = {a.participant: a.workshop for a in allocate(demoted, Objective.FAIR, seed=1).assignments}
     assert given == {"B": "W1", "C": "W2"}
 
 
 def test_instance_json_tier_is_optional_and_round_trips() -> None:
     data = {
-        "n_choices": 1, "slots": [0], "workshops": [{"id": "W", "slot": 0, "capacity": 1, "eligible": None}],
-        "participants": [{"id": "A", "category": "x", "prefs": {"0": ["W"]}},
-                         {"id": "B", "category": "x", "prefs": {"0": ["W"]}, "tier": 2}],
+        "n_choices": 1,
+        "slots": [0],
+        "workshops": [{"id": "W", "slot": 0, "capacity": 1, "eligible": None}],
+        "participants": [
+            {"id": "A", "category": "x", "prefs": {"0": ["W"]}},
+            {"id": "B", "category": "x", "prefs": {"0": ["W"]}, "tier": 2},
+        ],
     }
     instance = instance_from_dict(data)
     assert [p.tier for p in instance.participants] == [0, 2]

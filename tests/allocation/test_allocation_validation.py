@@ -1,4 +1,5 @@
 """validate() names each problem of an instance built in code, for the app to reuse."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -6,6 +6,7 @@ Chromium serve each test module; each test opens fresh browser contexts
 (own cookies) and registers people with its own email addresses.
 Screenshots go to ``test-artifacts/e2e/screenshots/`` (ignored by git).
 """
+
 from __future__ import annotations
 
 import json
@@ -90,20 +91,42 @@ def _add_flow_event(slug: str, day: date) -> None:
 
     series = db.session.execute(db.select(Series).where(Series.slug == "miasta-przyszlosci")).scalar_one()
     event = Event(
-        series=series, slug=slug, title_pl=flow_event_title(slug),
+        series=series,
+        slug=slug,
+        title_pl=flow_event_title(slug),
         title_en=f"City development forum — {FLOW_EVENTS[slug]}",
         description_pl="Debaty, rozmowy z ekspertami i warsztaty w małych grupach dla samorządowców.",
         description_en="Debates, meetings with experts and small-group workshops for local government.",
-        city=FLOW_EVENTS[slug], venue="Ratusz", starts_at=_at(day, 9), ends_at=_at(day, 17),
-        registration_opens_at=utcnow() - timedelta(days=1), registration_closes_at=_at(day - timedelta(days=2), 23, 59),
-        status=EventStatus.PUBLISHED, contact_email="forum@zapisy.test",
+        city=FLOW_EVENTS[slug],
+        venue="Ratusz",
+        starts_at=_at(day, 9),
+        ends_at=_at(day, 17),
+        registration_opens_at=utcnow() - timedelta(days=1),
+        registration_closes_at=_at(day - timedelta(days=2), 23, 59),
+        status=EventStatus.PUBLISHED,
+        contact_email="forum@zapisy.test",
     )
     db.session.add(event)
 
-    def session(kind: SessionKind, pl: str, en: str, start: int, end: int, capacity: int | None = None,
-                groups: list[int] | None = None) -> None:
-        item = Session(event=event, kind=kind, title_pl=pl, title_en=en, starts_at=_at(day, start),
-                       ends_at=_at(day, end), room="Sala A", capacity=capacity)
+    def session(
+        kind: SessionKind,
+        pl: str,
+        en: str,
+        start: int,
+        end: int,
+        capacity: int | None = None,
+        groups: list[int] | None = None,
+    ) -> None:
+        item = Session(
+            event=event,
+            kind=kind,
+            title_pl=pl,
+            title_en=en,
+            starts_at=_at(day, start),
+            ends_at=_at(day, end),
+            room="Sala A",
+            capacity=capacity,
+        )
         if groups:
             item.groups = [Group(name=f"Grupa {n}", capacity=c) for n, c in enumerate(groups, start=1)]
             item.capacity = sum(groups)
@@ -113,8 +136,9 @@ def _add_flow_event(slug: str, day: date) -> None:
     session(SessionKind.DIALOGUE, "Debata: transport publiczny", "Debate: public transport", 10, 12, capacity=40)
     session(SessionKind.DIALOGUE, "Debata: zieleń miejska", "Debate: urban greenery", 10, 12, capacity=40)
     session(SessionKind.DIALOGUE, "Rozmowa z ekspertem", "Meet the expert", 12, 13, capacity=1)
-    session(SessionKind.WORKSHOP, "Warsztat: budżet obywatelski", "Workshop: participatory budgeting", 14, 16,
-            groups=[6, 6])
+    session(
+        SessionKind.WORKSHOP, "Warsztat: budżet obywatelski", "Workshop: participatory budgeting", 14, 16, groups=[6, 6]
+    )
     session(SessionKind.WORKSHOP, "Warsztat: rewitalizacja", "Workshop: urban regeneration", 14, 16, groups=[6, 6])
 
 
@@ -222,7 +246,10 @@ def _serve(workdir: Path, database_url: str, url: str, port: int, settings: dict
     with (workdir / "server.log").open("w") as log_file:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -254,15 +281,21 @@ def server() -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     log = workdir / "server.log"  # per run: several test runs may share the working tree
     # Production settings (as `make serve`), over plain HTTP on loopback.
-    process = _serve(workdir, database_url, url, port, {
-        "ZAPISY_ENV": "production",
-        "SESSION_COOKIE_SECURE": "0",
-        "PREFERRED_URL_SCHEME": "http",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(mail.port),
-        "MAIL_USE_TLS": "0",
-        "MAIL_USE_SSL": "0",
-    })
+    process = _serve(
+        workdir,
+        database_url,
+        url,
+        port,
+        {
+            "ZAPISY_ENV": "production",
+            "SESSION_COOKIE_SECURE": "0",
+            "PREFERRED_URL_SCHEME": "http",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(mail.port),
+            "MAIL_USE_TLS": "0",
+            "MAIL_USE_SSL": "0",
+        },
+    )
     try:
         _wait_until_serving(url, process, log)
         yield LiveServer(url=url, mail=mail, log=log, database=database)
@@ -332,8 +365,12 @@ def new_page(browser: Any, server: LiveServer, request: pytest.FixtureRequest) -
     def factory(kind: str = "desktop") -> Any:
         options = {"phone": PHONE, "narrow": NARROW}.get(kind, DESKTOP)
         context = browser.new_context(
-            base_url=server.url, accept_downloads=True, reduced_motion="reduce", timezone_id="Europe/Warsaw",
-            locale="pl-PL", **options,
+            base_url=server.url,
+            accept_downloads=True,
+            reduced_motion="reduce",
+            timezone_id="Europe/Warsaw",
+            locale="pl-PL",
+            **options,
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

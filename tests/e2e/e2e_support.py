@@ -1,4 +1,5 @@
 """Helpers of the browser tests: paths, the participant and organiser steps, axe-core and screenshots."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Each page is also saved as a screenshot (test-artifacts/e2e/screenshots/a11y-<name>.png).
 """
+
 from __future__ import annotations
 
 import re
@@ -66,9 +67,12 @@ def visitors(browser, server) -> Any:  # type: ignore[no-untyped-def]
     sign_in = page.get_by_role("link", name=re.compile("Warsztat: rewitalizacja")).get_attribute("href")
     page.close()
     yield Visitors(
-        participant=participant, organiser=organiser, manage_url=manage_url,
+        participant=participant,
+        organiser=organiser,
+        manage_url=manage_url,
         booking_id=int(re.search(r"/bookings/(\d+)/", cancel_href).group(1)),
-        event_id=event_id, registration_id=registration_id,
+        event_id=event_id,
+        registration_id=registration_id,
         session_id=int(re.search(r"/sessions/(\d+)/", sign_in).group(1)),
     )
     for context in contexts:
@@ -156,8 +160,9 @@ def test_participant_page_has_no_serious_violations(visitors: Visitors, name: st
 def test_admin_page_has_no_serious_violations(visitors: Visitors, name: str) -> None:
     """The main back-office pages of an administrator."""
     page = visitors.organiser.new_page()
-    response = page.goto(ADMIN[name].format(event=visitors.event_id, registration=visitors.registration_id,
-                                            session=visitors.session_id))
+    response = page.goto(
+        ADMIN[name].format(event=visitors.event_id, registration=visitors.registration_id, session=visitors.session_id)
+    )
     assert response is not None and response.ok, f"{name}: HTTP {response and response.status}"
     try:
         _check(page, name)

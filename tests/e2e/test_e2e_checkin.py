@@ -1,4 +1,5 @@
 """The check-in desk in a browser: a code typed at the desk checks the person in and the list updates at once."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,9 @@ from e2e_support import Person, event_id_of, expect, flow_event_title, login, re
 
 def test_a_code_check_in_shows_in_the_latest_list_without_reloading(server, new_page) -> None:  # type: ignore[no-untyped-def]
     participant = new_page("phone")
-    person = Person(first_name="Celina", last_name="Kodowska", email=unique_email("desk"),
-                    sessions=["Debata: transport publiczny"])
+    person = Person(
+        first_name="Celina", last_name="Kodowska", email=unique_email("desk"), sessions=["Debata: transport publiczny"]
+    )
     register(participant, "e2e-a11y", person)
     participant.wait_for_url("**/registered")
     participant.locator("a[href*='/r/']").first.click()

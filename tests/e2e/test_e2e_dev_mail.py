@@ -1,4 +1,5 @@
 """A newcomer's first day: register, open /dev/mail, follow the email's private link in one click."""
+
 from __future__ import annotations
 
 import re

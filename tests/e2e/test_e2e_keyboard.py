@@ -1,4 +1,5 @@
 """The registration form with the keyboard only: every stop has a visible focus, Space ticks, Enter submits."""
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,13 @@ def test_registration_form_with_keyboard_only(server, new_page) -> None:  # type
     expect(skip).to_be_focused()
     expect(skip).to_be_visible()
 
-    for selector, text in [("#first_name", "Ewa"), ("#last_name", "Klawiaturowa"), ("#email", "ewa-kbd@example.com"),
-                           ("#organisation", "Urząd Gminy"), ("#city", "Kutno")]:
+    for selector, text in [
+        ("#first_name", "Ewa"),
+        ("#last_name", "Klawiaturowa"),
+        ("#email", "ewa-kbd@example.com"),
+        ("#organisation", "Urząd Gminy"),
+        ("#city", "Kutno"),
+    ]:
         tab_to(page, selector)
         page.keyboard.type(text)
     tab_to(page, "#category")

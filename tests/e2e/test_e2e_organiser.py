@@ -1,4 +1,5 @@
 """An organiser in a real browser: approve a request, move a participant, download the lists, print a sign-in sheet."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,15 @@ WORKSHOP = "Warsztat: strategie samorządów w praktyce"
 def test_organiser_approves_moves_exports_and_prints(server, new_page) -> None:  # type: ignore[no-untyped-def]
     """A councillor's request for the mayors' meeting is approved; the organiser moves, exports and prints."""
     participant = new_page("desktop")
-    person = Person("Bożena", "Grzegrzółka", unique_email("councillor"), category="councillor",
-                    organisation="Rada Miasta Łodzi", city="Łódź", sessions=[MAYORS_ONLY, WORKSHOP])
+    person = Person(
+        "Bożena",
+        "Grzegrzółka",
+        unique_email("councillor"),
+        category="councillor",
+        organisation="Rada Miasta Łodzi",
+        city="Łódź",
+        sessions=[MAYORS_ONLY, WORKSHOP],
+    )
     register(participant, SLUG, person)
     expect(participant).to_have_url(re.compile(f"/events/{SLUG}/registered$"))
     expect(participant.locator("tr", has_text=MAYORS_ONLY)).to_contain_text("Czeka na akceptację organizatora")

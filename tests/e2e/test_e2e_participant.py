@@ -1,4 +1,5 @@
 """A participant in a real browser: register, see a clash refused, use the emailed link, cancel; the queue moves."""
+
 from __future__ import annotations
 
 import re
@@ -30,20 +31,36 @@ class Words:
 
 WORDS = {
     "pl": Words(
-        register="Zapisz się", confirmed="Potwierdzone", waitlisted="Lista rezerwowa", save="Zapisz zmiany",
-        saved="Zmiany zostały zapisane.", place_cancelled="Miejsce zostało anulowane.",
-        received="Zgłoszenie przyjęte", changed="Twoje zgłoszenie zostało zmienione",
+        register="Zapisz się",
+        confirmed="Potwierdzone",
+        waitlisted="Lista rezerwowa",
+        save="Zapisz zmiany",
+        saved="Zmiany zostały zapisane.",
+        place_cancelled="Miejsce zostało anulowane.",
+        received="Zgłoszenie przyjęte",
+        changed="Twoje zgłoszenie zostało zmienione",
         promoted="Masz miejsce z listy rezerwowej",
-        transport="Debata: transport publiczny", greenery="Debata: zieleń miejska", expert="Rozmowa z ekspertem",
-        budgeting="Warsztat: budżet obywatelski", regeneration="Warsztat: rewitalizacja",
+        transport="Debata: transport publiczny",
+        greenery="Debata: zieleń miejska",
+        expert="Rozmowa z ekspertem",
+        budgeting="Warsztat: budżet obywatelski",
+        regeneration="Warsztat: rewitalizacja",
     ),
     "en": Words(
-        register="Register", confirmed="Confirmed", waitlisted="Waiting list", save="Save changes",
-        saved="Your changes have been saved.", place_cancelled="Your place has been cancelled.",
-        received="Registration received", changed="Your registration has been changed",
+        register="Register",
+        confirmed="Confirmed",
+        waitlisted="Waiting list",
+        save="Save changes",
+        saved="Your changes have been saved.",
+        place_cancelled="Your place has been cancelled.",
+        received="Registration received",
+        changed="Your registration has been changed",
         promoted="You have a place from the waiting list",
-        transport="Debate: public transport", greenery="Debate: urban greenery", expert="Meet the expert",
-        budgeting="Workshop: participatory budgeting", regeneration="Workshop: urban regeneration",
+        transport="Debate: public transport",
+        greenery="Debate: urban greenery",
+        expert="Meet the expert",
+        budgeting="Workshop: participatory budgeting",
+        regeneration="Workshop: urban regeneration",
     ),
 }
 
@@ -72,8 +89,12 @@ def test_participant_registers_manages_and_cancels(server, new_page, language: s
     page.get_by_role("link", name=words.register, exact=True).click()
     expect(page).to_have_url(re.compile(f"/events/{slug}/register$"))
 
-    first = Person("Zofia", "Wójcik-Łęcka", unique_email("first"),
-                   sessions=[words.transport, words.greenery, words.expert, words.budgeting])
+    first = Person(
+        "Zofia",
+        "Wójcik-Łęcka",
+        unique_email("first"),
+        sessions=[words.transport, words.greenery, words.expert, words.budgeting],
+    )
     register(page, slug, first, navigate=False)
     # Two debates at the same time: refused in the page, the rest of the form kept.
     expect(page.locator("#form-errors")).to_be_visible()

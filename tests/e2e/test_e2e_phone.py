@@ -1,4 +1,5 @@
 """At a 360 px phone, no public page scrolls sideways, in Polish and in English."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,13 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
     _fits(page, "/admin/login")
 
     # A long name and organisation on the success and manage pages.
-    person = Person(first_name="Konstantynopolitańczykowianeczka" * 3, last_name="Wierzchosławiczówna-Grzegorzewska",
-                    email=unique_email("narrow"), organisation="Stowarzyszenie" * 8, sessions=[TALK[language]])
+    person = Person(
+        first_name="Konstantynopolitańczykowianeczka" * 3,
+        last_name="Wierzchosławiczówna-Grzegorzewska",
+        email=unique_email("narrow"),
+        organisation="Stowarzyszenie" * 8,
+        sessions=[TALK[language]],
+    )
     register(page, "e2e-pl" if language == "pl" else "e2e-en", person)
     page.wait_for_url("**/registered")
     _fits(page, "the success page")
@@ -58,8 +64,13 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
 
 def test_a_very_long_name_keeps_the_admin_list_within_the_window(server, new_page) -> None:  # type: ignore[no-untyped-def]
     participant = new_page("narrow")
-    person = Person(first_name="Bartłomiej", last_name="Długonazwiskowski" * 6, email=unique_email("longname"),
-                    organisation="Fundacja" * 12, sessions=[TALK["pl"]])
+    person = Person(
+        first_name="Bartłomiej",
+        last_name="Długonazwiskowski" * 6,
+        email=unique_email("longname"),
+        organisation="Fundacja" * 12,
+        sessions=[TALK["pl"]],
+    )
     register(participant, "e2e-keyboard", person)
     participant.wait_for_url("**/registered")
     organiser = new_page("desktop")

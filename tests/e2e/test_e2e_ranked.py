@@ -1,4 +1,5 @@
 """Ranked workshops in a real browser: rank three, an organiser previews and publishes, the participant sees it, late comers pick what is left."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,13 @@ RANKING = [
 def test_ranked_workshops_allocated_and_shown(server, new_page) -> None:  # type: ignore[no-untyped-def]
     """A mayor ranks three workshops; the preview books nothing; after publishing the manage page shows the place."""
     page = new_page("desktop")
-    person = Person("Marek", "Rankingowy", unique_email("ranked"), city="Sandomierz",
-                    sessions=["Otwarcie konferencji „Miasto w roli głównej”"])
+    person = Person(
+        "Marek",
+        "Rankingowy",
+        unique_email("ranked"),
+        city="Sandomierz",
+        sessions=["Otwarcie konferencji „Miasto w roli głównej”"],
+    )
     page.goto(f"/events/{SLUG}/register")
     block = page.locator("fieldset", has=page.locator("legend", has_text="uszereguj"))
     selects = block.get_by_role("combobox")
@@ -66,7 +72,9 @@ def test_ranked_workshops_allocated_and_shown(server, new_page) -> None:  # type
     late = new_page("desktop")
     late.goto(f"/events/{SLUG}/register")
     block = late.locator("fieldset[id^='first-come-']")
-    expect(block).to_contain_text("Przydział został opublikowany: pozostałe miejsca są przydzielane według kolejności zgłoszeń.")
+    expect(block).to_contain_text(
+        "Przydział został opublikowany: pozostałe miejsca są przydzielane według kolejności zgłoszeń."
+    )
     expect(block.get_by_role("combobox")).to_have_count(1)
     expect(late.locator("legend", has_text="uszereguj")).to_have_count(0)
     screenshot(late, "register-after-allocation")
