@@ -158,7 +158,8 @@ bench: install-dev translations
 # then `make translations`. tests/test_i18n.py fails while a Polish message is missing or fuzzy.
 extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o messages.pot --project=Zapisy --copyright-holder="Zapisy contributors" --sort-by-file .
-	$(BIN)/pybabel update -i messages.pot -d app/translations --ignore-obsolete
+	$(BIN)/pybabel update -i messages.pot -d app/translations -l pl --ignore-obsolete
+	$(BIN)/pybabel update -i messages.pot -d app/translations -l en --ignore-obsolete --no-fuzzy-matching
 	rm -f messages.pot
 	@$(BIN)/pybabel compile -d app/translations --statistics 2>&1 | grep -v '^compiling' || true
 

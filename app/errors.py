@@ -21,12 +21,17 @@ class DomainError(Exception):
 
     message: object = _l("The request could not be completed.")
     field: str | None = None
+    # Further refusals of the same request (each with its own field), shown with this one.
+    also: tuple[DomainError, ...] = ()
 
-    def __init__(self, message: object | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: object | None = None, field: str | None = None, also: tuple[DomainError, ...] = ()
+    ) -> None:
         if message is not None:
             self.message = message
         if field is not None:
             self.field = field
+        self.also = tuple(also)
         super().__init__(str(self.message))
 
 

@@ -36,9 +36,10 @@ class Form(FlaskForm):
 
 
 def attach_error(form: FlaskForm, error: DomainError) -> None:
-    """Show a domain refusal next to the field it names, or above the form."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        form.form_errors.append(error.message)
+    """Show a domain refusal (and those it carries in ``also``) next to the field each names, or above the form."""
+    for each in (error, *error.also):
+        field = getattr(form, each.field, None) if each.field else None
+        if field is not None:
+            field.errors = list(field.errors) + [each.message]
+        else:
+            form.form_errors.append(each.message)

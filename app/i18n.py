@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.support import NullTranslations
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, get_locale, get_translations
+from flask_babel import format_date, format_datetime, format_time, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -102,9 +102,18 @@ def install_template_gettext(app: Flask) -> None:
 
 
 # CLDR's "short" English dates ("1/2/27") are ambiguous next to Polish ones
-# ("2.01.2027"): dates are written with the month's name in every language.
-DATETIME_PATTERNS = {"short": "d MMM yyyy, HH:mm", "medium": "d MMM yyyy, HH:mm", "long": "d MMMM yyyy, HH:mm"}
-DATE_PATTERNS = {"short": "d MMM yyyy", "medium": "d MMM yyyy"}
+# ("2.01.2027"): dates are written with the month's name in every language, day
+# first, and times on the 24-hour clock (CLDR's English "short" time is "3:00 PM",
+# which read "13:30–3:00 PM" next to our own "HH:mm"). One pattern per style, the
+# same in both languages: Babel fills in the month's and weekday's names.
+DATETIME_PATTERNS = {
+    "short": "d MMM yyyy, HH:mm",
+    "medium": "d MMM yyyy, HH:mm",
+    "long": "d MMMM yyyy, HH:mm",
+    "full": "EEEE, d MMMM yyyy, HH:mm",
+}
+DATE_PATTERNS = {"short": "d MMM yyyy", "medium": "d MMM yyyy", "long": "d MMMM yyyy", "full": "EEEE, d MMMM yyyy"}
+TIME_PATTERNS = {"short": "HH:mm", "medium": "HH:mm", "long": "HH:mm", "full": "HH:mm"}
 
 
 def format_when(value: datetime, fmt: str = "short") -> str:
@@ -115,3 +124,8 @@ def format_when(value: datetime, fmt: str = "short") -> str:
 def format_day(value: date | datetime, fmt: str) -> str:
     """Format a date in the page's language, unambiguously."""
     return format_date(value, DATE_PATTERNS.get(fmt, fmt))
+
+
+def format_clock(value: datetime, fmt: str = "short") -> str:
+    """Format a time of day in Warsaw time on the 24-hour clock, in every language."""
+    return format_time(value, TIME_PATTERNS.get(fmt, fmt))

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import format_time, get_locale, get_timezone
+from flask_babel import get_locale, get_timezone
 
-from .i18n import current_language, format_day, format_when, install_template_gettext, locale_key
+from .i18n import current_language, format_clock, format_day, format_when, install_template_gettext, locale_key
 from .labels import (
     BOOKING_STATUS_LABELS,
     CATEGORY_LABELS,
@@ -49,7 +49,7 @@ def _memoised(kind: str, formatter: Callable[[Any, str], str]) -> Callable[..., 
 
 _datetime = _memoised("datetime", format_when)
 _date = _memoised("date", format_day)
-_time = _memoised("time", format_time)
+_time = _memoised("time", format_clock)
 
 
 def init_templating(app: Flask) -> None:

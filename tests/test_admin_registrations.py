@@ -387,7 +387,7 @@ def test_decline_cancels_the_request(client, db, make_event, make_session, regis
     booking_id = registration.bookings[0].id
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    page = _post(client, event, registration, f"/bookings/{booking_id}/decline")
+    page = _post(client, event, registration, f"/bookings/{booking_id}/decline", {"confirmed": "yes"})
     assert "The request has been declined." in page.text
     assert _fresh(db, Booking, booking_id).status == BookingStatus.CANCELLED
     assert db.session.get(Session, restricted.id).taken == 0
@@ -446,7 +446,7 @@ def test_move_into_a_full_group_needs_the_override(
     client.get("/language/en")
     before = _state(db)
     page = _post(client, event, person, f"/bookings/{booking_id}/move", {"group_id": second.id})
-    assert "This group is full. Tick the override to add one place to it." in page.text
+    assert "This group is full. Tick “Add a place if the group is full” to add one place to it." in page.text
     assert _state(db) == before
 
     page = _post(client, event, person, f"/bookings/{booking_id}/move", {"group_id": second.id, "override": "y"})
@@ -479,7 +479,7 @@ def test_cancel_a_booking_frees_the_place_for_the_waiting_list(
     waiting = register(event, talk)
     as_organiser("organiser", events=[event])
     client.get("/language/en")
-    page = _post(client, event, holder, f"/bookings/{holder.bookings[0].id}/cancel")
+    page = _post(client, event, holder, f"/bookings/{holder.bookings[0].id}/cancel", {"confirmed": "yes"})
     assert "The place has been cancelled." in page.text
     assert _fresh(db, Booking, holder.bookings[0].id).status == BookingStatus.CANCELLED
     assert _fresh(db, Booking, waiting.bookings[0].id).status == BookingStatus.CONFIRMED
@@ -487,6 +487,53 @@ def test_cancel_a_booking_frees_the_place_for_the_waiting_list(
     assert "registration.booking_cancelled" in _audit_actions(db, holder)
     assert _kinds(outbox, holder) == ["registration_received", "booking_cancelled"]
     assert _kinds(outbox, waiting) == ["registration_received", "promoted"]
+
+
+@pytest.mark.parametrize("action", ["cancel", "decline"])
+def test_cancel_and_decline_ask_first_and_act_only_once_confirmed(
+    client, db, make_event, make_session, register, as_organiser, outbox, action
+):
+    event = make_event()
+    talk = make_session(event, capacity=1, eligible_categories=["mayor"])
+    holder = register(event, talk, category="mayor" if action == "cancel" else "business")
+    waiting = register(event, talk)
+    booking_id = holder.bookings[0].id
+    as_organiser("organiser", events=[event])
+    client.get("/language/en")
+    show = client.get(_url(event, holder))
+    link = _url(event, holder, f"/bookings/{booking_id}/{action}")
+    # The page's button is a link to the confirmation page, not a form that acts.
+    assert f'href="{link}"' in show.text and f'action="{link}"' not in show.text
+    before = _state(db)
+
+    confirm = client.get(link)
+    assert confirm.status_code == 200
+    assert ("Decline this request?" if action == "decline" else "Cancel this place?") in confirm.text
+    assert holder.email in confirm.text and talk.title in confirm.text
+    if action == "cancel":
+        assert "the first person on the waiting list who can take it gets it" in confirm.text
+    assert 'name="confirmed"' in confirm.text
+    # A POST without the confirmation page's field (the old one-click form) changes nothing.
+    bare = client.post(link, data={"csrf_token": csrf_token(show.text)})
+    assert bare.status_code == 303 and bare.headers["Location"].endswith(link)
+    assert _state(db) == before and _kinds(outbox, holder) == ["registration_received"]
+
+    done = client.post(link, data={"csrf_token": csrf_token(confirm.text), "confirmed": "yes"}, follow_redirects=True)
+    assert ("The request has been declined." if action == "decline" else "The place has been cancelled.") in done.text
+    assert _fresh(db, Booking, booking_id).status == BookingStatus.CANCELLED
+    if action == "cancel":
+        assert _fresh(db, Booking, waiting.bookings[0].id).status == BookingStatus.CONFIRMED
+
+
+def test_the_confirmation_page_of_another_registrations_booking_is_404(
+    client, db, make_event, make_session, register, as_organiser
+):
+    event = make_event()
+    talk = make_session(event, capacity=3)
+    mine, someone = register(event, talk), register(event, talk)
+    as_organiser("organiser", events=[event])
+    assert client.get(_url(event, mine, f"/bookings/{someone.bookings[0].id}/cancel")).status_code == 404
+    assert client.get(_url(event, mine, "/bookings/999999/decline")).status_code == 404
 
 
 def test_cancel_the_whole_registration_even_after_the_event(
@@ -532,7 +579,7 @@ def test_promote_by_hand_only_when_a_place_is_free_or_with_the_override(
     client.get("/language/en")
     before = _state(db)
     page = _post(client, event, second_waiting, f"/bookings/{booking_id}/promote")
-    assert "No place is free in this session. Tick the override to add one place." in page.text
+    assert "No place is free in this session. Tick “Add a place if the session is full” to add one place." in page.text
     assert _state(db) == before
 
     page = _post(client, event, second_waiting, f"/bookings/{booking_id}/promote", {"override": "y"})
@@ -671,8 +718,12 @@ def test_bad_action_input_gives_a_message_and_changes_nothing(
     client.get("/language/en")
     before = _state(db)
     cases = [
-        ("/bookings/999999/cancel", {}, "This booking does not belong to this registration."),
-        (f"/bookings/{someone.bookings[0].id}/cancel", {}, "This booking does not belong to this registration."),
+        ("/bookings/999999/cancel", {"confirmed": "yes"}, "This booking does not belong to this registration."),
+        (
+            f"/bookings/{someone.bookings[0].id}/cancel",
+            {"confirmed": "yes"},
+            "This booking does not belong to this registration.",
+        ),
         (f"/bookings/{someone.bookings[0].id}/approve", {}, "This booking does not belong to this registration."),
         (
             f"/bookings/{my_booking.id}/move",
@@ -687,7 +738,7 @@ def test_bad_action_input_gives_a_message_and_changes_nothing(
         (f"/bookings/{my_booking.id}/move", {"group_id": "999999"}, "Choose another group of the same session."),
         (f"/bookings/{my_booking.id}/move", {"group_id": "abc"}, "Choose a group."),
         (f"/bookings/{my_booking.id}/promote", {}, "This place is already confirmed."),
-        (f"/bookings/{my_booking.id}/decline", {}, "This place is already confirmed."),
+        (f"/bookings/{my_booking.id}/decline", {"confirmed": "yes"}, "This place is already confirmed."),
     ]
     for tail, data, message in cases:
         page = _post(client, event, mine, tail, data)
@@ -718,8 +769,10 @@ ROUTES = [
     ("get", "/new"),
     ("post", "/new"),
     ("post", "/{r}/bookings/{b}/approve"),
+    ("get", "/{r}/bookings/{b}/decline"),
     ("post", "/{r}/bookings/{b}/decline"),
     ("post", "/{r}/bookings/{b}/move"),
+    ("get", "/{r}/bookings/{b}/cancel"),
     ("post", "/{r}/bookings/{b}/cancel"),
     ("post", "/{r}/bookings/{b}/promote"),
     ("post", "/{r}/cancel"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -38,6 +40,21 @@ def _post(client, url, data):  # type: ignore[no-untyped-def]
     return client.post(url, data={**data, "csrf_token": csrf_token(page.text)})
 
 
+def _previewed(page) -> str:  # type: ignore[no-untyped-def]
+    """Return the preview's record of the audience it showed (the hidden field sending needs)."""
+    match = re.search(r'name="previewed" type="hidden" value="([^"]*)"', page.text)
+    return match.group(1) if match else ""
+
+
+def _send(client, url, data):  # type: ignore[no-untyped-def]
+    """Preview, then send from the preview's page (as the Send button does)."""
+    data = {"has_greeting": "y", **data}
+    preview = _post(client, url, {**data, "preview": "1"})
+    return client.post(
+        url, data={**data, "send": "1", "previewed": _previewed(preview), "csrf_token": csrf_token(preview.text)}
+    )
+
+
 def test_preview_counts_and_sends_nothing_then_send_queues_one_email_each(client, db, scene, as_organiser, outbox):
     event, workshop, _other, _people = scene
     as_organiser("organiser", events=[event])
@@ -48,7 +65,7 @@ def test_preview_counts_and_sends_nothing_then_send_queues_one_email_each(client
     assert preview.status_code == 200 and "2 participants" in preview.text
     assert "Zmiana sali" in preview.text and "Room change" in preview.text
     assert len(outbox.messages()) == before
-    sent = _post(client, url, {**LETTER, "status": "confirmed", "session_id": workshop.id, "send": "1"})
+    sent = _send(client, url, {**LETTER, "status": "confirmed", "session_id": workshop.id})
     assert sent.status_code == 303
     bulk = outbox.messages(kind="bulk")
     assert sorted(m.recipient_email for m in bulk) == ["a@example.com", "b@example.com"]
@@ -60,23 +77,94 @@ def test_preview_counts_and_sends_nothing_then_send_queues_one_email_each(client
     assert entry.details["recipients"] == 2
 
 
+def test_the_preview_says_whom_a_session_and_group_reach_and_sending_needs_it(client, db, scene, as_organiser, outbox):
+    event, workshop, _other, people = scene
+    as_organiser("organiser", events=[event])
+    client.get("/language/en")
+    url = f"/admin/events/{event.id}/bulk-email"
+    form = client.get(url).text
+    assert re.search(r'Text \(Polish\) <span aria-hidden="true" class="text-danger">\*</span>', form)
+    assert "Hello {first name}," in form
+    [greeting] = [tag for tag in re.findall(r"<input[^>]*>", form) if 'name="has_greeting"' in tag]
+    assert " checked" in greeting  # on by default
+    group = workshop.groups[0]
+    data = {**LETTER, "status": "confirmed", "session_id": workshop.id, "group_id": group.id}
+    preview = _post(client, url, {**data, "preview": "1"})
+    recipients = re.search(
+        r'<div class="alert alert-info[^>]*id="bulk-recipients">(.*?)</div>', preview.text, re.S
+    ).group(1)
+    assert f"Confirmed participants of “{workshop.title}” in group “{group.name}” only." in recipients
+    assert "1 participant," in recipients
+    in_group = [p for p in people if any(b.group_id == group.id for b in p.bookings)]
+    assert len(in_group) == 1 and in_group[0].full_name in recipients
+    # A send without the preview's record (or of another audience) sends nothing and shows the preview.
+    direct = client.post(url, data={**data, "send": "1", "csrf_token": csrf_token(preview.text)})
+    assert direct.status_code == 200 and "Check the recipients in the preview before sending." in direct.text
+    other = client.post(
+        url,
+        data={
+            **data,
+            "group_id": "",
+            "send": "1",
+            "previewed": _previewed(preview),
+            "csrf_token": csrf_token(preview.text),
+        },
+    )
+    assert "Check the recipients in the preview before sending." in other.text
+    assert outbox.messages(kind="bulk") == []
+    sent = client.post(
+        url, data={**data, "send": "1", "previewed": _previewed(preview), "csrf_token": csrf_token(preview.text)}
+    )
+    assert sent.status_code == 303
+    [message] = outbox.messages(kind="bulk")
+    assert message.recipient_email == in_group[0].email
+    assert "Hello" not in message.body_text  # has_greeting unticked (absent from the POST)
+
+
+def test_the_greeting_is_added_only_when_ticked(client, scene, as_organiser, outbox):
+    event, *_ = scene
+    as_organiser("admin")
+    url = f"/admin/events/{event.id}/bulk-email"
+    _send(client, url, {**LETTER, "status": "waitlisted"})
+    [greeted] = outbox.messages(kind="bulk")
+    assert greeted.body_text.startswith("Dzień dobry")
+    _send(client, url, {**LETTER, "status": "waitlisted", "has_greeting": ""})
+    plain = [m for m in outbox.messages(kind="bulk") if m.id != greeted.id][0]
+    assert plain.body_text.startswith("Warsztat odbędzie się")
+
+
+def test_a_changed_audience_since_the_preview_is_refused(client, db, scene, as_organiser, outbox, register):
+    event, workshop, other, _people = scene
+    as_organiser("admin")
+    client.get("/language/en")
+    url = f"/admin/events/{event.id}/bulk-email"
+    data = {**LETTER, "status": "confirmed", "session_id": other.id, "has_greeting": "y"}
+    preview = _post(client, url, {**data, "preview": "1"})
+    register(event, other, email="late@example.com")
+    refused = client.post(
+        url, data={**data, "send": "1", "previewed": _previewed(preview), "csrf_token": csrf_token(preview.text)}
+    )
+    assert "The recipients have changed since the preview" in refused.text
+    assert "2 participants" in refused.text and outbox.messages(kind="bulk") == []
+
+
 def test_waiting_list_and_group_audiences(client, scene, as_organiser, outbox):
     event, workshop, _other, _people = scene
     as_organiser("admin")
     url = f"/admin/events/{event.id}/bulk-email"
-    _post(client, url, {**LETTER, "status": "waitlisted", "send": "1"})
+    _send(client, url, {**LETTER, "status": "waitlisted"})
     assert [m.recipient_email for m in outbox.messages(kind="bulk")] == ["c@example.com"]
-    _post(client, url, {**LETTER, "status": "confirmed", "group_id": workshop.groups[0].id, "send": "1"})
+    _send(client, url, {**LETTER, "status": "confirmed", "group_id": workshop.groups[0].id})
     assert len(outbox.messages(kind="bulk")) == 2
 
 
 def test_hostile_text_is_escaped_in_html_and_subject_stays_one_line(client, scene, as_organiser, outbox):
     event, *_ = scene
     as_organiser("admin")
-    _post(
+    _send(
         client,
         f"/admin/events/{event.id}/bulk-email",
-        {"subject_pl": "Temat", "body_pl": "<img src=x onerror=alert(1)>", "status": "confirmed", "send": "1"},
+        {"subject_pl": "Temat", "body_pl": "<img src=x onerror=alert(1)>", "status": "confirmed"},
     )
     message = outbox.messages(kind="bulk")[0]
     assert "<img" not in message.body_html and "&lt;img" in message.body_html
@@ -95,7 +183,7 @@ def test_hostile_text_is_escaped_in_html_and_subject_stays_one_line(client, scen
 def test_bad_input_sends_nothing(client, scene, as_organiser, outbox, data):
     event, *_ = scene
     as_organiser("admin")
-    response = _post(client, f"/admin/events/{event.id}/bulk-email", {"status": "confirmed", **data, "send": "1"})
+    response = _send(client, f"/admin/events/{event.id}/bulk-email", {"status": "confirmed", **data})
     assert response.status_code == 200
     assert outbox.messages(kind="bulk") == []
 
@@ -105,10 +193,10 @@ def test_group_of_another_event_is_refused(client, scene, make_event, make_sessi
     elsewhere = make_session(make_event(), groups=[3])
     as_organiser("admin")
     client.get("/language/en")
-    response = _post(
+    response = _send(
         client,
         f"/admin/events/{event.id}/bulk-email",
-        {**LETTER, "status": "confirmed", "group_id": elsewhere.groups[0].id, "send": "1"},
+        {**LETTER, "status": "confirmed", "group_id": elsewhere.groups[0].id},
     )
     assert "not part of this event" in response.text and outbox.messages(kind="bulk") == []
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from app.i18n import TIMEZONE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -120,3 +122,34 @@ def test_template_gettext_escapes_variables_and_follows_forced_locale(app):
     assert english == "Hello &lt;b&gt;Ala&lt;/b&gt;,|2 events|Language"
     assert polish == again and polish == "Dzień dobry, &lt;b&gt;Ala&lt;/b&gt;,|2 wydarzenia|Język"
     assert "<b>" not in polish
+
+
+def test_times_are_on_the_24_hour_clock_and_dates_in_one_style_in_english(
+    app, db, client, make_event, make_session, register, outbox
+):
+    """No "3:00 PM" next to "13:30", no "January 4, 2027" next to "4 Jan 2027": pages and emails alike."""
+    event = make_event()
+    day = event.starts_at.astimezone(TIMEZONE)
+    starts = day.replace(hour=13, minute=30, second=0, microsecond=0)
+    talk = make_session(event, starts_at=starts, ends_at=starts.replace(hour=15, minute=0), title_en="Afternoon talk")
+    morning = day.replace(hour=9, minute=0, second=0, microsecond=0)
+    make_session(event, starts_at=morning, ends_at=morning.replace(hour=19), title_en="Long day")
+    register(event, talk, language="en")
+    [email] = [m for m in outbox.messages() if m.recipient_email]
+    manage = re.search(r"http://zapisy\.test(/r/[\w-]+)", email.body_text).group(1)
+    client.get("/language/en")
+    pages = {
+        "event": client.get(f"/events/{event.slug}/").text,
+        "form": client.get(f"/events/{event.slug}/register").text,
+        "manage": client.get(manage).text,
+        "email text": email.body_text,
+        "email html": email.body_html,
+    }
+    for name, text in pages.items():
+        assert not re.search(r"\d\s?(AM|PM)\b", text), name
+        assert "13:30" in text and "15:00" in text, name
+    assert "09:00" in pages["event"] and "19:00" in pages["event"]
+    # One date style: day, month's name, year (no "January 4, 2027").
+    long_day = f"{day.day} {day.strftime('%B')} {day.year}"
+    assert f"{day.strftime('%A')}, {long_day}" in pages["event"]
+    assert not re.search(r"[A-Z][a-z]+ \d{1,2}, \d{4}", " ".join(pages.values()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -13,6 +14,7 @@ from app.db import utcnow, write_transaction
 from app.extensions import db as _db
 from app.notifications.delivery import claim_due, deliver_all_due, deliver_due
 from app.notifications.models import MessageKind, MessageStatus, OutboxMessage
+from app.notifications.preview import find_links, linkify, with_top_target
 from app.registration import emails as notifications
 from app.registration import services
 from tests.conftest import FORM_DEFAULTS, csrf_token
@@ -319,9 +321,44 @@ def test_without_a_mail_server_messages_are_written_as_eml_files_and_listed(
     listing = client.get("/dev/mail")
     assert listing.status_code == 200 and path.name in listing.text
     shown = client.get(f"/dev/mail/{path.name}")
-    assert shown.status_code == 200 and "Łucja" in shown.text and 'sandbox srcdoc="' in shown.text
+    assert shown.status_code == 200 and "Łucja" in shown.text
+    # The framed HTML may send the window to a link on a click, nothing more (no scripts, no same origin).
+    assert 'sandbox="allow-top-navigation-by-user-activation" srcdoc="' in shown.text
+    assert "&lt;base target=&#34;_top&#34;&gt;" in shown.text
+    [manage_url] = re.findall(r"http://zapisy\.test/r/[\w-]+", path.read_text())[:1]
+    assert f'<a href="{manage_url}">{manage_url}</a>' in shown.text  # the text part's link
+    assert f'<a href="{manage_url}">' in listing.text  # the list shows the email's links
     assert client.get(f"/dev/mail/{path.name}/raw").data == path.read_bytes()
     assert client.get("/dev/mail/..%2F..%2Fconfig.py").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("See https://a.test/r/x1.", 'See <a href="https://a.test/r/x1">https://a.test/r/x1</a>.'),
+        (
+            "<b>http://a.test/?a=1&b=2</b>",
+            '&lt;b&gt;<a href="http://a.test/?a=1&amp;b=2">http://a.test/?a=1&amp;b=2</a>&lt;/b&gt;',
+        ),
+        ('x"http://a.test/"onmouseover=y', 'x&#34;<a href="http://a.test/">http://a.test/</a>&#34;onmouseover=y'),
+        ("javascript:alert(1) ftp://a.test", "javascript:alert(1) ftp://a.test"),
+        ("(https://a.test/path)", '(<a href="https://a.test/path">https://a.test/path</a>)'),
+    ],
+)
+def test_the_mail_page_escapes_text_and_links_only_http_urls(text, expected):
+    assert str(linkify(text)) == expected
+
+
+def test_the_mail_page_sends_the_html_links_to_the_window():
+    assert (
+        with_top_target("<html><HEAD lang=x><title>t</title>")
+        == '<html><HEAD lang=x><base target="_top"><title>t</title>'
+    )
+    assert with_top_target("<p>x</p>") == '<base target="_top"><p>x</p>'
+    assert find_links("a http://a.test/r/1, b http://a.test/r/1 c https://b.test.") == [
+        "http://a.test/r/1",
+        "https://b.test",
+    ]
 
 
 def test_long_lines_and_polish_text_survive_smtp(app, db, smtp_server, outbox):

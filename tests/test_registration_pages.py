@@ -15,8 +15,11 @@ from sqlalchemy import func, select
 
 from app.auth.models import LoginAttempt
 from app.events.models import BookingMode, EventStatus
-from app.registration import receipts, routes
+from app.events.services import ranked_blocks
+from app.registration import receipts, routes, services
+from app.registration.errors import InvalidChoice
 from app.registration.models import Booking, BookingStatus, Registration
+from app.registration.services import Choices
 from tests.conftest import FORM_DEFAULTS, NOW, csrf_token, submit
 
 
@@ -254,6 +257,63 @@ def test_ranked_choices_are_stored_and_duplicates_refused(client, db, make_event
     assert registration.bookings == []
 
 
+def test_every_refused_ranked_choice_is_shown_at_once_next_to_its_field(client, db, make_event, make_session):
+    event = make_event()
+
+    def workshop(hour: int, title: str, **extra):  # type: ignore[no-untyped-def]
+        return make_session(
+            event, start_hour=hour, groups=[6], booking_mode=BookingMode.RANKED, title_pl=title, **extra
+        )
+
+    mayors_early, open_early = workshop(12, "A", eligible_categories=["mayor"]), workshop(12, "B")
+    mayors_too = workshop(12, "E", eligible_categories=["mayor"])
+    mayors_late, _open_late = workshop(15, "C", eligible_categories=["mayor"]), workshop(15, "D")
+    page = client.get(f"/events/{event.slug}/register")
+    early, late = sorted(set(re.findall(r'name="(rank_\d+)_\d"', page.text)))
+    client.get("/language/en")
+    # The note by the ranked choices says restricted workshops cannot be ranked by other categories.
+    assert "can be ranked only by participants of those categories" in client.get(f"/events/{event.slug}/register").text
+    refused = submit(
+        client,
+        f"/events/{event.slug}/register",
+        {
+            **FORM_DEFAULTS,
+            "category": "business",
+            f"{early}_1": mayors_early.id,
+            f"{early}_2": open_early.id,
+            f"{early}_3": mayors_too.id,
+            f"{late}_1": mayors_late.id,
+        },
+    )
+    assert refused.status_code == 422
+    errors = dict(
+        re.findall(r'<div class="invalid-feedback d-block" id="(rank_\d+_\d)-error">([^<]*)</div>', refused.text)
+    )
+    assert errors == {
+        f"{early}_1": "This workshop is open only to some participant categories.",
+        f"{early}_3": "This workshop is open only to some participant categories.",
+        f"{late}_1": "This workshop is open only to some participant categories.",
+    }
+    assert _count(db, Registration) == 0
+
+
+def test_ranked_refusals_keep_the_services_contract(db, make_event, make_session):
+    """Callers that read one error still get the first (message and field); the others ride in ``also``."""
+    event = make_event()
+    restricted = make_session(
+        event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED, eligible_categories=["mayor"]
+    )
+    other = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
+    sessions = {s.id: s for s in (restricted, other)}
+    [block] = ranked_blocks(list(sessions.values()))
+    with pytest.raises(InvalidChoice) as caught:
+        services.validate_choices(
+            event, sessions, Choices([], {block.key: [restricted.id, other.id, other.id]}), "business"
+        )
+    assert caught.value.field == f"rank_{block.key}_1"
+    assert [e.field for e in caught.value.also] == [f"rank_{block.key}_3"]
+
+
 def test_ranking_a_workshop_at_the_same_time_as_a_booked_session_is_a_clash(client, db, make_event, make_session):
     event = make_event()
     ranked = make_session(event, start_hour=12, groups=[6], booking_mode=BookingMode.RANKED)
@@ -408,9 +468,10 @@ def _refusal(client, event, email: str) -> str:  # type: ignore[no-untyped-def]
         client.application.test_client(), f"/events/{event.slug}/register", {**FORM_DEFAULTS, "email": email}
     )
     assert answer.status_code == 422
-    said = re.search(r'id="form-errors">(.*?)</div>\n</div>', answer.text, re.S).group(1)
+    said = re.search(r'id="form-errors"[^>]*>(.*?)</div>', answer.text, re.S).group(1)
     said += re.search(r'id="email-error">(.*?)</div>', answer.text, re.S).group(1)
-    assert re.findall(r'href="([^"]*)"', said) == [f"/events/{event.slug}/resend-link"]
+    # Besides the summary's links to the fields in error (#email), only the resend page.
+    assert set(re.findall(r'href="([^"#][^"]*)"', said)) == {f"/events/{event.slug}/resend-link"}
     return said
 
 
@@ -466,3 +527,53 @@ def test_the_registered_answers_count_in_redis_when_configured(app, client, db, 
     finally:
         for key in server.keys("zapisy:*registered-answer:*"):
             server.delete(key)
+
+
+# --- what a newcomer reads on the form (issue 18) ----------------------------------------------
+
+
+def test_the_form_marks_required_and_optional_fields(client, db, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    page = client.get(f"/events/{event.slug}/register").text
+    category = re.search(r'<label class="form-label" for="category">(.*?)</label>', page, re.S).group(1)
+    assert "Kategoria uczestnika" in category and 'class="text-danger">*</span>' in category
+    assert re.search(r'<label class="form-label" for="position">Stanowisko \(opcjonalnie\)</label>', page)
+
+
+def test_the_error_summary_links_to_each_field_in_error_and_takes_the_focus(client, db, make_event, make_session):
+    event = make_event()
+    make_session(event)
+    refused = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "first_name": "", "category": "", "consent": ""}
+    )
+    assert refused.status_code == 422
+    summary = re.search(r'<div class="alert alert-danger"[^>]*id="form-errors"[^>]*>(.*?)</div>', refused.text, re.S)
+    assert summary and 'tabindex="-1"' in summary.group(0) and "data-focus-on-load" in summary.group(0)
+    links = re.findall(r'<a href="#([\w-]+)" class="alert-link">', summary.group(1))
+    assert links == ["first_name", "category", "consent"]
+    assert "csrf" not in summary.group(1).lower()
+    for target in links:  # every link leads to an element of the page
+        assert f'id="{target}"' in refused.text
+
+
+def test_a_full_group_says_no_places_left(client, db, make_event, make_session, register):
+    event = make_event()
+    workshop = make_session(event, groups=[1, 2])
+    register(event, workshop)
+    register(event, workshop)  # the emptiest group first: one in each, the 1-place group is full
+    page = client.get(f"/events/{event.slug}/").text
+    assert "Brak miejsc" in page and "Zostało 0 miejsc" not in page
+    client.get("/language/en")
+    page = client.get(f"/events/{event.slug}/").text
+    assert "No places left" in page and "0 places left" not in page
+
+
+def test_the_success_page_says_where_the_email_went(client, db, make_event, make_session):
+    event = make_event()
+    talk = make_session(event)
+    done = submit(
+        client, f"/events/{event.slug}/register", {**FORM_DEFAULTS, "sessions": talk.id}, follow_redirects=True
+    )
+    assert done.status_code == 200
+    assert "Wysłaliśmy e-mail na adres lukasz@example.com" in done.text

@@ -46,6 +46,8 @@ class Letter:
     body_pl: str
     subject_en: str = ""
     body_en: str = ""
+    # "Dzień dobry, {first name}," ("Hello …," in English) above the text.
+    has_greeting: bool = True
 
     def for_language(self, language: str) -> tuple[str, str]:
         """Return (subject, body) in ``language``."""
@@ -72,6 +74,40 @@ def check_audience(event: Event, audience: Audience) -> Audience:
         if session is None or session.event_id != event.id:
             raise BulkError(_l("Session %(id)s is not part of this event.", id=session_id))
     return Audience(event.id, audience.status, session_id, audience.group_id)
+
+
+def describe_audience(audience: Audience) -> str:
+    """Return, in words, whom a checked audience (``check_audience``) reaches: status, session and group."""
+    session = db.session.get(Session, audience.session_id) if audience.session_id is not None else None
+    group = db.session.get(Group, audience.group_id) if audience.group_id is not None else None
+    confirmed = audience.status == "confirmed"
+    if group is not None and session is not None:
+        text = (
+            _l(
+                "Confirmed participants of “%(session)s” in group “%(group)s” only.",
+                session=session.title,
+                group=group.name,
+            )
+            if confirmed
+            else _l(
+                "People on the waiting list of “%(session)s” in group “%(group)s” only.",
+                session=session.title,
+                group=group.name,
+            )
+        )
+    elif session is not None:
+        text = (
+            _l("Confirmed participants of “%(session)s” (all its groups).", session=session.title)
+            if confirmed
+            else _l("People on the waiting list of “%(session)s”.", session=session.title)
+        )
+    else:
+        text = (
+            _l("Confirmed participants of any session of the event.")
+            if confirmed
+            else _l("People on the waiting list of any session of the event.")
+        )
+    return str(text)
 
 
 def recipients(audience: Audience) -> list[Registration]:
@@ -104,6 +140,7 @@ def render(event: Event, registration: Registration, letter: Letter) -> tuple[st
             "event": event,
             "event_title": localized(event, "title", language),
             "body": body,
+            "has_greeting": letter.has_greeting,
             "resend_url": absolute_url("notifications.resend_link", slug=event.slug),
             "event_url": absolute_url("events.event", slug=event.slug),
         }
@@ -112,14 +149,22 @@ def render(event: Event, registration: Registration, letter: Letter) -> tuple[st
     return header_text(subject, 300), text, html
 
 
-def send_bulk(event: Event, audience: Audience, letter: Letter, now: datetime | None = None) -> int:
-    """Queue the letter to every participant of the audience, in one transaction; return how many."""
+def send_bulk(
+    event: Event, audience: Audience, letter: Letter, now: datetime | None = None, expected: int | None = None
+) -> int:
+    """Queue the letter to every participant of the audience, in one transaction; return how many.
+
+    :raises BulkError: for a bad audience, no Polish text, or (with ``expected``, the
+        count the organiser was shown) when the audience has changed since.
+    """
     now = now or utcnow()
     audience = check_audience(event, audience)
     if not letter.subject_pl.strip() or not letter.body_pl.strip():
         raise BulkError(_l("The Polish subject and text are required."))
     with write_transaction():
         people = recipients(audience)
+        if expected is not None and len(people) != expected:
+            raise BulkError(_l("The recipients have changed since the preview: check them and send again."))
         for registration in people:
             subject, text, html = render(event, registration, letter)
             add_to_outbox(

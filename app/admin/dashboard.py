@@ -22,6 +22,7 @@ from .bulk import (
     BulkError,
     Letter,
     check_audience,
+    describe_audience,
     failed_messages,
     recipients,
     render,
@@ -84,11 +85,20 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
     preview = None
     if form.validate_on_submit():
         audience = Audience(event.id, form.status.data, form.session_id.data, form.group_id.data)
-        letter = Letter(form.subject_pl.data, form.body_pl.data, form.subject_en.data or "", form.body_en.data or "")
+        letter = Letter(
+            form.subject_pl.data,
+            form.body_pl.data,
+            form.subject_en.data or "",
+            form.body_en.data or "",
+            has_greeting=bool(form.has_greeting.data),
+        )
         try:
             audience = check_audience(event, audience)
-            if form.send.data:
-                count = send_bulk(event, audience, letter)
+            # Send only what was previewed: the same audience, still the count shown.
+            key = f"{audience.status}:{audience.session_id}:{audience.group_id}"
+            seen_key, _sep, seen_count = (form.previewed.data or "").rpartition(":")
+            if form.send.data and seen_key == key and seen_count.isdigit():
+                count = send_bulk(event, audience, letter, expected=int(seen_count))
                 flash(
                     ngettext(
                         "The message is queued for %(num)d participant.",
@@ -98,14 +108,31 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
                     "success",
                 )
                 return deliver_after_response(redirect(url_for(".event_dashboard", event_id=event.id), code=303))
-            people = recipients(audience)
-            samples = {}
-            for person in people:
-                samples.setdefault(person.language, render(event, person, letter))
-            preview = {"count": len(people), "samples": samples}
+            if form.send.data:
+                form.form_errors.append(_("Check the recipients in the preview before sending."))
         except BulkError as error:
             form.form_errors.append(error.message)
+        preview = _bulk_preview(event, audience, letter, form)
     return render_template("admin/dashboard/bulk_email.html", event=event, form=form, preview=preview)
+
+
+def _bulk_preview(event, audience: Audience, letter: Letter, form: BulkEmailForm) -> dict | None:  # type: ignore[no-untyped-def]
+    """Return who a bulk email reaches (in words, by name, how many) and a sample per language; None for a bad audience."""
+    try:
+        audience = check_audience(event, audience)
+    except BulkError:
+        return None
+    people = recipients(audience)
+    samples = {}
+    for person in people:
+        samples.setdefault(person.language, render(event, person, letter))
+    form.previewed.data = f"{audience.status}:{audience.session_id}:{audience.group_id}:{len(people)}"
+    return {
+        "count": len(people),
+        "samples": samples,
+        "who": describe_audience(audience),
+        "names": [person.full_name for person in people],
+    }
 
 
 @bp.route("/series/<int:series_id>/overview")

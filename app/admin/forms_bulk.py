@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -45,5 +45,15 @@ class BulkEmailForm(Form):
         validators=[Optional(), Length(max=20000), PlainText(allow_newlines=True)],
         description=_l("Empty: participants who chose English get the Polish text."),
     )
+    has_greeting = BooleanField(
+        _l("Start with a greeting"),
+        default=True,
+        description=_l(
+            "Adds “Dzień dobry, {first name},” (in English “Hello {first name},”) above your text: "
+            "do not write a greeting of your own, or untick this."
+        ),
+    )
+    # What the preview showed ("status:session:group:count"): sending needs the audience the organiser saw.
+    previewed = HiddenField()
     preview = SubmitField(_l("Preview"))
     send = SubmitField(_l("Send"))

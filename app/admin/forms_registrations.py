@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..events.models import Event
 from ..forms import Form
@@ -119,3 +119,9 @@ class AdminRegistrationForm(RegistrationForm):
     book_directly = BooleanField(
         _l("Book directly: confirm places in sessions outside the participant's category instead of making requests")
     )
+
+
+class ConfirmedActionForm(Form):
+    """The form of a confirmation page: its hidden field shows the POST comes from the page that said what happens."""
+
+    confirmed = HiddenField(default="yes", validators=[AnyOf(["yes"])])

@@ -22,7 +22,13 @@ from ..registration.errors import RegistrationError
 from ..registration.forms import ConfirmForm, build_choices_form
 from ..registration.waitlist import waitlist_positions
 from .access import event_or_404, protect
-from .forms_registrations import AdminRegistrationForm, MoveGroupForm, PromoteForm, RegistrationFilterForm
+from .forms_registrations import (
+    AdminRegistrationForm,
+    ConfirmedActionForm,
+    MoveGroupForm,
+    PromoteForm,
+    RegistrationFilterForm,
+)
 
 bp = protect(Blueprint("admin_registrations", __name__, url_prefix="/admin"))
 
@@ -125,15 +131,24 @@ def approve(event_id: int, registration_id: int, booking_id: int) -> Response:
     )
 
 
+@bp.get(BOOKING + "/decline")
+def confirm_decline(event_id: int, registration_id: int, booking_id: int):  # type: ignore[no-untyped-def]
+    """Say what declining the request does, with the button that does it."""
+    return _confirmation(event_id, registration_id, booking_id, "decline")
+
+
 @bp.post(BOOKING + "/decline")
 def decline(event_id: int, registration_id: int, booking_id: int) -> Response:
-    """Decline a requested place."""
+    """Decline a requested place (only from its confirmation page)."""
     return _act(
         event_id,
         registration_id,
-        ConfirmForm,
+        ConfirmedActionForm,
         lambda form: admin_services.decline_request(event_id, registration_id, booking_id),
         lambda _result: _("The request has been declined."),
+        confirm_at=url_for(
+            ".confirm_decline", event_id=event_id, registration_id=registration_id, booking_id=booking_id
+        ),
     )
 
 
@@ -151,15 +166,24 @@ def move(event_id: int, registration_id: int, booking_id: int) -> Response:
     )
 
 
+@bp.get(BOOKING + "/cancel")
+def confirm_cancel_booking(event_id: int, registration_id: int, booking_id: int):  # type: ignore[no-untyped-def]
+    """Say what cancelling the place does, with the button that does it."""
+    return _confirmation(event_id, registration_id, booking_id, "cancel")
+
+
 @bp.post(BOOKING + "/cancel")
 def cancel_booking(event_id: int, registration_id: int, booking_id: int) -> Response:
-    """Cancel one place of the registration."""
+    """Cancel one place of the registration (only from its confirmation page)."""
     return _act(
         event_id,
         registration_id,
-        ConfirmForm,
+        ConfirmedActionForm,
         lambda form: admin_services.cancel_booking(event_id, registration_id, booking_id),
         lambda _result: _("The place has been cancelled."),
+        confirm_at=url_for(
+            ".confirm_cancel_booking", event_id=event_id, registration_id=registration_id, booking_id=booking_id
+        ),
     )
 
 
@@ -205,9 +229,16 @@ def _act(
     form_class: type,
     action: Callable[[Any], Any],
     success: Callable[[Any], str],
+    confirm_at: str | None = None,
 ) -> Response:
-    """Check access and the form, run one action, flash its outcome and go back to the registration."""
+    """Check access and the form, run one action, flash its outcome and go back to the registration.
+
+    With ``confirm_at``, a POST that does not come from the confirmation page
+    (no ``confirmed`` field) changes nothing and is sent to that page.
+    """
     event_or_404(event_id, manage=True)
+    if confirm_at is not None and request.form.get("confirmed") != "yes":
+        return redirect(confirm_at, code=303)
     form = form_class()
     if not form.validate_on_submit():
         errors = [str(e) for errors in form.errors.values() for e in errors]
@@ -223,6 +254,29 @@ def _act(
         flash(success(result), "success")
         return deliver_after_response(_back(event_id, registration_id))
     return _back(event_id, registration_id)
+
+
+def _confirmation(event_id: int, registration_id: int, booking_id: int, action: str):  # type: ignore[no-untyped-def]
+    """Render the confirmation page of a destructive action on one booking (404 for another registration's)."""
+    event = event_or_404(event_id, manage=True)
+    registration = _registration_or_404(event_id, registration_id)
+    booking = next((b for b in registration.bookings if b.id == booking_id), None)
+    if booking is None:
+        abort(404)
+    return render_template(
+        "admin/registrations/confirm_booking_action.html",
+        event=event,
+        registration=registration,
+        booking=booking,
+        action=action,
+        form=ConfirmedActionForm(),
+        post_to=url_for(
+            f".{'decline' if action == 'decline' else 'cancel_booking'}",
+            event_id=event_id,
+            registration_id=registration_id,
+            booking_id=booking_id,
+        ),
+    )
 
 
 def _back(event_id: int, registration_id: int) -> Response:

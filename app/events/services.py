@@ -10,13 +10,13 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from flask_babel import format_time, gettext, ngettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import utcnow
 from ..extensions import db
-from ..i18n import TIMEZONE, current_language, format_when
+from ..i18n import TIMEZONE, current_language, format_clock, format_when
 from ..labels import SESSION_KIND_LABELS, eligible_label
 from ..registration.models import Booking, BookingStatus
 from .models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
@@ -365,7 +365,7 @@ class _AvailabilityTexts:
 
     def __init__(self, cache: dict[tuple[int | None, int], str]) -> None:
         self.cache = cache
-        self.none_left = ngettext("%(num)d place left", "%(num)d places left", 0)
+        self.none_left = gettext("No places left")
 
     def __call__(self, left: int | None, waiting: int) -> str:
         """Return the text for ``left`` places (None: unlimited) and ``waiting`` people."""
@@ -450,8 +450,8 @@ def _build_programme(event_id: int) -> _CachedProgramme:
                 "eligible_categories": list(row.eligible_categories or []),
                 "capacity": row.capacity,
                 "taken": row.taken,
-                "schedule": f"{format_when(row.starts_at, 'short')}–{format_time(row.ends_at, 'short')}",
-                "times": f"{format_time(row.starts_at, 'short')}–{format_time(row.ends_at, 'short')}",
+                "schedule": f"{format_when(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
+                "times": f"{format_clock(row.starts_at, 'short')}–{format_clock(row.ends_at, 'short')}",
                 "kind_label": str(SESSION_KIND_LABELS[row.kind]),
                 "only_for": (
                     gettext("Only for: %(who)s", who=eligible_label(row.eligible_categories))

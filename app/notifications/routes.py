@@ -14,6 +14,7 @@ from ..events.services import EventNotFound, get_public_event
 from ..registration import services as registration_services
 from .delivery import deliver_after_response, mail_directory
 from .forms import ResendLinkForm
+from .preview import find_links, linkify, with_top_target
 
 bp = Blueprint("notifications", __name__)
 
@@ -58,15 +59,26 @@ def mail_index():  # type: ignore[no-untyped-def]
     if directory.is_dir():
         for path in sorted(directory.glob("*.eml"), reverse=True)[:500]:
             message = _parse(path.read_bytes())
+            text = message.get_body(preferencelist=("plain",))
             items.append(
-                {"name": path.name, "to": message["To"], "subject": message["Subject"], "date": message["Date"]}
+                {
+                    "name": path.name,
+                    "to": message["To"],
+                    "subject": message["Subject"],
+                    "date": message["Date"],
+                    "links": find_links(text.get_content()) if text else [],
+                }
             )
     return render_template("notifications/mail_index.html", items=items, directory=directory)
 
 
 @bp.route("/dev/mail/<name>")
 def mail_show(name: str):  # type: ignore[no-untyped-def]
-    """Show one written email: headers, text, HTML in a sandboxed frame, attachments (development only)."""
+    """Show one written email: headers, text, HTML in a sandboxed frame, attachments (development only).
+
+    Links work in one click: those of the text are made links, those of the
+    HTML open in the page (the frame may navigate it only on a click).
+    """
     message = _parse(_eml_path(name).read_bytes())
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
@@ -75,8 +87,8 @@ def mail_show(name: str):  # type: ignore[no-untyped-def]
         "notifications/mail_show.html",
         name=name,
         headers=list(message.items()),
-        text=text.get_content() if text else "",
-        html=html.get_content() if html else "",
+        text=linkify(text.get_content()) if text else "",
+        html=with_top_target(html.get_content()) if html else "",
         attachments=attachments,
     )
 

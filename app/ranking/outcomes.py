@@ -12,12 +12,12 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from ..events.models import Group, Session
-from ..i18n import localized
+from ..i18n import format_day, localized
 from .history import MISSED_OUT, NO_SHOW
 
 PRIORITY_CODES = (MISSED_OUT, NO_SHOW)
@@ -110,7 +110,7 @@ def describe_priority(reasons: list[Mapping[str, Any]]) -> str:
             SimpleNamespace(title_pl=params.get("title_pl", ""), title_en=params.get("title_en", "")), "title"
         )
         starts_at = params.get("starts_at")
-        when = format_date(datetime.fromisoformat(starts_at), "long") if starts_at else ""
+        when = format_day(datetime.fromisoformat(starts_at), "long") if starts_at else ""
         meeting = _("%(title)s (%(city)s, %(date)s)", title=title, city=params.get("city", ""), date=when)
         if reason["code"] == MISSED_OUT:
             return _("You had priority because you missed out on a workshop place at %(meeting)s.", meeting=meeting)

@@ -92,13 +92,13 @@ class GroupNotFound(ActionRefused):
 class GroupFull(ActionRefused):
     """The target group has no free place and no override was given."""
 
-    message = _l("This group is full. Tick the override to add one place to it.")
+    message = _l("This group is full. Tick “Add a place if the group is full” to add one place to it.")
 
 
 class SessionFull(ActionRefused):
     """No place is free for a promotion and no override was given."""
 
-    message = _l("No place is free in this session. Tick the override to add one place.")
+    message = _l("No place is free in this session. Tick “Add a place if the session is full” to add one place.")
 
 
 class RegistrationIsCancelled(ActionRefused):

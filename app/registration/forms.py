@@ -130,7 +130,7 @@ class RegistrationForm(ChoicesForm):
         filters=[normalize_text],
     )
     organisation = _text(_l("Organisation / municipality office"), 200)
-    position = _text(_l("Position"), 150, required=False)
+    position = _text(_l("Position (optional)"), 150, required=False)
     city = _text(_l("City or municipality"), 120)
     category = SelectField(
         _l("Participant category"),

@@ -18,6 +18,8 @@ PICK_ONE = _l(
     "The allocation has been published: remaining places are now given first come, first served. "
     "Choose one workshop at this time."
 )
+# Unlike a restricted session (a request for the organiser), a restricted ranked workshop is refused.
+RANKED_NOT_ELIGIBLE = _l("This workshop is open only to some participant categories.")
 HOLDS_PLACE = _l("You already have a place in a workshop at this time. Cancel it first to choose another one.")
 
 

@@ -50,7 +50,14 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
-from .ranked import AFTER_PUBLICATION, HOLDS_PLACE, PICK_ONE, allocation_published, ranking_closed_reason
+from .ranked import (
+    AFTER_PUBLICATION,
+    HOLDS_PLACE,
+    PICK_ONE,
+    RANKED_NOT_ELIGIBLE,
+    allocation_published,
+    ranking_closed_reason,
+)
 from .search import search_text
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -419,7 +426,8 @@ def validate_choices(
     choice is a single workshop to book at once, returned with the instant
     sessions; otherwise ranked choices are only checked (they are saved, not booked).
 
-    :raises InvalidChoice: for unknown sessions, ranked duplicates or ineligible ranks.
+    :raises InvalidChoice: for unknown sessions, ranked duplicates or ineligible ranks;
+        for ranked fields, the first refusal, carrying every other ranked field's in ``also``.
     :raises TimeClash: when two chosen sessions (or ranked blocks) overlap.
     """
     category_value = category.value if isinstance(category, ParticipantCategory) else category
@@ -432,32 +440,53 @@ def validate_choices(
 
     blocks = {block.key: block for block in ranked_blocks(list(sessions.values()))}
     ranked_slots: list[RankedBlock] = []
+    # Every ranked field's refusal at once: the first is raised, the others ride along (``also``).
+    refusals: list[InvalidChoice] = []
     for key, ranked_ids in choices.rankings.items():
         block = blocks.get(key)
         if block is None:
-            raise InvalidChoice(field=f"rank_{key}_1")
+            refusals.append(InvalidChoice(field=f"rank_{key}_1"))
+            continue
         if not ranked_ids:
             continue
         if first_come:
-            chosen.append(_first_come_pick(block, ranked_ids, sessions, category_value, f"rank_{key}_1"))
+            try:
+                chosen.append(_first_come_pick(block, ranked_ids, sessions, category_value, f"rank_{key}_1"))
+            except InvalidChoice as refusal:
+                refusals.append(refusal)
             continue
         if len(ranked_ids) > event.max_ranked_choices:
-            raise InvalidChoice(field=f"rank_{key}_1")
-        block_ids = {s.id for s in block.sessions}
-        seen: set[int] = set()
-        for position, session_id in enumerate(ranked_ids, start=1):
-            field_name = f"rank_{key}_{position}"
-            if session_id not in block_ids:
-                raise InvalidChoice(field=field_name)
-            if session_id in seen:
-                raise InvalidChoice(_l("You chose the same workshop twice."), field=field_name)
-            if not sessions[session_id].is_eligible(category_value):
-                raise InvalidChoice(_l("This workshop is open only to some participant categories."), field=field_name)
-            seen.add(session_id)
-        ranked_slots.append(block)
+            refusals.append(InvalidChoice(field=f"rank_{key}_1"))
+            continue
+        block_refusals = _ranking_refusals(key, block, ranked_ids, sessions, category_value)
+        refusals.extend(block_refusals)
+        if not block_refusals:
+            ranked_slots.append(block)
+    if refusals:
+        first, *others = refusals
+        raise InvalidChoice(first.message, field=first.field, also=tuple(others))
 
     _check_no_clash(chosen, ranked_slots)
     return chosen
+
+
+def _ranking_refusals(
+    key: str, block: RankedBlock, ranked_ids: list[int], sessions: dict[int, Session], category: str
+) -> list[InvalidChoice]:
+    """Return the refusals of one ranked block's choices, one per position in error."""
+    block_ids = {s.id for s in block.sessions}
+    seen: set[int] = set()
+    refusals = []
+    for position, session_id in enumerate(ranked_ids, start=1):
+        field_name = f"rank_{key}_{position}"
+        if session_id not in block_ids:
+            refusals.append(InvalidChoice(field=field_name))
+        elif session_id in seen:
+            refusals.append(InvalidChoice(_l("You chose the same workshop twice."), field=field_name))
+        elif not sessions[session_id].is_eligible(category):
+            refusals.append(InvalidChoice(RANKED_NOT_ELIGIBLE, field=field_name))
+        seen.add(session_id)
+    return refusals
 
 
 def _first_come_pick(
@@ -474,7 +503,7 @@ def _first_come_pick(
     if session_id not in {s.id for s in block.sessions}:
         raise InvalidChoice(field=field_name)
     if not sessions[session_id].is_eligible(category):
-        raise InvalidChoice(_l("This workshop is open only to some participant categories."), field=field_name)
+        raise InvalidChoice(RANKED_NOT_ELIGIBLE, field=field_name)
     return sessions[session_id]
 
 

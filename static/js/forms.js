@@ -27,6 +27,14 @@
     }, 0);
   });
 
+  // A form's error summary takes the focus, so that it is read out and the links to the fields are at hand.
+  document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) {
+      summary.focus();
+    }
+  });
+
   // Back from the next page (the browser's page cache): the form can be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-submit-once]").forEach(function (form) {

@@ -223,6 +223,46 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout:
     raise RuntimeError(f"the app server did not answer within {timeout:.0f}s:\n{log.read_text()[-4000:]}")
 
 
+def _serve(workdir: Path, database_url: str, url: str, port: int, settings: dict[str, str]) -> subprocess.Popen:
+    """Start gunicorn (as in production) on ``port`` with the given settings; return the running process."""
+    env = {
+        **os.environ,
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": database_url,
+        "BASE_URL": url,
+        "OUTBOX_DELIVER_AFTER_REQUEST": "1",
+        "RATELIMIT_ENABLED": "0",
+        "WEB_CONCURRENCY": "3",
+        "GUNICORN_LOGLEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+    for name in ("REDIS_URL", "FLASK_DEBUG", "ZAPISY_MULTI_HOST", "PROXY_COUNT"):
+        env.pop(name, None)
+    if "MAIL_SERVER" not in settings:
+        env.pop("MAIL_SERVER", None)
+    # gunicorn as in production: Werkzeug's development server runs the after-response
+    # delivery only once the browser closes the connection, which can be much later.
+    with (workdir / "server.log").open("w") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server, killing it if it does not end in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # Module scope, for the server as for the browser: Playwright's sync API keeps an asyncio
 # loop running in the main thread while it is open, and later tests call asyncio.run().
 @pytest.fixture(scope="module")
@@ -240,48 +280,59 @@ def server() -> Iterator[LiveServer]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = workdir / "server.log"  # per run: several test runs may share the working tree
-    env = {
-        **os.environ,
-        # Production settings (as `make serve`), over plain HTTP on loopback.
-        "ZAPISY_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        "SESSION_COOKIE_SECURE": "0",
-        "PREFERRED_URL_SCHEME": "http",
-        "DATABASE_URL": database_url,
-        "BASE_URL": url,
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(mail.port),
-        "MAIL_USE_TLS": "0",
-        "MAIL_USE_SSL": "0",
-        "OUTBOX_DELIVER_AFTER_REQUEST": "1",
-        "RATELIMIT_ENABLED": "0",
-        "WEB_CONCURRENCY": "3",
-        "GUNICORN_LOGLEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name in ("REDIS_URL", "FLASK_DEBUG", "ZAPISY_MULTI_HOST", "PROXY_COUNT"):
-        env.pop(name, None)
-    # gunicorn as in production: Werkzeug's development server runs the after-response
-    # delivery only once the browser closes the connection, which can be much later.
-    with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    # Production settings (as `make serve`), over plain HTTP on loopback.
+    process = _serve(
+        workdir,
+        database_url,
+        url,
+        port,
+        {
+            "ZAPISY_ENV": "production",
+            "SESSION_COOKIE_SECURE": "0",
+            "PREFERRED_URL_SCHEME": "http",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(mail.port),
+            "MAIL_USE_TLS": "0",
+            "MAIL_USE_SSL": "0",
+        },
+    )
     try:
         _wait_until_serving(url, process, log)
         yield LiveServer(url=url, mail=mail, log=log, database=database)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
         mail.stop()
+        if not os.environ.get("E2E_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class DevServer:
+    """The app served with development settings: no mail server, emails written to ``mail_dir``, /dev/mail on."""
+
+    url: str
+    log: Path
+    mail_dir: Path
+
+
+@pytest.fixture(scope="module")
+def dev_server() -> Iterator[DevServer]:
+    """Serve the app as `make run` does (ZAPISY_ENV=development, no MAIL_SERVER) on a free loopback port."""
+    from tests.mailserver import free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="zapisy-e2e-dev-"))
+    database_url = f"sqlite:///{workdir / 'zapisy.sqlite'}"
+    _seed(database_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = workdir / "server.log"
+    mail_dir = workdir / "mail"
+    process = _serve(workdir, database_url, url, port, {"ZAPISY_ENV": "development", "OUTBOX_MAIL_DIR": str(mail_dir)})
+    try:
+        _wait_until_serving(url, process, log)
+        yield DevServer(url=url, log=log, mail_dir=mail_dir)
+    finally:
+        _stop(process)
         if not os.environ.get("E2E_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -138,6 +138,10 @@ def test_form_with_errors_has_no_serious_violations(new_page) -> None:  # type: 
     page.locator("main form button[type=submit]").click()
     expect(page.locator("#form-errors")).to_be_visible()
     expect(page.locator("#first_name")).to_have_attribute("aria-invalid", "true")
+    # The summary takes the focus and leads to each field in error.
+    expect(page.locator("#form-errors")).to_be_focused()
+    page.locator("#form-errors a[href='#first_name']").click()
+    expect(page.locator("#first_name")).to_be_focused()
     _check(page, "register-errors")
 
 
