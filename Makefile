@@ -89,7 +89,7 @@ demo: db
 # The outbox worker runs beside the server (polling every second), so that every email,
 # bulk ones included, lands in instance/mail/ at once; it stops with the server.
 run: demo
-	@export $(DEV_ENV); \
+	@export $(DEV_ENV) BASE_URL="$${BASE_URL:-http://$(HOST):$(PORT)}"; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	OUTBOX_POLL_INTERVAL=1 $(FLASK) outbox work & worker=$$!; \
 	OUTBOX_DELIVER_AFTER_REQUEST=0 $(FLASK) run --host $(HOST) --port $(PORT)
