@@ -13,6 +13,7 @@ from ..events.services import RankedBlock
 from ..forms import Form
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from ..validators import PlainText, normalize_text
+from .ranked import RANKED_NOT_ELIGIBLE
 from .services import Choices, ParticipantData
 
 ORDINALS = {
@@ -74,6 +75,22 @@ class ChoicesForm(Form):
             self.sessions.pre_validate(self)
         except ValidationError as error:
             self.sessions.errors = [*self.sessions.errors, str(error)]
+
+    def check_ranks_eligible(self, sessions: dict[int, Session]) -> None:
+        """Mark each ranked choice outside the chosen category (after a failed validation).
+
+        The service refuses those too, but it is not reached while a rank is repeated or
+        skipped: checked here, every ranked field's mistake shows at once.
+        """
+        category = self.category.data
+        if category not in {c.value for c in ParticipantCategory}:
+            return
+        for _block, names in self.rank_field_names:
+            for name in names:
+                field = getattr(self, name)
+                session = sessions.get(field.data) if isinstance(field.data, int) else None
+                if session is not None and not field.errors and not session.is_eligible(category):
+                    field.errors = [*field.errors, RANKED_NOT_ELIGIBLE]
 
     def choices_data(self) -> Choices:
         """Return the picked sessions and rankings as service input."""

@@ -107,6 +107,7 @@ def register(slug: str):  # type: ignore[no-untyped-def]
         # The service, which checks the sessions, was not reached: check them here, so
         # that a wrong session shows together with the other fields' mistakes.
         form.check_sessions_offered(programme.instant)
+        form.check_ranks_eligible(sessions)
     page, status = _render_form(event, programme, form, is_open, now, busy=busy)
     return busy_page(page) if busy else (page, status)
 
