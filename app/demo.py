@@ -260,7 +260,7 @@ def _dialogue_session(series: Series, day: date) -> None:
         _at(day, 16, 0),
         _at(day, 17, 15),
         room="Sala A",
-        groups=[("Grupa 1", 12, "Deloitte"), ("Grupa 2", 12, "Siemens")],
+        groups=[("", 12, "Deloitte"), ("", 12, "Siemens")],
     )
     _session(
         event,
@@ -358,25 +358,25 @@ def _sandomierz(series: Series, day: date) -> None:
         _at(day2, 11, 30),
         room="Sala warsztatowa",
         eligible=["mayor"],
-        groups=[("Grupa A", 12, "reżyser filmów promocyjnych"), ("Grupa B", 12, "producentka filmowa")],
+        groups=[("", 12, "reżyser filmów promocyjnych"), ("", 12, "producentka filmowa")],
     )
     for title_pl, title_en, groups, eligible in [
         (
             "Warsztat: strategia miasta w mediach społecznościowych",
             "Workshop: a city's social media strategy",
-            [("Grupa 1", 12, ""), ("Grupa 2", 12, "")],
+            [("", 12, ""), ("", 12, "")],
             ["mayor", "deputy_mayor"],
         ),
         (
             "Warsztat: jak przyciągnąć produkcję filmową do miasta",
             "Workshop: attracting film productions",
-            [("Grupa 1", 12, "")],
+            [("", 12, "")],
             ["mayor"],
         ),
         (
             "Warsztat: smart city w praktyce",
             "Workshop: smart city in practice",
-            [("Grupa 1", 12, ""), ("Grupa 2", 12, "")],
+            [("", 12, ""), ("", 12, "")],
             ["mayor", "deputy_mayor", "city_official"],
         ),
     ]:

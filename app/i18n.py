@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.support import NullTranslations
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, format_time, get_locale, get_translations
+from flask_babel import format_date, format_datetime, format_time, get_locale, get_translations, gettext
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -42,6 +42,15 @@ def localized(obj: Any, field: str, language: str | None = None) -> str:
     language = language or current_language()
     value = getattr(obj, f"{field}_{language}", None)
     return value or getattr(obj, f"{field}_pl")
+
+
+def group_label(name: str, number: int) -> str:
+    """Return a group's name: the organiser's, else "Group N" in the reader's language.
+
+    Groups are often just numbered; an unnamed one reads "Grupa 2" in Polish and "Group 2"
+    in English, ``number`` being its place among its session's groups.
+    """
+    return name or gettext("Group %(number)s", number=number)
 
 
 # The compiled catalog of each locale, as Flask-Babel loaded it. Flask-Babel's

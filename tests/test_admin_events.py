@@ -581,7 +581,6 @@ def test_groups_cannot_be_added_to_a_session_with_confirmed_places_outside_group
     "override,message",
     [
         ({"capacity": "-2"}, "Enter a whole number from 0"),
-        ({"name": ""}, "required"),
         ({"name": "n" * 121}, "longer than 120"),
     ],
 )

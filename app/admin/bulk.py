@@ -86,13 +86,13 @@ def describe_audience(audience: Audience) -> str:
             _l(
                 "Confirmed participants of “%(session)s” in group “%(group)s” only.",
                 session=session.title,
-                group=group.name,
+                group=group.label,
             )
             if confirmed
             else _l(
                 "People on the waiting list of “%(session)s” in group “%(group)s” only.",
                 session=session.title,
-                group=group.name,
+                group=group.label,
             )
         )
     elif session is not None:

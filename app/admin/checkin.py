@@ -34,7 +34,7 @@ def _person(registration: Registration) -> dict[str, Any]:
         "bookings": [
             {
                 "session": booking.session.title,
-                "group": booking.group.name if booking.group else "",
+                "group": booking.group.label if booking.group else "",
                 "status": str(BOOKING_STATUS_LABELS[booking.status]),
             }
             for booking in registration.live_bookings

@@ -80,7 +80,7 @@ def bulk_email(event_id: int):  # type: ignore[no-untyped-def]
         SelectChoice(s.id, s.title) for s in event.sessions
     ]
     form.group_id.choices = [SelectChoice("", _("All groups"))] + [
-        SelectChoice(g.id, f"{s.title} — {g.name}") for s in event.sessions for g in s.groups
+        SelectChoice(g.id, f"{s.title} — {g.label}") for s in event.sessions for g in s.groups
     ]
     preview = None
     if form.validate_on_submit():

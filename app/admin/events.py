@@ -409,7 +409,7 @@ def edit_group(event_id: int, session_id: int, group_id: int):  # type: ignore[n
             return redirect(url_for(".sessions", event_id=event.id), code=303)
     return form_page(
         form,
-        _("Edit group: %(name)s", name=group.name),
+        _("Edit group: %(name)s", name=group.label),
         _("Save"),
         url_for(".sessions", event_id=event.id),
         event=event,

@@ -421,7 +421,12 @@ class InvitationForm(Form):
 class GroupForm(Form):
     """A small group of a workshop or a table of a round table."""
 
-    name = _text(_l("Name"), 120)
+    name = _text(
+        _l("Name"),
+        120,
+        required=False,
+        description=_l("Leave empty to number the groups: “Grupa 1” in Polish, “Group 1” in English."),
+    )
     capacity = IntegerField(_l("Capacity"), validators=_not_negative(required=True))
     facilitator = _text(_l("Facilitator"), 200, required=False)
     room = _text(_l("Room"), 120, required=False)
@@ -431,7 +436,7 @@ class GroupForm(Form):
     def group_data(self) -> GroupData:
         """Return the fields as service input."""
         return GroupData(
-            name=self.name.data,
+            name=self.name.data or "",
             capacity=self.capacity.data,
             facilitator=self.facilitator.data or "",
             room=self.room.data or "",

@@ -54,7 +54,7 @@ class RegistrationFilterForm(Form):
         ]
         self.session.choices = [anything] + [SelectChoice(str(s.id), s.title) for s in event.sessions]
         self.group.choices = [anything] + [
-            SelectChoice(str(g.id), f"{s.title} — {g.name}") for s in event.sessions for g in s.groups
+            SelectChoice(str(g.id), f"{s.title} — {g.label}") for s in event.sessions for g in s.groups
         ]
         self.sort.choices = [SelectChoice(key, label) for key, label in SORT_LABELS.items()]
         self.direction.choices = [SelectChoice("asc", _l("Ascending")), SelectChoice("desc", _l("Descending"))]

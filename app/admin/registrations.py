@@ -298,5 +298,5 @@ def _programme_names(event) -> dict[str, str]:  # type: ignore[no-untyped-def]
     for session in event.sessions:
         names[f"session:{session.id}"] = session.title
         for group in session.groups:
-            names[f"group:{group.id}"] = f"{session.title} — {group.name}"
+            names[f"group:{group.id}"] = f"{session.title} — {group.label}"
     return names

@@ -62,7 +62,7 @@ def session_fill(event: Event) -> list[tuple[Session, FillRow, list[FillRow]]]:
             waitlisted=counts.get((session.id, "waitlisted"), 0),
             requested=counts.get((session.id, "requested"), 0),
         )
-        groups = [FillRow(label=g.name, capacity=g.capacity, confirmed=g.taken, is_group=True) for g in session.groups]
+        groups = [FillRow(label=g.label, capacity=g.capacity, confirmed=g.taken, is_group=True) for g in session.groups]
         result.append((session, main, groups))
     return result
 

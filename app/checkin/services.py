@@ -128,7 +128,7 @@ def scope_choices(event: Event) -> list[tuple[str, str]]:
     for session in event.sessions:
         choices.append((f"session:{session.id}", session.title))
         for group in session.groups:
-            choices.append((f"group:{group.id}", f"{session.title} — {group.name}"))
+            choices.append((f"group:{group.id}", f"{session.title} — {group.label}"))
     return choices
 
 
@@ -213,8 +213,8 @@ def check_in(
                 _l(
                     "%(name)s is booked in %(group)s, not in %(other)s.",
                     name=registration.full_name,
-                    group=booking.group.name if booking.group else "—",
-                    other=scope.group.name,
+                    group=booking.group.label if booking.group else "—",
+                    other=scope.group.label,
                 )
             )
     day = now.astimezone(TIMEZONE).date()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, enum_type, utcnow
 from ..extensions import db
-from ..i18n import localized
+from ..i18n import group_label, localized
 
 
 class ParticipantCategory(str, enum.Enum):
@@ -280,6 +280,14 @@ class Group(db.Model):
         CheckConstraint("taken >= 0 AND taken <= capacity", name="taken_within_capacity"),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
     )
+
+    @property
+    def label(self) -> str:
+        """The group's name as shown: the organiser's, else "Group N" in the reader's language."""
+        if self.name:
+            return self.name
+        # Its place among the session's groups, which are ordered by id.
+        return group_label("", 1 + sum(1 for other in self.session.groups if other.id < self.id))
 
     @property
     def places_left(self) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import utcnow
 from ..extensions import db
-from ..i18n import TIMEZONE, current_language, format_clock, format_when
+from ..i18n import TIMEZONE, current_language, format_clock, format_when, group_label
 from ..labels import SESSION_KIND_LABELS, eligible_label
 from ..registration.models import Booking, BookingStatus
 from .models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
@@ -468,7 +468,8 @@ def _build_programme(event_id: int) -> _CachedProgramme:
         .where(s.event_id == event_id)
         .order_by(g.id)
     ):
-        groups[row.session_id].append((row.id, row.name, row.facilitator, row.room))
+        session_groups = groups[row.session_id]
+        session_groups.append((row.id, group_label(row.name, len(session_groups) + 1), row.facilitator, row.room))
     return _CachedProgramme(
         built_at=time.monotonic(),
         session_ids=frozenset(item["id"] for item in sessions),
@@ -476,6 +477,22 @@ def _build_programme(event_id: int) -> _CachedProgramme:
         sessions=tuple(sessions),
         groups={session_id: tuple(items) for session_id, items in groups.items()},
     )
+
+
+def group_labels(event_id: int) -> dict[int, str]:
+    """Return every group of the event by id with its name as shown (:func:`i18n.group_label`)."""
+    g, s = _group_table.c, _session_table.c
+    numbers: dict[int, int] = defaultdict(int)
+    labels = {}
+    for row in db.session.execute(
+        select(g.id, g.session_id, g.name)
+        .join(_session_table, s.id == g.session_id)
+        .where(s.event_id == event_id)
+        .order_by(g.id)
+    ):
+        numbers[row.session_id] += 1
+        labels[row.id] = group_label(row.name, numbers[row.session_id])
+    return labels
 
 
 def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:

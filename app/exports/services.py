@@ -21,6 +21,7 @@ from ..checkin.services import attended_ids
 from ..db import polish, write_transaction
 from ..errors import DomainError
 from ..events.models import Event, Group, ParticipantCategory, Session
+from ..events.services import group_labels
 from ..extensions import db
 from ..labels import BOOKING_STATUS_LABELS, category_label
 from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
@@ -212,16 +213,21 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
         .order_by(polish(Registration.last_name), polish(Registration.first_name), Registration.id)
         .execution_options(yield_per=CHUNK)
     )
+    groups = group_labels(request.event_id)
     for chunk in db.session.execute(query).partitions(CHUNK):
         ids = [row[0] for row in chunk]
         attended = attended_ids(request.event_id, request.session_id, ids)
         bookings: dict[int, list[BookingRecord]] = {}
         booking_query = (
             select(
-                Booking.registration_id, Booking.id, Booking.session_id, Session.title_pl, Group.name, Booking.status
+                Booking.registration_id,
+                Booking.id,
+                Booking.session_id,
+                Session.title_pl,
+                Booking.group_id,
+                Booking.status,
             )
             .join(Session, Session.id == Booking.session_id)
-            .outerjoin(Group, Group.id == Booking.group_id)
             .where(Booking.registration_id.in_(ids))
             .order_by(Booking.registration_id, Session.starts_at, Booking.id)
         )
@@ -233,12 +239,12 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                 booking_query = booking_query.where(Booking.status == BookingStatus(request.status))
             else:
                 booking_query = booking_query.where(Booking.status != BookingStatus.CANCELLED)
-        for registration_id, booking_id, session_id, title, group, status in db.session.execute(booking_query):
+        for registration_id, booking_id, session_id, title, group_id, status in db.session.execute(booking_query):
             bookings.setdefault(registration_id, []).append(
                 BookingRecord(
                     session_id,
                     title,
-                    group or "",
+                    groups.get(group_id, ""),
                     status.value,
                     positions.get(booking_id),
                     attended=request.is_booking_list and registration_id in attended,

@@ -33,7 +33,7 @@ def event_availability(event: Event) -> dict:
                 "groups": [
                     {
                         "id": group.id,
-                        "name": group.name,
+                        "name": group.label,
                         "room": group.room,
                         "capacity": group.capacity,
                         "confirmed": group.taken - held_by_group.get(group.id, 0),

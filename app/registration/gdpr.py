@@ -65,7 +65,7 @@ def export_data(registration: Registration) -> dict[str, Any]:
             {
                 "session": b.session.title_pl,
                 "starts_at": b.session.starts_at.isoformat(),
-                "group": b.group.name if b.group else None,
+                "group": b.group.label if b.group else None,
                 "status": b.status.value,
                 "rank": b.rank,
                 "created_at": b.created_at.isoformat(),
