@@ -16,6 +16,11 @@ CULPRIT = """(limit) => { let worst = null; for (const el of document.querySelec
   worst = [el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 60), r.right]; }
   return worst; }"""
 
+# Each word of an element sits on one line: a one-word text gives one line box, and no
+# line box of a longer one starts inside a word.
+ONE_LINE = """(el) => { const text = el.textContent.trim(); const range = document.createRange();
+  range.selectNodeContents(el); const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+  return text.includes(' ') || lines.size <= 1; }"""
 
 # A session of every test event, by the page's language (a registration names at least one).
 TALK = {"pl": "Debata: transport publiczny", "en": "Debate: public transport"}
@@ -56,6 +61,9 @@ def test_no_public_page_scrolls_sideways_at_360_px(server, new_page, language: s
     register(page, "e2e-pl" if language == "pl" else "e2e-en", person)
     page.wait_for_url("**/registered")
     _fits(page, "the success page")
+    # Long words may break anywhere, but not the short ones of headers and badges.
+    for short in page.locator("main th, main .badge").all():
+        assert short.evaluate(ONE_LINE), f"split over lines: {short.inner_text()!r}"
     screenshot(page, f"phone-360-registered-{language}")
     page.locator("a[href*='/r/']").first.click()
     expect(page.locator("h1")).to_be_visible()
