@@ -358,7 +358,7 @@ def _sandomierz(series: Series, day: date) -> None:
         _at(day2, 11, 30),
         room="Sala warsztatowa",
         eligible=["mayor"],
-        groups=[("", 12, "reżyser filmów promocyjnych"), ("", 12, "producentka filmowa")],
+        groups=[("", 12, "Tomasz Wierzbicki"), ("", 12, "Ewa Lipińska")],
     )
     for title_pl, title_en, groups, eligible in [
         (
