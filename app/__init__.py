@@ -167,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.events import bp as admin_events_bp
     from .admin.exports import bp as admin_exports_bp
+    from .admin.imports import bp as admin_import_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.routes import bp as admin_bp
     from .api import bp as api_bp
@@ -190,6 +191,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
     app.register_blueprint(admin_checkin_bp)
+    app.register_blueprint(admin_import_bp)
 
 
 def register_static_files(app: Flask) -> None:
