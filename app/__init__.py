@@ -228,10 +228,13 @@ def register_worker_tasks(app: Flask) -> None:
     from .registration.counters import log_drift
     from .registration.gdpr import purge_past_retention
     from .registration.holds import expire_holds
+    from .registration.imports import purge_uploads
     from .registration.offers import expire_offers
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
+    # Uploads kept for an import's preview hold personal data: gone after IMPORT_KEEP_HOURS.
+    add_task(app, "delete old import uploads", purge_uploads, every=3600.0)
     if app.config.get("GDPR_RETENTION_DAYS"):
         # Once a day, and an hour after a failure (the database restarting, say).
         add_task(app, "purge past retention", purge_past_retention, every=24 * 3600.0, retry_after=3600.0)

@@ -119,7 +119,7 @@ def test_english_headers_commas_quotes_and_formula_like_text_stay_text():
         ("lista.csv", b"a;b;c\n1;2;3\n", "header row"),
         ("lista.csv", "Imię;E-mail\n".encode(), "no participants"),
         ("lista.csv", b"E-mail\n" + b"x" * 1_000_001, "1 MB"),
-        ("lista.csv", b"E-mail\n" + b"".join(b"a%d@example.pl\n" % i for i in range(MAX_ROWS + 1)), "2000"),
+        ("lista.csv", b"E-mail\n" + b"".join(b"a%d@example.pl\n" % i for i in range(MAX_ROWS + 1)), str(MAX_ROWS)),
     ],
 )
 def test_files_that_cannot_be_read_say_why(name, data, message):
@@ -400,7 +400,7 @@ def test_a_changed_event_between_preview_and_confirm_imports_nothing(
     "data, name, message",
     [
         (b"", "lista.csv", "Plik jest pusty"),
-        (b"x" * (2 * 1024 * 1024), "lista.csv", "większy niż 1 MB"),
+        (b"x" * (10 * 1024 * 1024), "lista.csv", "większy niż 1 MB"),
         (b"\x00\x01binary", "lista.exe", ".csv lub .xlsx"),
     ],
 )
@@ -457,3 +457,18 @@ def test_staff_may_not_import(client, db, make_event, as_organiser, method, tail
     response = client.get(url) if method == "get" else client.post(url, data={"csrf_token": token})
     assert response.status_code == 403
     assert staff.id and count(db, Registration) == 0
+
+
+def test_old_uploads_are_deleted_by_the_worker(app, make_event, upload_dir):
+    import os
+    import time
+
+    from app.notifications.worker import run_due_tasks
+
+    event = make_event()
+    old = stored_for(event, csv_bytes("Anna;Nowak;anna@example.pl;;;mayor;;"))
+    fresh = stored_for(event, csv_bytes("Jan;Kowal;jan@example.pl;;;mayor;;"))
+    day_ago = time.time() - 25 * 3600
+    os.utime(upload_dir / f"{old.token}.json", (day_ago, day_ago))
+    assert "delete old import uploads" in run_due_tasks()
+    assert sorted(p.name for p in upload_dir.iterdir()) == [f"{fresh.token}.json"]

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Regexp
 from ..events.models import BookingMode, Event
 from ..forms import Form
 from ..labels import LANGUAGE_LABELS
+from ..registration.import_files import MAX_ROWS
 from ..registration.imports import INVITATIONS, REFUSE, REGISTRATIONS, WAITLIST, ImportOptions
 
 
@@ -20,7 +21,10 @@ class ImportForm(Form):
     file = FileField(
         _l("File (.csv or .xlsx)"),
         validators=[FileRequired(message=_l("Choose a file."))],
-        description=_l("At most 1 MB and 2000 participants, with the template's column headers (Polish or English)."),
+        description=_l(
+            "At most 1 MB and %(max)s participants, with the template's column headers (Polish or English).",
+            max=MAX_ROWS,
+        ),
     )
     mode = RadioField(
         _l("Import as"),

@@ -27,7 +27,9 @@ from flask_babel import lazy_gettext as _l
 from .errors import RegistrationError
 
 MAX_FILE_BYTES = 1_000_000  # the request limit (MAX_CONTENT_LENGTH) is 1 MiB
-MAX_ROWS = 2000
+# One import is one transaction that holds the sessions it books until it commits (a few
+# milliseconds a row): 500 rows keep participants booking the same sessions waiting seconds at most.
+MAX_ROWS = 500
 MAX_COLUMNS = 50
 # Rows read in all, empty ones included: a workbook of a million empty rows is refused early.
 MAX_LINES = MAX_ROWS * 5 + 100

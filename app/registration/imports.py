@@ -235,10 +235,11 @@ class ImportResult:
 # --- keeping an upload between the two requests -----------------------------------------
 
 
-def upload_dir() -> Path:
-    """Return the directory of stored uploads (created, readable by the app's user only)."""
+def upload_dir(create: bool = True) -> Path:
+    """Return the directory of stored uploads (created on demand, readable by the app's user only)."""
     path = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -326,7 +327,7 @@ def purge_uploads(now: datetime | None = None) -> int:
     now = now or utcnow()
     limit = now.timestamp() - keep_hours() * 3600
     removed = 0
-    for path in upload_dir().glob("*.*"):
+    for path in upload_dir(create=False).glob("*.*"):
         try:
             if path.suffix in {".json", ".tmp"} and path.stat().st_mtime < limit:
                 path.unlink()
