@@ -393,6 +393,7 @@ def test_a_changed_event_between_preview_and_confirm_imports_nothing(
     again = client.post(preview_url, data={"csrf_token": csrf_token(preview.text), "fingerprint": fingerprint})
     assert again.status_code == 409
     assert "nic nie zostało zaimportowane" in again.text.lower()
+    assert "Wiersz 2 (anna@example.pl): „Sesja 10”: lista rezerwowa zamiast: potwierdzone miejsce." in again.text
     assert [r.email for r in registrations(db, event)] == ["szybsza@example.pl"]
 
 

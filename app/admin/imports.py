@@ -96,7 +96,10 @@ def preview(event_id: int, token: str):  # type: ignore[no-untyped-def]
             failures = [_("The form could not be read. Please try again.")]
             status = 400
         elif form.fingerprint.data != result.fingerprint:
-            failures = [_("The event changed since you saw this preview: nothing has been imported. Check it again.")]
+            failures = [
+                _("The event changed since you saw this preview: nothing has been imported. Check it again."),
+                *imports.changes_since_seen(result),
+            ]
         else:
             try:
                 done = imports.commit(event, result)
@@ -112,6 +115,7 @@ def preview(event_id: int, token: str):  # type: ignore[no-untyped-def]
                     redirect(url_for("admin_registrations.index", event_id=event.id), code=303)
                 )
     form.fingerprint.data = result.fingerprint
+    imports.remember_seen(result)
     page = render_template(
         "admin/imports/preview.html",
         event=event,

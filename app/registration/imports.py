@@ -153,6 +153,8 @@ class StoredImport:
     ignored_columns: list[str]
     options: ImportOptions
     rows: list[RawRow]
+    # What the organiser was last shown, per line: None for a row with errors, else its outcomes.
+    seen: dict[str, dict[str, str] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -278,13 +280,58 @@ def save_upload(
         options=options,
         rows=parsed.rows,
     )
+    _write(stored)
+    return stored
+
+
+def _write(stored: StoredImport) -> None:
+    """Write the upload's file whole (readers never see half of it)."""
     path = upload_dir() / f"{stored.token}.json"
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_name(f"{stored.token}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(asdict(stored), handle, ensure_ascii=False)
     os.replace(temporary, path)
-    return stored
+
+
+def remember_seen(preview: Preview) -> None:
+    """Note what the preview shows the organiser, to tell them later what changed."""
+    stored = preview.stored
+    stored.seen = {
+        str(row.line): ({str(sid): outcome for sid, outcome in row.outcomes.items()} if row.ok else None)
+        for row in preview.rows
+    }
+    _write(stored)
+
+
+def changes_since_seen(preview: Preview) -> list[str]:
+    """Say, row by row, how ``preview`` differs from what the organiser was last shown."""
+    changes = []
+    for row in preview.rows:
+        key = str(row.line)
+        if key not in preview.stored.seen:
+            continue
+        before = preview.stored.seen[key]
+        if before is not None and not row.ok:
+            changes.append(_reason(row, row.errors[0]))
+            continue
+        if before is None:
+            continue
+        for sid, outcome in sorted(row.outcomes.items()):
+            previous = before.get(str(sid))
+            if previous is not None and previous != outcome:
+                changes.append(
+                    _reason(
+                        row,
+                        _l(
+                            "“%(title)s”: %(actual)s instead of %(expected)s.",
+                            title=preview.sessions[sid].title,
+                            actual=OUTCOME_WORDS[outcome],
+                            expected=OUTCOME_WORDS.get(previous, previous),
+                        ),
+                    )
+                )
+    return changes
 
 
 def load_upload(token: str, event_id: int, organiser_id: int | None, now: datetime | None = None) -> StoredImport:
