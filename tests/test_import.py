@@ -473,3 +473,35 @@ def test_old_uploads_are_deleted_by_the_worker(app, make_event, upload_dir):
     os.utime(upload_dir / f"{old.token}.json", (day_ago, day_ago))
     assert "delete old import uploads" in run_due_tasks()
     assert sorted(p.name for p in upload_dir.iterdir()) == [f"{fresh.token}.json"]
+
+
+def test_a_file_without_a_required_column_imports_nothing(client, db, make_event, as_organiser):
+    event = make_event()
+    as_organiser("organiser", events=[event])
+    response = _upload(client, event, csv_bytes("Anna;a@example.pl", header="Imię;E-mail"))
+    preview = client.get(response.headers["Location"])
+    assert "W pliku brakuje kolumny „Nazwisko, Kategoria”" in preview.text
+    assert 'name="fingerprint"' not in preview.text  # no button to import
+    fingerprint = "0" * 64
+    done = client.post(
+        response.headers["Location"], data={"csrf_token": csrf_token(preview.text), "fingerprint": fingerprint}
+    )
+    assert done.status_code == 409
+    assert count(db, Registration) == 0
+
+
+def test_invitations_through_the_pages(client, db, make_event, make_session, as_organiser, outbox):
+    event = make_event()
+    mayors = make_session(event, capacity=5, eligible_categories=["mayor"])
+    as_organiser("organiser", events=[event])
+    data = csv_bytes("Anna;Nowak;anna@example.pl;UM;;;en;", header=HEADER_PL)
+    response = _upload(client, event, data, mode="invitations", session_id=str(mayors.id))
+    preview = client.get(response.headers["Location"])
+    assert "Utwórz i wyślij 1 kod zaproszenia" in preview.text
+    fingerprint = re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', preview.text).group(1)
+    done = client.post(
+        response.headers["Location"], data={"csrf_token": csrf_token(preview.text), "fingerprint": fingerprint}
+    )
+    assert done.status_code == 303
+    assert [m.recipient_email for m in outbox.messages(kind="invitation")] == ["anna@example.pl"]
+    assert count(db, Registration) == 0

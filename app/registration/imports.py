@@ -429,7 +429,10 @@ def category_lookup() -> dict[str, ParticipantCategory]:
 def event_sessions(event_id: int) -> dict[int, Session]:
     """Return the event's sessions with their groups, by id."""
     rows = db.session.execute(
-        select(Session).where(Session.event_id == event_id).options(selectinload(Session.groups))
+        select(Session)
+        .where(Session.event_id == event_id)
+        .options(selectinload(Session.groups))
+        .execution_options(populate_existing=True)  # places taken meanwhile count
     ).scalars()
     return {session.id: session for session in rows}
 
@@ -462,7 +465,7 @@ def validate(event: Event, stored: StoredImport) -> Preview:
         preview.file_errors.append(
             _l(
                 "The file has no column “%(columns)s”: use the headers of the template.",
-                columns="”, “".join(str(COLUMN_LABELS[c]) for c in missing),
+                columns=", ".join(str(COLUMN_LABELS[c]) for c in missing),
             )
         )
     titles = _session_titles(sessions)
