@@ -505,3 +505,71 @@ def test_invitations_through_the_pages(client, db, make_event, make_session, as_
     assert done.status_code == 303
     assert [m.recipient_email for m in outbox.messages(kind="invitation")] == ["anna@example.pl"]
     assert count(db, Registration) == 0
+
+
+def _double_click(app, event_id: int, token: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Confirm the same stored upload twice at once; return each thread's outcome."""
+    import threading
+
+    from app.events.models import Event
+    from app.extensions import db as _db
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        with app.app_context():
+            event = _db.session.get(Event, event_id)
+            preview = imports.validate(event, imports.load_upload(token, event_id, None))
+            barrier.wait()
+            try:
+                imports.commit(event, preview)
+                outcomes.append("ok")
+            except imports.ImportFailed:
+                outcomes.append("refused")
+            except Exception as error:  # noqa: BLE001 - reported by the assertion
+                outcomes.append(f"error {error!r}")
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)
+
+
+@pytest.mark.parametrize("mode", ["registrations", "invitations"])
+def test_a_double_click_imports_once(app, db, make_event, make_session, mode):
+    event = make_event()
+    talk = make_session(event, capacity=5)
+    data = csv_bytes(f"Anna;Nowak;anna@example.pl;;;mayor;;{talk.id}", f"Jan;Kowal;jan@example.pl;;;mayor;;{talk.id}")
+    stored = stored_for(event, data, mode=mode)
+    assert _double_click(app, event.id, stored.token) == ["ok", "refused"]
+    assert count(db, OutboxMessage) == 2
+    assert count(db, InvitationCode if mode == "invitations" else Registration) == 2
+
+
+def test_without_the_session_lock_a_double_click_sends_invitations_twice(
+    app, db, make_event, make_session, monkeypatch
+):
+    """The twin of the test above: without the lock, both imports of the same list send their codes."""
+    import time
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises whole write transactions; the race shows on PostgreSQL")
+    event = make_event()
+    talk = make_session(event, capacity=5)
+    stored = stored_for(event, csv_bytes(f"Anna;Nowak;anna@example.pl;;;mayor;;{talk.id}"), mode="invitations")
+    unused = imports.invitations.unused_invitations
+
+    def slow_unused(session_ids):  # type: ignore[no-untyped-def]
+        found = unused(session_ids)
+        time.sleep(0.3)  # both transactions have looked before either writes
+        return found
+
+    monkeypatch.setattr(imports, "lock_sessions", lambda session_ids: None)
+    monkeypatch.setattr(imports.invitations, "unused_invitations", slow_unused)
+    assert _double_click(app, event.id, stored.token) == ["ok", "ok"]
+    assert count(db, InvitationCode) == 2

@@ -706,8 +706,7 @@ def _register_rows(event: Event, preview: Preview, rows: list[PreviewRow], now: 
             reasons.append(_reason(row, _l("this email address has been registered meanwhile.")))
     if reasons:
         raise ImportFailed(reasons)
-    for session_id in sorted({sid for row in rows for sid in row.session_ids}):
-        capacity.lock_session(session_id)
+    lock_sessions(sorted({sid for row in rows for sid in row.session_ids}))
     for row, registration in added:
         chosen = [preview.sessions[sid] for sid in row.session_ids]
         booked = book_added_registration(
@@ -754,11 +753,15 @@ OUTCOME_WORDS = {
 def _send_invitations(event: Event, preview: Preview, rows: list[PreviewRow], now: datetime) -> ImportResult:
     """Create and email one invitation code per row, or raise ImportFailed."""
     result = ImportResult(mode=INVITATIONS, imported=len(rows), skipped=len(preview.rows) - len(rows))
+    session_ids = sorted({row.session_ids[0] for row in rows})
     with write_transaction():
         reasons: list[str] = []
+        # Two imports of the same list at once (a double-click) must not both send: the second
+        # waits for the first here, then sees its codes (PostgreSQL reads what is committed).
+        lock_sessions(session_ids)
         emails = [normalize_email(row.values["email"]) for row in rows]
         registered = live_emails(event.id, emails)
-        invited = invitations.unused_invitations(sorted({row.session_ids[0] for row in rows}))
+        invited = invitations.unused_invitations(session_ids)
         for row, email in zip(rows, emails, strict=True):
             if email in registered:
                 reasons.append(_reason(row, _l("this email address has been registered meanwhile.")))
@@ -790,6 +793,12 @@ def _send_invitations(event: Event, preview: Preview, rows: list[PreviewRow], no
         result.emails = len(rows)
         _record_import(event, preview, result)
     return result
+
+
+def lock_sessions(session_ids: list[int]) -> None:
+    """Lock the sessions in ascending id order (the booking core's order)."""
+    for session_id in sorted(session_ids):
+        capacity.lock_session(session_id)
 
 
 def _reason(row: PreviewRow, text: object) -> str:
