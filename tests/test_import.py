@@ -573,3 +573,13 @@ def test_without_the_session_lock_a_double_click_sends_invitations_twice(
     monkeypatch.setattr(imports.invitations, "unused_invitations", slow_unused)
     assert _double_click(app, event.id, stored.token) == ["ok", "ok"]
     assert count(db, InvitationCode) == 2
+
+
+def test_formulas_and_html_in_cells_are_stored_as_plain_text(app, db, make_event):
+    event = make_event()
+    data = csv_bytes('"=HYPERLINK(""http://evil"")";<b>Nowak</b>;anna@example.pl;@SUM(A1);+48;mayor;;')
+    imports.commit(event, imports.validate(event, stored_for(event, data)))
+    (registration,) = registrations(db, event)
+    assert registration.first_name == '=HYPERLINK("http://evil")'
+    assert registration.last_name == "<b>Nowak</b>"
+    assert (registration.organisation, registration.position) == ("@SUM(A1)", "+48")
