@@ -68,6 +68,10 @@ class Config:
     # Email outbox (app/notifications). Without MAIL_SERVER, emails are written
     # to OUTBOX_MAIL_DIR (default instance/mail/) as .eml files.
     OUTBOX_MAIL_DIR = os.environ.get("OUTBOX_MAIL_DIR")
+    # Uploads of an import between its preview and its confirmation (app/registration/imports.py):
+    # default instance/imports/; shared by every app host. Deleted after IMPORT_KEEP_HOURS.
+    IMPORT_DIR = os.environ.get("IMPORT_DIR")
+    IMPORT_KEEP_HOURS = float(os.environ.get("IMPORT_KEEP_HOURS", "24"))
     # Deliver a few due emails after each response that queued some. Off by default: in a sync
     # gunicorn worker that delivery still holds the worker, and a slow or silent SMTP server then
     # stalls other requests. The outbox worker (`flask outbox work`) delivers instead.

@@ -167,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.events import bp as admin_events_bp
     from .admin.exports import bp as admin_exports_bp
+    from .admin.imports import bp as admin_import_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.routes import bp as admin_bp
     from .api import bp as api_bp
@@ -190,6 +191,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
     app.register_blueprint(admin_checkin_bp)
+    app.register_blueprint(admin_import_bp)
 
 
 def register_static_files(app: Flask) -> None:
@@ -226,10 +228,13 @@ def register_worker_tasks(app: Flask) -> None:
     from .registration.counters import log_drift
     from .registration.gdpr import purge_past_retention
     from .registration.holds import expire_holds
+    from .registration.imports import purge_uploads
     from .registration.offers import expire_offers
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
+    # Uploads kept for an import's preview hold personal data: gone after IMPORT_KEEP_HOURS.
+    add_task(app, "delete old import uploads", purge_uploads, every=3600.0)
     if app.config.get("GDPR_RETENTION_DAYS"):
         # Once a day, and an hour after a failure (the database restarting, say).
         add_task(app, "purge past retention", purge_past_retention, every=24 * 3600.0, retry_after=3600.0)

@@ -124,6 +124,7 @@ AUDIT_ACTION_LABELS = {
     "registration.marketing_consent_given": _l("Consent to news given"),
     "registration.marketing_consent_withdrawn": _l("Consent to news withdrawn"),
     "session.capacity_raised": _l("One place added to the session (override)"),
+    "registration.imported": _l("Participants imported from a file"),
     "gdpr_erase": _l("Personal data erased"),
     "gdpr_purge": _l("Old registrations anonymised"),
     "account.login": _l("Logged in"),
@@ -198,6 +199,12 @@ AUDIT_DETAIL_LABELS = {
     "group_id": _l("group"),
     "from_group_id": _l("from group"),
     "to_group_id": _l("to group"),
+    "mode": _l("imported as"),
+    "rows": _l("rows"),
+    "imported": _l("imported"),
+    "skipped": _l("left out"),
+    "requested": _l("requests"),
+    "file_sha256": _l("file (SHA-256)"),
 }
 HIDDEN_AUDIT_DETAILS = {
     "booking_id",

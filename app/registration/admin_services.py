@@ -394,29 +394,61 @@ def add_registration(
     now = now or utcnow()
     sessions = choosable_sessions(event, choices.session_ids)
     chosen = validate_choices(event, sessions, choices, participant.category)
-    token = new_token()
-    email_normalized = normalize_email(participant.email)
     with refusing_duplicates(), write_transaction():
-        if live_registration_exists(event.id, email_normalized):
-            raise AlreadyRegistered()
-        registration = new_registration(event, participant, token, now, "organiser")
-        db.session.add(registration)
-        db.session.flush()
-        booked = []
-        for session in sorted(chosen, key=lambda s: s.id):
-            approved = book_directly and not session.is_eligible(participant.category.value)
-            booked.append(bookings.book(registration, session, now, approved=approved))
-        db.session.flush()
-        save_preferences(registration, sessions, choices.rankings)
-        record(
-            "registration.added",
-            event_id=event.id,
-            registration_id=registration.id,
-            book_directly=book_directly or None,
-            bookings={str(b.session_id): b.status.value for b in booked},
-        )
-        emails.queue_registration_received(registration, token, now)
+        result = insert_registration(event, participant, now)
+        book_added_registration(result, sessions, chosen, choices, book_directly, now)
+    return result
+
+
+def insert_registration(
+    event: Event, participant: ParticipantData, now: datetime, source: str = "organiser"
+) -> RegistrationResult:
+    """Write an organiser's new registration, without places yet (flushes only; the caller's transaction).
+
+    Written before any session is locked, as the participant's form does (one lock order).
+
+    :raises AlreadyRegistered: when the email has a live registration here (the unique
+        index decides a race: wrap the transaction in ``refusing_duplicates``).
+    """
+    token = new_token()
+    if live_registration_exists(event.id, normalize_email(participant.email)):
+        raise AlreadyRegistered()
+    registration = new_registration(event, participant, token, now, source)
+    db.session.add(registration)
+    db.session.flush()
     return RegistrationResult(registration=registration, token=token)
+
+
+def book_added_registration(
+    result: RegistrationResult,
+    sessions: dict[int, Session],
+    chosen: list[Session],
+    choices: Choices,
+    book_directly: bool,
+    now: datetime,
+    **audit: Any,
+) -> list[Booking]:
+    """Book the chosen sessions of a registration just inserted, audit it and queue its confirmation (flushes only).
+
+    ``chosen`` is what ``validate_choices`` returned; ``audit`` adds details to its "registration.added" entry.
+    """
+    registration = result.registration
+    booked = []
+    for session in sorted(chosen, key=lambda s: s.id):
+        approved = book_directly and not session.is_eligible(registration.category.value)
+        booked.append(bookings.book(registration, session, now, approved=approved))
+    db.session.flush()
+    save_preferences(registration, sessions, choices.rankings)
+    record(
+        "registration.added",
+        event_id=registration.event_id,
+        registration_id=registration.id,
+        book_directly=book_directly or None,
+        bookings={str(b.session_id): b.status.value for b in booked},
+        **audit,
+    )
+    emails.queue_registration_received(registration, result.token, now)
+    return booked
 
 
 def refresh_search_texts(event_id: int | None = None) -> int:

@@ -138,7 +138,7 @@ def create_codes(session_id: int, request: InvitationRequest, now: datetime | No
         raise InvitationError(_l("Enter a number from 1 to %(max)s.", max=MAX_CODES_AT_ONCE), field="count")
     if not 1 <= request.max_uses <= MAX_USES_LIMIT:
         raise InvitationError(_l("Enter a number from 1 to %(max)s.", max=MAX_USES_LIMIT), field="max_uses")
-    actor_id = _current_organiser_id()
+    actor_id = current_organiser_id()
     with write_transaction():
         session = db.session.get(Session, session_id)
         if session is None:
@@ -171,7 +171,38 @@ def create_codes(session_id: int, request: InvitationRequest, now: datetime | No
     return codes
 
 
-def _current_organiser_id() -> int | None:
+def add_emailed_code(session: Session, email: str, note: str, language: str, now: datetime) -> InvitationCode:
+    """Add one single-use code for ``email`` and queue its invitation email (flushes only; the caller's transaction)."""
+    code = InvitationCode(
+        session_id=session.id,
+        max_uses=1,
+        recipient_email=email,
+        note=note,
+        created_by_id=current_organiser_id(),
+        created_at=now,
+    )
+    db.session.add(code)
+    db.session.flush()
+    emails.queue_invitation(code, session, language, now)
+    return code
+
+
+def unused_invitations(session_ids: list[int]) -> set[tuple[int, str]]:
+    """Return (session id, lower-cased address) of the codes sent to an address, still valid and unused."""
+    if not session_ids:
+        return set()
+    rows = db.session.execute(
+        select(InvitationCode.session_id, InvitationCode.recipient_email).where(
+            InvitationCode.session_id.in_(session_ids),
+            InvitationCode.recipient_email != "",
+            InvitationCode.revoked_at.is_(None),
+            InvitationCode.uses == 0,
+        )
+    )
+    return {(session_id, email.strip().lower()) for session_id, email in rows}
+
+
+def current_organiser_id() -> int | None:
     """Return the logged-in organiser's id, or None outside a request (CLI, tests)."""
     try:
         return current_user.id if current_user.is_authenticated else None
