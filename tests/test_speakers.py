@@ -106,6 +106,8 @@ def test_organiser_adds_a_speaker_with_a_photo_and_sessions(
     # The edit page ticks the speaker's sessions; a new choice replaces them, and the photo stays.
     edit_url = f"/admin/events/{event.id}/speakers/{speaker.id}/edit"
     page = client.get(edit_url).text
+    assert 'name="remove_photo"' in page and f"/media/{speaker.photo}" in page
+    assert 'name="remove_photo"' not in client.get(f"/admin/events/{event.id}/speakers/new").text
     assert re.search(rf'value="{technologies.id}"[^>]*checked|checked[^>]*value="{technologies.id}"', page)
     response = _post(client, edit_url, _speaker_form(session_ids=[str(other.id), str(technologies.id)]))
     assert response.status_code == 303
@@ -406,3 +408,45 @@ def test_the_demo_conference_has_its_speakers_and_the_dialogue_session_its_partn
     runner.invoke(args=["seed-demo"])
     db.session.rollback()
     assert len(db.session.execute(select(Speaker)).all()) == 3
+
+
+def test_speaker_and_partner_pages_are_for_the_events_organisers_only(
+    client, db, make_event, make_session, as_organiser
+):
+    mine, theirs = make_event(), make_event()
+    session = make_session(theirs)
+    speaker = Speaker(name="Gilad Uziely")
+    partner = Partner(name="Deloitte", role="partner")
+    theirs.speakers.append(speaker)
+    session.speakers.append(speaker)
+    theirs.partners.append(partner)
+    db.session.commit()
+    paths = [
+        f"/admin/events/{{event}}/speakers/{speaker.id}/edit",
+        f"/admin/events/{{event}}/partners/{partner.id}/edit",
+    ]
+    posts = [
+        f"/admin/events/{{event}}/speakers/{speaker.id}/delete",
+        f"/admin/events/{{event}}/partners/{partner.id}/delete",
+    ]
+    assert client.get(f"/admin/events/{theirs.id}/speakers/").status_code == 302  # anonymous: the login page
+    as_organiser("organiser", events=[mine])
+    token = csrf_token(client.get("/admin/").text)
+    for event_id, expected in ((theirs.id, (403, 404)), (mine.id, (404,))):  # theirs, or theirs through my event
+        assert client.get(f"/admin/events/{theirs.id}/speakers/").status_code in (403, 404)
+        for path in paths:
+            assert client.get(path.format(event=event_id)).status_code in expected, path
+        for path in posts:
+            assert client.post(path.format(event=event_id), data={"csrf_token": token}).status_code in expected
+    db.session.expire_all()
+    assert db.session.get(Speaker, speaker.id) and db.session.get(Partner, partner.id)
+
+
+def test_staff_of_the_event_cannot_change_speakers(client, db, make_event, as_organiser):
+    event = make_event()
+    event.speakers.append(Speaker(name="Marc de Wit"))
+    db.session.commit()
+    as_organiser("staff", events=[event])
+    assert client.get(f"/admin/events/{event.id}/speakers/").status_code == 403
+    assert client.get(f"/admin/events/{event.id}/speakers/new").status_code == 403
+    assert client.get(f"/admin/events/{event.id}/partners/new").status_code == 403

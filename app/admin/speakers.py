@@ -51,8 +51,11 @@ def _session_choices(form: SpeakerForm, event: Event) -> None:
     ]
 
 
-def _form_page(form, heading: str, submit: str, event: Event, **context):  # type: ignore[no-untyped-def]
-    """Render a speaker or partner form; 422 when a submitted form was refused."""
+def _form_page(form, heading: str, submit: str, event: Event, picture: str | None = None):  # type: ignore[no-untyped-def]
+    """Render a speaker or partner form (offering to remove the ``picture`` there is); 422 when it was refused."""
+    if not picture:
+        removals = {"remove_photo", "remove_logo"}
+        form.layout = [tuple(name for name in row if name not in removals) for row in form.layout]
     page = render_template(
         "admin/events/form.html",
         form=form,
@@ -61,7 +64,7 @@ def _form_page(form, heading: str, submit: str, event: Event, **context):  # typ
         cancel_url=url_for(".index", event_id=event.id),
         event=event,
         multipart=True,
-        **context,
+        picture=picture,
     )
     return page, 422 if form.is_submitted() else 200
 
