@@ -450,3 +450,21 @@ def test_staff_of_the_event_cannot_change_speakers(client, db, make_event, as_or
     assert client.get(f"/admin/events/{event.id}/speakers/").status_code == 403
     assert client.get(f"/admin/events/{event.id}/speakers/new").status_code == 403
     assert client.get(f"/admin/events/{event.id}/partners/new").status_code == 403
+
+
+def test_a_photo_larger_than_other_requests_may_be_is_accepted(client, db, make_event, as_organiser, uploads, app):
+    event = make_event()
+    as_organiser("organiser", events=[event])
+    noisy = Image.merge("RGB", [Image.effect_noise((900, 700), 120) for _ in range(3)])
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    assert app.config["MAX_CONTENT_LENGTH"] < len(out.getvalue()) < app.config["UPLOAD_MAX_BYTES"]
+    response = _post(client, f"/admin/events/{event.id}/speakers/new", _speaker_form(), (out.getvalue(), "big.png"))
+    assert response.status_code == 303
+    assert db.session.execute(select(Speaker)).scalar_one().photo
+    # Any other page still refuses a body that large.
+    token = csrf_token(client.get(f"/admin/events/{event.id}/speakers/").text)
+    response = client.post(
+        f"/admin/events/{event.id}/sessions/new", data={"csrf_token": token, "title_pl": "x" * len(out.getvalue())}
+    )
+    assert response.status_code == 413
