@@ -11,7 +11,7 @@ from icalendar import Calendar
 from PIL import Image
 from sqlalchemy import select
 
-from app.events.models import Event, Partner, Speaker
+from app.events.models import Event, EventStatus, Partner, Speaker
 from app.registration.calendar import calendar_bookings, registration_calendar
 from tests.conftest import csrf_token
 
@@ -468,3 +468,21 @@ def test_a_photo_larger_than_other_requests_may_be_is_accepted(client, db, make_
         f"/admin/events/{event.id}/sessions/new", data={"csrf_token": token, "title_pl": "x" * len(out.getvalue())}
     )
     assert response.status_code == 413
+
+
+def test_deleting_an_event_deletes_its_pictures(client, db, make_event, as_organiser, uploads):
+    event = make_event(status=EventStatus.DRAFT)
+    as_organiser("organiser", events=[event])
+    _post(client, f"/admin/events/{event.id}/speakers/new", _speaker_form(), (_picture(), "p.png"))
+    _post(
+        client,
+        f"/admin/events/{event.id}/partners/new",
+        {"name": "Agora", "role": "organiser", "url": "", "position": "0"},
+        (_picture(), "l.png"),
+        field="logo",
+    )
+    assert len(list(uploads.iterdir())) == 2
+    token = csrf_token(client.get(f"/admin/events/{event.id}/edit").text)
+    assert client.post(f"/admin/events/{event.id}/delete", data={"csrf_token": token}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Event, event.id) is None and list(uploads.iterdir()) == []

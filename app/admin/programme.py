@@ -36,7 +36,7 @@ from ..events.models import (
 )
 from ..extensions import db
 from ..i18n import TIMEZONE
-from ..media import copy_image
+from ..media import copy_image, delete_image
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
@@ -429,7 +429,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
 
 
 def delete_event(event_id: int) -> None:
-    """Delete an event that nobody ever registered for.
+    """Delete an event that nobody ever registered for, with its speakers' photos and partners' logos.
 
     :raises HasBookings: when it has registrations, even cancelled ones.
     """
@@ -442,7 +442,10 @@ def delete_event(event_id: int) -> None:
                 )
             )
         record("event.deleted", deleted_event_id=event_id, slug=event.slug)
+        pictures = [s.photo for s in event.speakers] + [p.logo for p in event.partners]
         db.session.delete(event)
+    for name in pictures:
+        delete_image(name)
 
 
 def shift_days(value: datetime | None, days: int) -> datetime | None:
