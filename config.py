@@ -1,5 +1,4 @@
 """Configuration classes read from the environment, with safe development defaults."""
-
 from __future__ import annotations
 
 import os
@@ -41,7 +40,9 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")  # required outside development (create_app checks)
     # Whether a public key (development's, the tests') may sign sessions: never where it matters.
     ALLOW_PUBLIC_SECRET_KEY = False
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'zapisy.sqlite'}")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'zapisy.sqlite'}"
+    )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # SQLite waits this long (seconds) for a concurrent writer instead of failing.
     SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "30"))
@@ -76,9 +77,7 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
     OUTBOX_RETRY_BASE = float(os.environ.get("OUTBOX_RETRY_BASE", "60"))  # seconds; doubled each attempt
     OUTBOX_RETRY_MAX = float(os.environ.get("OUTBOX_RETRY_MAX", str(6 * 3600)))
-    OUTBOX_CLAIM_TIMEOUT = float(
-        os.environ.get("OUTBOX_CLAIM_TIMEOUT", "600")
-    )  # then a dead worker's claim is released
+    OUTBOX_CLAIM_TIMEOUT = float(os.environ.get("OUTBOX_CLAIM_TIMEOUT", "600"))  # then a dead worker's claim is released
     OUTBOX_POLL_INTERVAL = float(os.environ.get("OUTBOX_POLL_INTERVAL", "5"))
     OUTBOX_RESEND_MAX_PER_HOUR = 3  # new-link emails per registration
     OUTBOX_RESEND_MAX_PER_IP = 20  # resend-link requests per client IP and hour
@@ -136,7 +135,7 @@ class Config:
 
     # Speakers' photos and partners' logos (app/media.py): stored under UPLOAD_FOLDER (default
     # instance/uploads), at most UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS each, kept at most
-    # UPLOAD_MAX_SIDE pixels a side.
+    # UPLOAD_MAX_SIDE pixels a side. Upload views may exceed MAX_CONTENT_LENGTH by UPLOAD_MAX_BYTES.
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER")
     UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
     UPLOAD_MAX_PIXELS = 40_000_000
