@@ -137,6 +137,14 @@ class Config:
     MAX_FORM_MEMORY_SIZE = 256 * 1024
     MAX_FORM_PARTS = 300
 
+    # Speakers' photos and partners' logos (app/media.py): stored under UPLOAD_FOLDER (default
+    # instance/uploads), at most UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS each, kept at most
+    # UPLOAD_MAX_SIDE pixels a side. Upload views may exceed MAX_CONTENT_LENGTH by UPLOAD_MAX_BYTES.
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER")
+    UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+    UPLOAD_MAX_PIXELS = 40_000_000
+    UPLOAD_MAX_SIDE = 800
+
     # Number of proxies (nginx) in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Several app hosts share the database: SQLite (one host only) is refused.

@@ -170,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.imports import bp as admin_import_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.routes import bp as admin_bp
+    from .admin.speakers import bp as admin_speakers_bp
     from .api import bp as api_bp
     from .auth.routes import bp as auth_bp
     from .events.routes import bp as events_bp
@@ -192,13 +193,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_allocation_bp)
     app.register_blueprint(admin_checkin_bp)
     app.register_blueprint(admin_import_bp)
+    app.register_blueprint(admin_speakers_bp)
 
 
 def register_static_files(app: Flask) -> None:
-    """Version static files' URLs by their content, so that browsers may keep them for a year."""
+    """Version static files' URLs by their content, so that browsers may keep them for a year; serve uploads."""
+    from .media import init_media
     from .static_files import init_static_files
 
     init_static_files(app)
+    init_media(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 
 from .db import utcnow, write_transaction
-from .events.models import BookingMode, Event, EventStatus, Group, Partner, Series, Session, SessionKind
+from .events.models import BookingMode, Event, EventStatus, Group, Partner, Series, Session, SessionKind, Speaker
 from .extensions import db
 from .i18n import TIMEZONE
 
@@ -92,7 +92,75 @@ def seed_demo_data(today: date | None = None) -> list[str]:
             if _missing(slug):
                 _past_meeting(pracownia, slug, city, day, edition)
                 created.append(slug)
+        _sandomierz_speakers()
     return created
+
+
+# The foreign experts the "Pracownia miast" source text names (Nijmegen, Tel Aviv, Amsterdam),
+# with what it says they spoke about; bios in Markdown. The source gives no role for the last two.
+SANDOMIERZ_SPEAKERS = [
+    (
+        "Paul Goedknegt",
+        "planista miejski",
+        "urban planner",
+        "Gemeente Nijmegen",
+        "O działaniach proekologicznych **Nijmegen**, miasta nagrodzonego tytułem *Zielonej Stolicy Europy 2018*.",
+        "On the green policies of **Nijmegen**, *European Green Capital 2018*.",
+        ["Nowoczesne technologie w mieście"],
+    ),
+    (
+        "Gilad Uziely",
+        "",
+        "",
+        "Urząd Miasta Tel Awiw",
+        "O rozwiązaniach i pozycjonowaniu **Tel Awiwu**, miasta kojarzonego z innowacjami "
+        "i przedsiębiorczością, jako globalnej marki.",
+        "On how **Tel Aviv**, a city known for innovation and enterprise, positions itself as a global brand.",
+        ["Media społecznościowe w komunikacji miasta", "Nowoczesne technologie w mieście"],
+    ),
+    (
+        "Marc de Wit",
+        "",
+        "",
+        "Circle Economy",
+        "Dobre praktyki gospodarki obiegowej z miast holenderskich.\n\n"
+        "- [Circle Economy](https://www.circle-economy.com), Amsterdam",
+        "Good practice of the circular economy from Dutch cities.\n\n"
+        "- [Circle Economy](https://www.circle-economy.com), Amsterdam",
+        ["Nowoczesne technologie w mieście"],
+    ),
+]
+
+
+def _sandomierz_speakers() -> None:
+    """Give the Sandomierz conference its speakers (also in a demo database seeded before speakers existed)."""
+    event = db.session.execute(select(Event).where(Event.slug == "pracownia-miast-sandomierz")).scalar_one_or_none()
+    if event is None or event.speakers:
+        return
+    sessions = {session.title_pl: session for session in event.sessions}
+    for position, (name, role_pl, role_en, organisation, bio_pl, bio_en, titles) in enumerate(SANDOMIERZ_SPEAKERS):
+        event.speakers.append(
+            Speaker(
+                name=name,
+                role_pl=role_pl,
+                role_en=role_en,
+                organisation=organisation,
+                bio_pl=bio_pl,
+                bio_en=bio_en,
+                position=position,
+                sessions=[sessions[title] for title in titles if title in sessions],
+            )
+        )
+    technologies = sessions.get("Nowoczesne technologie w mieście")
+    if technologies is not None and not technologies.description_pl:
+        technologies.description_pl = (
+            "Doświadczenia trzech miast:\n\n- **Nijmegen**: ekologia\n- **Tel Awiw**: innowacje i marka miasta\n"
+            "- **Amsterdam**: gospodarka obiegowa"
+        )
+        technologies.description_en = (
+            "What three cities learnt:\n\n- **Nijmegen**: ecology\n- **Tel Aviv**: innovation and the city brand\n"
+            "- **Amsterdam**: the circular economy"
+        )
 
 
 def _series(slug: str, name_pl: str, name_en: str, desc_pl: str, desc_en: str, organiser: str) -> Series:

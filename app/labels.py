@@ -93,6 +93,14 @@ def eligible_label(categories: list[str]) -> str:
     return ", ".join(str(CATEGORY_SHORT_LABELS[ParticipantCategory(c)]) for c in categories)
 
 
+# The headings of the event page's partner groups, by Partner.role (events.models.PARTNER_KINDS).
+PARTNER_KIND_LABELS = {
+    "organiser": _l("Organiser"),
+    "partner": _l("Partners"),
+    "content": _l("Substantive partners"),
+    "patron": _l("Patronage"),
+}
+
 # Back-office labels of event statuses, allocation runs and objectives.
 EVENT_STATUS_LABELS = {
     EventStatus.DRAFT: _l("Draft"),
@@ -168,6 +176,12 @@ AUDIT_ACTION_LABELS = {
     "bulk_email": _l("Email sent to participants"),
     "email_retry": _l("Email sent again"),
     "export": _l("List exported"),
+    "speaker.created": _l("Speaker added"),
+    "speaker.updated": _l("Speaker changed"),
+    "speaker.deleted": _l("Speaker deleted"),
+    "partner.created": _l("Partner added"),
+    "partner.updated": _l("Partner changed"),
+    "partner.deleted": _l("Partner deleted"),
 }
 
 # How the audit log names the details it keeps; the ids of rows are not shown.

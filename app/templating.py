@@ -16,11 +16,13 @@ from .labels import (
     EVENT_STATUS_LABELS,
     LANGUAGE_LABELS,
     OBJECTIVE_LABELS,
+    PARTNER_KIND_LABELS,
     RUN_STATUS_LABELS,
     SESSION_KIND_LABELS,
     TranslatedLabels,
     eligible_label,
 )
+from .markup import render_markdown
 
 # Formatted dates and times, per locale, time zone, format and value. A programme has a
 # few dozen distinct times but its pages print them hundreds of times, and each Babel
@@ -66,11 +68,13 @@ def init_templating(app: Flask) -> None:
         run_status_labels=TranslatedLabels(RUN_STATUS_LABELS),
         objective_labels=TranslatedLabels(OBJECTIVE_LABELS),
         event_status_labels=TranslatedLabels({status.value: label for status, label in EVENT_STATUS_LABELS.items()}),
+        partner_kind_labels=TranslatedLabels(PARTNER_KIND_LABELS),
     )
     app.jinja_env.filters.update(
         datetime=lambda value, fmt="medium": _datetime(value, fmt),
         date=lambda value, fmt="long": _date(value, fmt),
         time=lambda value, fmt="short": _time(value, fmt),
+        markdown=render_markdown,
     )
 
 

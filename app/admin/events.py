@@ -199,7 +199,7 @@ def change_status(event_id: int, action: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/events/<int:event_id>/clone", methods=["GET", "POST"])
 def clone_event(event_id: int):  # type: ignore[no-untyped-def]
-    """Copy the event, its sessions, groups and partners to the next city of a tour."""
+    """Copy the event, its sessions, groups, speakers and partners to the next city of a tour."""
     event = event_or_404(event_id, manage=True)
     form = CloneForm()
     if form.validate_on_submit():
@@ -218,7 +218,9 @@ def clone_event(event_id: int):  # type: ignore[no-untyped-def]
         _("Create copy"),
         url_for(".edit_event", event_id=event.id),
         event=event,
-        intro=_("The copy gets the same sessions, groups and partners, starts as a draft and has no registrations."),
+        intro=_(
+            "The copy gets the same sessions, groups, speakers and partners, starts as a draft and has no registrations."
+        ),
     )
 
 

@@ -45,6 +45,10 @@ ROLE_LABELS = {
     Role.STAFF: _l("Staff: reads lists of the events assigned, checks people in"),
 }
 MAX_DESCRIPTION = 20000
+MARKDOWN_HELP = _l(
+    "Markdown: **bold**, *italics*, [a link](https://example.org), lists with “- ” at the start of a line; "
+    "an empty line starts a new paragraph."
+)
 
 
 def _text(label: object, max_length: int, required: bool = True, **kwargs: Any) -> StringField:
@@ -55,12 +59,13 @@ def _text(label: object, max_length: int, required: bool = True, **kwargs: Any) 
     )
 
 
-def _area(label: object) -> TextAreaField:
-    """Return an optional multi-line text field."""
+def _area(label: object, markdown: bool = False) -> TextAreaField:
+    """Return an optional multi-line text field (``markdown``: shown on the pages as Markdown, and says so)."""
     return TextAreaField(
         label,
         validators=[Optional(), Length(max=MAX_DESCRIPTION), PlainText(allow_newlines=True)],
         filters=[normalize_text],
+        description=MARKDOWN_HELP if markdown else None,
         render_kw={"rows": 4},
     )
 
@@ -174,8 +179,8 @@ class EventForm(Form):
     slug = _slug(120)
     title_pl = _text(_l("Title (Polish)"), 250)
     title_en = _text(_l("Title (English)"), 250, required=False)
-    description_pl = _area(_l("Description (Polish)"))
-    description_en = _area(_l("Description (English)"))
+    description_pl = _area(_l("Description (Polish)"), markdown=True)
+    description_en = _area(_l("Description (English)"), markdown=True)
     edition_label = _text(
         _l("Edition"),
         80,
@@ -300,8 +305,8 @@ class SessionForm(Form):
     )
     title_pl = _text(_l("Title (Polish)"), 250)
     title_en = _text(_l("Title (English)"), 250, required=False)
-    description_pl = _area(_l("Description (Polish)"))
-    description_en = _area(_l("Description (English)"))
+    description_pl = _area(_l("Description (Polish)"), markdown=True)
+    description_en = _area(_l("Description (English)"), markdown=True)
     starts_at = WarsawDateTimeField(_l("Starts (Warsaw time)"), validators=[InputRequired()])
     ends_at = WarsawDateTimeField(_l("Ends (Warsaw time)"), validators=[InputRequired()])
     room = _text(_l("Room"), 120, required=False)

@@ -32,9 +32,11 @@ from ..events.models import (
     Series,
     Session,
     SessionKind,
+    Speaker,
 )
 from ..extensions import db
 from ..i18n import TIMEZONE
+from ..media import copy_image, delete_image
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
@@ -341,11 +343,13 @@ def change_event_status(event_id: int, action: str) -> Event:
 
 
 def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) -> Event:
-    """Copy an event with its sessions, groups, partners and organisers to a new city and date.
+    """Copy an event with its sessions, groups, speakers, partners and organisers to a new city and date.
 
     Every time moves by the same number of days in Warsaw wall-clock time (a
     10:00 session stays at 10:00 across a change of summer time). The copy is a
-    draft with no registrations and no places taken.
+    draft with no registrations and no places taken. Speakers keep their sessions
+    (the copies); photos and logos are copied, so deleting one event's never
+    takes the other's.
 
     :raises SlugTaken: when the new slug is used.
     """
@@ -355,7 +359,11 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
             source = db.session.execute(
                 select(Event)
                 .where(Event.id == event_id)
-                .options(selectinload(Event.sessions).selectinload(Session.groups), selectinload(Event.partners))
+                .options(
+                    selectinload(Event.sessions).selectinload(Session.groups),
+                    selectinload(Event.partners),
+                    selectinload(Event.speakers).selectinload(Speaker.sessions),
+                )
             ).scalar_one_or_none()
             if source is None:
                 raise NotFound()
@@ -383,9 +391,25 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
                 confirmation_hold_hours=source.confirmation_hold_hours,
             )
             clone.partners = [
-                Partner(name=p.name, url=p.url, role=p.role, position=p.position) for p in source.partners
+                Partner(name=p.name, url=p.url, role=p.role, position=p.position, logo=copy_image(p.logo))
+                for p in source.partners
             ]
             clone.sessions = [_copy_session(session, days) for session in source.sessions]
+            copies = {old.id: new for old, new in zip(source.sessions, clone.sessions, strict=True)}
+            clone.speakers = [
+                Speaker(
+                    name=s.name,
+                    role_pl=s.role_pl,
+                    role_en=s.role_en,
+                    organisation=s.organisation,
+                    bio_pl=s.bio_pl,
+                    bio_en=s.bio_en,
+                    position=s.position,
+                    photo=copy_image(s.photo),
+                    sessions=[copies[session.id] for session in s.sessions],
+                )
+                for s in source.speakers
+            ]
             db.session.add(clone)
             db.session.flush()
             organiser_ids = set(
@@ -405,7 +429,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
 
 
 def delete_event(event_id: int) -> None:
-    """Delete an event that nobody ever registered for.
+    """Delete an event that nobody ever registered for, with its speakers' photos and partners' logos.
 
     :raises HasBookings: when it has registrations, even cancelled ones.
     """
@@ -418,7 +442,10 @@ def delete_event(event_id: int) -> None:
                 )
             )
         record("event.deleted", deleted_event_id=event_id, slug=event.slug)
+        pictures = [s.photo for s in event.speakers] + [p.logo for p in event.partners]
         db.session.delete(event)
+    for name in pictures:
+        delete_image(name)
 
 
 def shift_days(value: datetime | None, days: int) -> datetime | None:

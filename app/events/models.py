@@ -1,11 +1,11 @@
-"""Typed models of the programme: series, events, partners, sessions and groups."""
+"""Typed models of the programme: series, events, partners, speakers, sessions and groups."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, enum_type, utcnow
@@ -119,6 +119,9 @@ class Event(db.Model):
         order_by="(Session.starts_at, Session.id)",
         cascade="all, delete-orphan",
     )
+    speakers: Mapped[list[Speaker]] = relationship(
+        back_populates="event", order_by="(Speaker.position, Speaker.id)", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
@@ -154,8 +157,12 @@ class Event(db.Model):
         return f"<Event {self.slug}>"
 
 
+# The kinds of partner, in the order the event page shows their groups (PARTNER_KIND_LABELS names them).
+PARTNER_KINDS = ("organiser", "partner", "content", "patron")
+
+
 class Partner(db.Model):
-    """A partner of an event, shown on its page."""
+    """A partner of an event, shown on its page in the group of its kind (``role``)."""
 
     __tablename__ = "partner"
 
@@ -163,13 +170,78 @@ class Partner(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(String(500))
-    role: Mapped[str] = mapped_column(String(40), default="partner")  # partner / content / patron
+    role: Mapped[str] = mapped_column(String(40), default="partner")  # one of PARTNER_KINDS
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # File name of the uploaded logo under UPLOAD_FOLDER (app.media), random; None: no logo.
+    logo: Mapped[str | None] = mapped_column(String(80))
 
     event: Mapped[Event] = relationship(back_populates="partners")
 
     def __repr__(self) -> str:
         return f"<Partner {self.name!r}>"
+
+
+def initials_of(name: str) -> str:
+    """Return the first letters of the first and last word of ``name`` ("Marc de Wit" -> "MW")."""
+    words = [w for w in name.replace("-", " ").split() if w[:1].isalpha()]
+    if not words:
+        return "?"
+    return (words[0][0] + (words[-1][0] if len(words) > 1 else "")).upper()
+
+
+# Which speakers speak at which sessions (both of the same event).
+session_speaker = Table(
+    "session_speaker",
+    db.metadata,
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
+    Column("speaker_id", ForeignKey("speaker.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Speaker(db.Model):
+    """A speaker of an event: who they are (in both languages), their photo and the sessions they speak at."""
+
+    __tablename__ = "speaker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role_pl: Mapped[str] = mapped_column(String(200), default="")
+    role_en: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    bio_pl: Mapped[str] = mapped_column(Text, default="")  # Markdown (app.markup)
+    bio_en: Mapped[str] = mapped_column(Text, default="")
+    # File name of the uploaded photo under UPLOAD_FOLDER (app.media), random; None: initials instead.
+    photo: Mapped[str | None] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="speakers")
+    sessions: Mapped[list[Session]] = relationship(
+        secondary=session_speaker, back_populates="speakers", order_by="(Session.starts_at, Session.id)"
+    )
+
+    @property
+    def role(self) -> str:
+        """Role in the current language."""
+        return localized(self, "role")
+
+    @property
+    def bio(self) -> str:
+        """Biography in the current language (Markdown)."""
+        return localized(self, "bio")
+
+    @property
+    def initials(self) -> str:
+        """The initials of the name, shown instead of a missing photo."""
+        return initials_of(self.name)
+
+    @property
+    def affiliation(self) -> str:
+        """Role and organisation in the current language, e.g. "Urban planner, City of Nijmegen"."""
+        return ", ".join(part for part in (self.role, self.organisation) if part)
+
+    def __repr__(self) -> str:
+        return f"<Speaker {self.id} {self.name!r}>"
 
 
 class Session(db.Model):
@@ -202,6 +274,9 @@ class Session(db.Model):
     event: Mapped[Event] = relationship(back_populates="sessions")
     groups: Mapped[list[Group]] = relationship(
         back_populates="session", order_by="Group.id", cascade="all, delete-orphan"
+    )
+    speakers: Mapped[list[Speaker]] = relationship(
+        secondary=session_speaker, back_populates="sessions", order_by="(Speaker.position, Speaker.id)"
     )
 
     __table_args__ = (

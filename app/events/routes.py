@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from ..db import utcnow
 from ..pagecache import cached_page
 from ..security import safe_next
-from .services import EventNotFound, get_public_event_row, list_public_events, public_programme
+from .services import EventNotFound, get_public_event_row, list_public_events, partners_by_kind, public_programme
 
 bp = Blueprint("events", __name__)
 
@@ -34,6 +34,8 @@ def event(slug: str):  # type: ignore[no-untyped-def]
             event=event,
             days=programme.days,
             waiting=programme.waiting,
+            speakers=programme.speakers,
+            partners=partners_by_kind(event),
             is_open=event.is_registration_open(utcnow()),
         )
 

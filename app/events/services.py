@@ -17,9 +17,23 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..db import utcnow
 from ..extensions import db
 from ..i18n import TIMEZONE, current_language, format_clock, format_when, group_label
-from ..labels import SESSION_KIND_LABELS, eligible_label
+from ..labels import PARTNER_KIND_LABELS, SESSION_KIND_LABELS, eligible_label
+from ..markup import render_markdown
 from ..registration.models import Booking, BookingStatus
-from .models import BookingMode, Event, EventStatus, Group, Series, Session, SessionKind
+from .models import (
+    PARTNER_KINDS,
+    BookingMode,
+    Event,
+    EventStatus,
+    Group,
+    Partner,
+    Series,
+    Session,
+    SessionKind,
+    Speaker,
+    initials_of,
+    session_speaker,
+)
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CLOSED)
 
@@ -190,6 +204,20 @@ def _iso(value: datetime | None) -> str | None:
 
 _session_table = Session.__table__
 _group_table = Group.__table__
+_speaker_table = Speaker.__table__
+
+
+@dataclass(frozen=True)
+class PublicSpeaker:
+    """A speaker as the public event page shows them, in one language; ``bio`` is sanitised HTML."""
+
+    id: int
+    name: str
+    affiliation: str  # "urban planner, City of Nijmegen"
+    bio: str
+    photo: str | None
+    initials: str
+    session_titles: tuple[str, ...]
 
 
 class PublicGroup:
@@ -234,6 +262,8 @@ class PublicSession:
     kind_label: str
     only_for: str  # "Only for: mayors, …", or "" when everyone may book
     availability_text: str  # "3 places left", "Full — waiting list (2 waiting)" …
+    description_html: str  # the description as sanitised HTML (app.markup)
+    speakers: tuple[PublicSpeaker, ...]
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.__dict__.update(fields)
@@ -262,6 +292,7 @@ class PublicProgramme:
 
     sessions: list[PublicSession]
     waiting: dict[int, int]  # waiting people per full session
+    speakers: tuple[PublicSpeaker, ...] = ()  # the event's speakers in their order
 
     @property
     def days(self) -> list[tuple[date, list[PublicSession]]]:
@@ -288,6 +319,7 @@ class _CachedProgramme:
     group_ids: frozenset[int]
     sessions: tuple[dict[str, Any], ...]  # PublicSession fields without counters, in programme order
     groups: dict[int, tuple[tuple[int, str, str, str], ...]]  # session id -> (id, name, facilitator, room)
+    speakers: tuple[PublicSpeaker, ...] = ()
 
 
 def public_programme(event: Event, with_groups: bool = True) -> PublicProgramme:
@@ -355,7 +387,7 @@ def public_programme(event: Event, with_groups: bool = True) -> PublicProgramme:
                 }
             )
         )
-    return PublicProgramme(sessions=sessions, waiting=waiting)
+    return PublicProgramme(sessions=sessions, waiting=waiting, speakers=cached.speakers)
 
 
 class _AvailabilityTexts:
@@ -444,6 +476,9 @@ def _build_programme(event_id: int) -> _CachedProgramme:
                 # The same fallback as i18n.localized: the Polish text when the other is empty.
                 "title": (row.title_en if language == "en" else None) or row.title_pl,
                 "description": (row.description_en if language == "en" else None) or row.description_pl,
+                "description_html": render_markdown(
+                    (row.description_en if language == "en" else None) or row.description_pl
+                ),
                 "starts_at": row.starts_at,
                 "ends_at": row.ends_at,
                 "room": row.room,
@@ -470,12 +505,16 @@ def _build_programme(event_id: int) -> _CachedProgramme:
     ):
         session_groups = groups[row.session_id]
         session_groups.append((row.id, group_label(row.name, len(session_groups) + 1), row.facilitator, row.room))
+    speakers, by_session = _read_speakers(event_id, language, {item["id"]: item["title"] for item in sessions})
+    for item in sessions:
+        item["speakers"] = by_session.get(item["id"], ())
     return _CachedProgramme(
         built_at=time.monotonic(),
         session_ids=frozenset(item["id"] for item in sessions),
         group_ids=frozenset(group[0] for items in groups.values() for group in items),
         sessions=tuple(sessions),
         groups={session_id: tuple(items) for session_id, items in groups.items()},
+        speakers=speakers,
     )
 
 
@@ -493,6 +532,63 @@ def group_labels(event_id: int) -> dict[int, str]:
         numbers[row.session_id] += 1
         labels[row.id] = group_label(row.name, numbers[row.session_id])
     return labels
+
+
+def _read_speakers(
+    event_id: int, language: str, titles: dict[int, str]
+) -> tuple[tuple[PublicSpeaker, ...], dict[int, tuple[PublicSpeaker, ...]]]:
+    """Read the event's speakers and the sessions they speak at in one query (sessions in programme order)."""
+    sp = _speaker_table.c
+    rows = db.session.execute(
+        select(
+            sp.id,
+            sp.name,
+            sp.role_pl,
+            sp.role_en,
+            sp.organisation,
+            sp.bio_pl,
+            sp.bio_en,
+            sp.photo,
+            session_speaker.c.session_id,
+        )
+        .outerjoin(session_speaker, session_speaker.c.speaker_id == sp.id)
+        .where(sp.event_id == event_id)
+        .order_by(sp.position, sp.id)
+    ).all()
+    order = {session_id: n for n, session_id in enumerate(titles)}
+    fields: dict[int, Any] = {}
+    sessions_of: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        fields.setdefault(row.id, row)
+        if row.session_id in order:
+            sessions_of[row.id].append(row.session_id)
+    speakers = []
+    by_session: dict[int, list[PublicSpeaker]] = defaultdict(list)
+    for speaker_id, row in fields.items():
+        # The same fallback as i18n.localized: the Polish text when the other is empty.
+        role = (row.role_en if language == "en" else None) or row.role_pl
+        session_ids = sorted(sessions_of[speaker_id], key=order.__getitem__)
+        speaker = PublicSpeaker(
+            id=speaker_id,
+            name=row.name,
+            affiliation=", ".join(part for part in (role, row.organisation) if part),
+            bio=render_markdown((row.bio_en if language == "en" else None) or row.bio_pl),
+            photo=row.photo,
+            initials=initials_of(row.name),
+            session_titles=tuple(titles[session_id] for session_id in session_ids),
+        )
+        speakers.append(speaker)
+        for session_id in session_ids:
+            by_session[session_id].append(speaker)
+    return tuple(speakers), {session_id: tuple(items) for session_id, items in by_session.items()}
+
+
+def partners_by_kind(event: Event) -> list[tuple[str, list[Partner]]]:
+    """Return the event's partners grouped by kind, in the order of PARTNER_KINDS (other kinds last)."""
+    groups: dict[str, list[Partner]] = defaultdict(list)
+    for partner in event.partners:
+        groups[partner.role if partner.role in PARTNER_KIND_LABELS else "partner"].append(partner)
+    return [(kind, groups[kind]) for kind in PARTNER_KINDS if groups.get(kind)]
 
 
 def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:

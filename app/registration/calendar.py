@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
+from flask_babel import force_locale, gettext
 from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
 from icalendar.parser import Contentline, Parameters
 from icalendar.prop import vDatetime, vInt, vText
 
-from ..events.models import Event
+from ..events.models import Event, Session
 from ..i18n import TIMEZONE, localized
+from ..markup import markdown_to_text
 from .models import Booking, BookingStatus, Registration, RegistrationStatus
 
 
@@ -87,7 +89,13 @@ def registration_calendar(
         )
         parts += [
             _VEVENT_BEGIN,
-            _entry_lines(session.starts_at, session.ends_at, localized(session, "title", language), location),
+            _entry_lines(
+                session.starts_at,
+                session.ends_at,
+                localized(session, "title", language),
+                location,
+                session_description(session, language),
+            ),
             _line("UID", booking_uid(booking, domain)),
             stamp,
             _line("SEQUENCE", int(booking.updated_at.timestamp())),
@@ -96,6 +104,28 @@ def registration_calendar(
         ]
     parts.append(_CALENDAR_END)
     return b"".join(parts)
+
+
+def session_description(session: Session, language: str) -> str:
+    """Return a session's calendar description: its text without Markdown, then its speakers, one a line."""
+    text = markdown_to_text(localized(session, "description", language))
+    speakers = [
+        " — ".join(
+            part
+            for part in (
+                speaker.name,
+                ", ".join(p for p in (localized(speaker, "role", language), speaker.organisation) if p),
+            )
+            if part
+        )
+        for speaker in session.speakers
+    ]
+    if speakers:
+        with force_locale(language):
+            heading = gettext("Speakers")
+        block = f"{heading}:\n" + "\n".join(f"- {line}" for line in speakers)
+        text = f"{text}\n\n{block}" if text else block
+    return text
 
 
 _CALENDAR_STATUS = {BookingStatus.CANCELLED: "CANCELLED", BookingStatus.CONFIRMED: "CONFIRMED"}
@@ -135,14 +165,16 @@ def _status_line(status: str) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _entry_lines(starts_at: datetime, ends_at: datetime, summary: str, location: str) -> bytes:
-    """Return the lines every participant's copy of an entry shares (times, title, place), as icalendar writes them."""
+def _entry_lines(starts_at: datetime, ends_at: datetime, summary: str, location: str, description: str = "") -> bytes:
+    """Return the lines every participant's copy of an entry shares (times, title, place, description), as icalendar writes them."""
     entry = CalendarEvent()
     entry.add("dtstart", starts_at.astimezone(TIMEZONE))
     entry.add("dtend", ends_at.astimezone(TIMEZONE))
     entry.add("summary", summary)
     if location:
         entry.add("location", location)
+    if description:
+        entry.add("description", description)
     return entry.to_ical().removeprefix(_VEVENT_BEGIN).removesuffix(_VEVENT_END)
 
 
