@@ -18,6 +18,7 @@ from app.certificates.pdf import Certificate, SessionLine, build_pdf, clean
 from app.checkin import services as checkin
 from app.checkin.services import Scope
 from app.events.models import Event
+from app.extensions import db as _db
 from app.notifications.models import MessageKind, MessageStatus
 from app.registration import services as registration_services
 from app.registration.models import BookingStatus, Registration
@@ -475,21 +476,17 @@ def test_a_participant_checked_in_later_is_emailed_on_the_next_send(db, past, ou
     ]
 
 
-def test_two_sends_at_once_email_each_participant_once(app, db, past, outbox):
-    event, debate, _workshop = past
-    for n in range(4):
-        registration, _token = _register(event, debate, last_name=f"Rownolegla{n}")
-        _check_in(event, registration)
-    event_id = event.id
+def _send_twice_at_once(app, db, event_id: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Run two sends of the event's certificates in two threads released together; return what each sent."""
     db.session.remove()
-    barrier = threading.Barrier(2)
+    start = threading.Barrier(2)
     counts: list[int] = []
     errors: list[BaseException] = []
 
     def send() -> None:
         with app.app_context():
             try:
-                barrier.wait(timeout=10)
+                start.wait(timeout=10)
                 counts.append(certificates.offer_certificates(event_id))
             except BaseException as error:  # noqa: BLE001 - reported below
                 errors.append(error)
@@ -501,9 +498,70 @@ def test_two_sends_at_once_email_each_participant_once(app, db, past, outbox):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a sender hung"
     assert not errors, errors
-    assert sum(counts) == 4
+    return counts
+
+
+@pytest.fixture
+def four_present(db, past):  # type: ignore[no-untyped-def]
+    """The past event with four participants checked in; return its id."""
+    event, debate, _workshop = past
+    for n in range(4):
+        registration, _token = _register(event, debate, last_name=f"Rownolegla{n}")
+        _check_in(event, registration)
+    return event.id
+
+
+@pytest.fixture
+def read_first(backend, monkeypatch):  # type: ignore[no-untyped-def]
+    """Make both senders read the list of people not emailed before either claims one (PostgreSQL only:
+    SQLite's writers queue one transaction behind the other, so they cannot interleave)."""
+    if backend != "postgresql":
+        pytest.skip("two write transactions interleave only on PostgreSQL")
+    read = certificates.present_registrations
+    both_read = threading.Barrier(2)
+
+    def read_then_wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = read(*args, **kwargs)
+        both_read.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(certificates, "present_registrations", read_then_wait)
+
+
+@pytest.fixture
+def unguarded(monkeypatch):  # type: ignore[no-untyped-def]
+    """Remove the guard: the claim no longer checks that nobody emailed the person meanwhile."""
+    from sqlalchemy import update
+
+    def claim_regardless(registration_id: int, token_hash: str, now: datetime) -> bool:
+        _db.session.execute(
+            update(Registration)
+            .where(Registration.id == registration_id)
+            .values(certificate_offered_at=now, manage_token_hash=token_hash)
+        )
+        return True
+
+    monkeypatch.setattr(certificates, "claim_offer", claim_regardless)
+
+
+def test_two_sends_at_once_email_each_participant_once(app, db, four_present, outbox):
+    counts = _send_twice_at_once(app, db, four_present)
+    assert sorted(counts) == [0, 4] or sum(counts) == 4
     assert len(outbox.messages(kind="certificate")) == 4
+
+
+def test_two_sends_that_read_the_same_list_email_each_participant_once(app, db, four_present, read_first, outbox):
+    counts = _send_twice_at_once(app, db, four_present)
+    assert sorted(counts) == [0, 4]
+    assert len(outbox.messages(kind="certificate")) == 4
+
+
+def test_without_the_guard_two_sends_email_everybody_twice(app, db, four_present, read_first, unguarded, outbox):
+    counts = _send_twice_at_once(app, db, four_present)
+    assert counts == [4, 4]
+    assert len(outbox.messages(kind="certificate")) == 8
 
 
 # --- the command line ------------------------------------------------------------------------------

@@ -292,16 +292,26 @@ def offer_certificates(event_id: int, now: datetime | None = None, actor: Any = 
         sent = 0
         for registration in present_registrations(event, not_offered=True):
             token = new_token()
-            claimed = db.session.execute(
-                update(Registration)
-                .where(Registration.id == registration.id, Registration.certificate_offered_at.is_(None))
-                .values(certificate_offered_at=now, manage_token_hash=hash_token(token), updated_at=now)
-                .execution_options(synchronize_session="fetch")
-            ).rowcount
-            if claimed != 1:
+            if not claim_offer(registration.id, hash_token(token), now):
                 continue  # another request emailed this person in the meantime
             emails.queue_certificate_offer(registration, token, now)
             sent += 1
         if sent:
             record("certificates.offered", event_id=event.id, actor=actor, recipients=sent)
     return sent
+
+
+def claim_offer(registration_id: int, token_hash: str, now: datetime) -> bool:
+    """Mark a registration's certificate as emailed and give it a new link, unless it was emailed already.
+
+    Tell whether this call did it: the UPDATE's condition is the guard, which a
+    concurrent request that read the same list before our commit finds false.
+    Flushes only.
+    """
+    claimed = db.session.execute(
+        update(Registration)
+        .where(Registration.id == registration_id, Registration.certificate_offered_at.is_(None))
+        .values(certificate_offered_at=now, manage_token_hash=token_hash, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return bool(claimed == 1)
