@@ -163,6 +163,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach the blueprints of each area."""
     from .admin.accounts import bp as admin_accounts_bp
     from .admin.allocation import bp as admin_allocation_bp
+    from .admin.certificates import bp as admin_certificates_bp
     from .admin.checkin import bp as admin_checkin_bp
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.events import bp as admin_events_bp
@@ -173,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.speakers import bp as admin_speakers_bp
     from .api import bp as api_bp
     from .auth.routes import bp as auth_bp
+    from .certificates.routes import bp as certificates_bp
     from .events.routes import bp as events_bp
     from .notifications.routes import bp as notifications_bp
     from .registration.gdpr_routes import bp as gdpr_bp
@@ -194,6 +196,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_checkin_bp)
     app.register_blueprint(admin_import_bp)
     app.register_blueprint(admin_speakers_bp)
+    app.register_blueprint(certificates_bp)
+    app.register_blueprint(admin_certificates_bp)
 
 
 def register_static_files(app: Flask) -> None:

@@ -42,6 +42,9 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(offers_cli)
     app.cli.add_command(holds_cli)
     app.cli.add_command(check_cli)
+    from .certificates.cli import certificates_cli
+
+    app.cli.add_command(certificates_cli)
 
 
 @click.group("organiser")

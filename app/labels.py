@@ -173,6 +173,7 @@ AUDIT_ACTION_LABELS = {
     "allocation_reopened": _l("Workshop allocation reopened"),
     "series_priority_changed": _l("Series priority changed"),
     "checkin.undone": _l("Check-in undone"),
+    "certificates.offered": _l("Certificates of attendance emailed"),
     "bulk_email": _l("Email sent to participants"),
     "email_retry": _l("Email sent again"),
     "export": _l("List exported"),

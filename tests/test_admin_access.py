@@ -90,9 +90,13 @@ def test_admin_only_routes_refuse_organisers(app, client, make_event, as_organis
 
 
 # What staff at the venue may open of their own event: the check-in desk, the printed lists
-# (names, organisations, sessions) and the figures (dashboard, allocation runs). Everything else of the event is 403:
+# (names, organisations, sessions), the certificates of attendance (the same, as PDF; emailing
+# them is the organisers') and the figures (dashboard, allocation runs). Everything else of the event is 403:
 # contact details, lists and exports of personal data, and every change.
 STAFF_ROUTES = {
+    ("GET", "admin_certificates.index"),
+    ("GET", "admin_certificates.download_all"),
+    ("GET", "admin_certificates.download_one"),
     ("GET", "admin_dashboard.event_dashboard"),
     ("GET", "admin_allocation.index"),
     ("GET", "admin_checkin.page"),

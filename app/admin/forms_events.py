@@ -226,6 +226,16 @@ class EventForm(Form):
         validators=[Optional(), NumberRange(min=1, max=720, message=_l("Enter a number from 1 to 720."))],
         description=_l("Unconfirmed registrations are cancelled after this time and their places released."),
     )
+    certificate_signatory_name = _text(
+        _l("Certificates signed by"),
+        200,
+        required=False,
+        description=_l(
+            "Name printed under the signature line of the certificates of attendance. Empty: the organiser only."
+        ),
+    )
+    certificate_signatory_role_pl = _text(_l("Signatory's role (Polish)"), 200, required=False)
+    certificate_signatory_role_en = _text(_l("Signatory's role (English)"), 200, required=False)
 
     layout = [
         ("series_id", "slug"),
@@ -236,6 +246,7 @@ class EventForm(Form):
         ("registration_opens_at", "registration_closes_at"),
         ("max_ranked_choices", "preference_deadline", "contact_email"),
         ("requires_email_confirmation", "confirmation_hold_hours"),
+        ("certificate_signatory_name", "certificate_signatory_role_pl", "certificate_signatory_role_en"),
     ]
 
     def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
@@ -270,6 +281,9 @@ class EventForm(Form):
             preference_deadline=self.preference_deadline.data,
             requires_email_confirmation=bool(self.requires_email_confirmation.data),
             confirmation_hold_hours=self.confirmation_hold_hours.data or 24,
+            certificate_signatory_name=self.certificate_signatory_name.data or "",
+            certificate_signatory_role_pl=self.certificate_signatory_role_pl.data or "",
+            certificate_signatory_role_en=self.certificate_signatory_role_en.data or "",
         )
 
 

@@ -153,6 +153,9 @@ class EventData:
     preference_deadline: datetime | None = None
     requires_email_confirmation: bool = False
     confirmation_hold_hours: int = 24
+    certificate_signatory_name: str = ""
+    certificate_signatory_role_pl: str = ""
+    certificate_signatory_role_en: str = ""
 
 
 @dataclass
@@ -389,6 +392,9 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
                 max_ranked_choices=source.max_ranked_choices,
                 requires_email_confirmation=source.requires_email_confirmation,
                 confirmation_hold_hours=source.confirmation_hold_hours,
+                certificate_signatory_name=source.certificate_signatory_name,
+                certificate_signatory_role_pl=source.certificate_signatory_role_pl,
+                certificate_signatory_role_en=source.certificate_signatory_role_en,
             )
             clone.partners = [
                 Partner(name=p.name, url=p.url, role=p.role, position=p.position, logo=copy_image(p.logo))

@@ -108,6 +108,10 @@ class Event(db.Model):
     confirmation_hold_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # Ranked choices may change until then; None means until registration closes.
     preference_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who signs the certificates of attendance (app.certificates); empty: the series' organiser only.
+    certificate_signatory_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    certificate_signatory_role_pl: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    certificate_signatory_role_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     series: Mapped[Series] = relationship(back_populates="events")

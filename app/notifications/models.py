@@ -29,6 +29,7 @@ class MessageKind(str, enum.Enum):
     INVITATION = "invitation"  # an organiser's invitation code for a restricted session
     BULK = "bulk"  # an organiser's message to many participants
     PASSWORD_RESET = "password_reset"  # a link to set an organiser's forgotten password (no event)
+    CERTIFICATE = "certificate"  # the certificate of attendance is ready, after the event
 
 
 class MessageStatus(str, enum.Enum):

@@ -93,6 +93,8 @@ class Registration(db.Model):
     confirmed_email_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the personal data was erased (on request, or by the purge of old events).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the email offering the certificate of attendance was queued (app.certificates): once only.
+    certificate_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship()
     bookings: Mapped[list[Booking]] = relationship(
