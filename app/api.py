@@ -69,8 +69,9 @@ def events() -> Response:
     if series_slug is not None:
         chosen = [e for e in chosen if e.series.slug == series_slug]
     response = jsonify({"events": [event_summary(e) for e in chosen]})
-    # Every public event counts: one that ends or is unpublished leaves a filtered list too.
-    return conditional(response, public_changed_at(upcoming + [e for es in past.values() for e in es], now, False))
+    # Every event counts: one that ends or is unpublished changes a filtered list too.
+    everything = upcoming + [e for es in past.values() for e in es]
+    return conditional(response, public_changed_at(everything, now, with_availability=False, any_event_edit=True))
 
 
 @bp.route("/v1/events/<slug>")

@@ -1,4 +1,4 @@
-"""Rendered public pages kept per process for a few seconds (the event page, the registration form).
+"""Rendered public pages kept per process for a few seconds (the event page, the registration form), and public answers' validators.
 
 Under a registration rush the same two pages are asked for hundreds of times a
 second, and rendering 200 sessions costs far more than the rest of the request.

@@ -11,8 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from app.admin.programme import SessionData, update_session
+from app.admin.programme import SessionData, change_event_status, update_session
 from app.api_spec import openapi_document
+from app.audit.models import AuditEntry
 from app.demo import seed_demo_data
 from app.events.models import EventStatus, Series
 from app.events.services import get_public_event
@@ -217,3 +218,28 @@ def test_an_organiser_edit_moves_last_modified(client, make_event, make_session)
     assert after.get_json()["sessions"][0]["title"]["pl"] == "Nowy tytuł"
     assert after.headers["Last-Modified"] != before.headers["Last-Modified"]
     assert client.get(url, headers={"If-Modified-Since": after.headers["Last-Modified"]}).status_code == 304
+
+
+def test_publishing_an_event_moves_the_lists_last_modified(client, make_event):
+    make_event()
+    draft = make_event(status=EventStatus.DRAFT)
+    before = client.get("/api/v1/events")
+    time.sleep(1.1)  # Last-Modified counts whole seconds
+    change_event_status(draft.id, "publish")
+    after = client.get("/api/v1/events", headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert after.status_code == 200
+    assert draft.slug in [e["slug"] for e in after.get_json()["events"]]
+
+
+def test_an_event_leaving_the_list_moves_its_last_modified(client, db, make_event):
+    make_event()
+    leaving = make_event()
+    before = client.get("/api/v1/events")
+    time.sleep(1.1)
+    # An event taken back from the public (as a status change would, with its audit entry).
+    leaving.status = EventStatus.DRAFT
+    db.session.add(AuditEntry(actor_label="organiser@zapisy.test", action="event.unpublish", event_id=leaving.id))
+    db.session.commit()
+    after = client.get("/api/v1/events", headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert after.status_code == 200
+    assert leaving.slug not in [e["slug"] for e in after.get_json()["events"]]

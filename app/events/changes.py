@@ -28,11 +28,15 @@ PUBLIC_ACTIONS = ("event.%", "session.%", "group.%", "series.%")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def public_changed_at(events: Collection[Event], now: datetime, with_availability: bool = True) -> datetime:
+def public_changed_at(
+    events: Collection[Event], now: datetime, with_availability: bool = True, any_event_edit: bool = False
+) -> datetime:
     """Return when the public data of ``events`` last changed (never later than ``now``).
 
     ``with_availability`` adds the registrations and bookings (places left); the list
-    of events shows no counts and leaves them out.
+    of events shows no counts and leaves them out. ``any_event_edit`` counts the
+    organisers' edits of every event, for an answer listing several: an event
+    unpublished since, no longer among ``events``, changed the list too.
     """
     if not events:
         changed = [EPOCH]
@@ -42,14 +46,11 @@ def public_changed_at(events: Collection[Event], now: datetime, with_availabilit
             changed += [t for t in (e.registration_opens_at, e.registration_closes_at, e.ends_at) if t and t <= now]
     ids = sorted(e.id for e in events)
     actions = or_(*(AuditEntry.action.like(pattern) for pattern in PUBLIC_ACTIONS))
-    # Series edits and deleted events name no event: any of them counts for every event.
-    changed.append(
-        db.session.execute(
-            select(func.max(AuditEntry.at)).where(
-                actions, or_(AuditEntry.event_id.in_(ids), AuditEntry.event_id.is_(None))
-            )
-        ).scalar()
-    )
+    edits = select(func.max(AuditEntry.at)).where(actions)
+    if not any_event_edit:
+        # Series edits and deleted events name no event: any of them counts for every event.
+        edits = edits.where(or_(AuditEntry.event_id.in_(ids), AuditEntry.event_id.is_(None)))
+    changed.append(db.session.execute(edits).scalar())
     if with_availability and ids:
         changed.append(
             db.session.execute(select(func.max(Registration.updated_at)).where(Registration.event_id.in_(ids))).scalar()

@@ -76,7 +76,7 @@ def programme_feed(slug: str) -> Response:
         event = get_public_event(slug)
     except EventNotFound:
         abort(404)
-    return _feed([event], gettext("Programme: %(title)s", title=event.title), slug)
+    return _feed([event], gettext("Programme: %(title)s", title=event.title), slug, any_event_edit=False)
 
 
 @bp.route("/series/<slug>/programme.ics")
@@ -86,13 +86,13 @@ def series_feed(slug: str) -> Response:
         series, events = get_public_series(slug)
     except SeriesNotFound:
         abort(404)
-    return _feed(events, series.name, slug)
+    return _feed(events, series.name, slug, any_event_edit=True)
 
 
-def _feed(events: list[Event], name: str, filename: str) -> Response:
+def _feed(events: list[Event], name: str, filename: str, any_event_edit: bool) -> Response:
     """Answer a programme feed with its validators (a calendar app asking again gets a 304)."""
     base_url = current_app.config["BASE_URL"].rstrip("/")
-    changed_at = public_changed_at(events, utcnow(), with_availability=False)
+    changed_at = public_changed_at(events, utcnow(), with_availability=False, any_event_edit=any_event_edit)
     body = programme_ics(
         events,
         name,
