@@ -101,7 +101,12 @@ class Config:
     RANKED_OFFER_HOURS = float(os.environ.get("RANKED_OFFER_HOURS", "48"))
 
     SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
+    # "Lax", "Strict" or "None"; embedding the form in another site (FRAME_ANCESTORS) needs "None".
+    SESSION_COOKIE_SAMESITE = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Sites (space-separated origins, e.g. "https://www.example.org") that may show the registration
+    # form in a frame; empty: no site may. README, "Embedding the registration form".
+    FRAME_ANCESTORS = os.environ.get("FRAME_ANCESTORS", "")
 
     REDIS_URL = os.environ.get("REDIS_URL")  # shared counters for several hosts
     LOGIN_THROTTLE_WINDOW = 15 * 60  # seconds in which failed logins are counted

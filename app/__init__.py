@@ -96,6 +96,41 @@ def check_config(app: Flask) -> None:
         raise ConfigError("Debug mode must be off in production (unset FLASK_DEBUG, or set ZAPISY_ENV=development).")
     if app.config.get("MULTI_HOST") and app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise ConfigError("ZAPISY_MULTI_HOST is set: several hosts need PostgreSQL, SQLite is for one host only.")
+    check_embedding(app)
+
+
+SAME_SITE_VALUES = ("Lax", "Strict", "None")
+
+
+def check_embedding(app: Flask) -> None:
+    """Check FRAME_ANCESTORS and the session cookie it needs; keep the parsed origins in FRAME_ANCESTORS_ORIGINS.
+
+    A form framed by another site is a third-party context: its session cookie (the CSRF
+    token, the receipt of the registration) travels only as ``SameSite=None; Secure``, and
+    goes ``Partitioned`` (CHIPS) so that browsers which block third-party cookies still keep
+    it, for that site only.
+
+    :raises ConfigError:
+    """
+    from .security import parse_frame_ancestors
+
+    same_site = app.config.get("SESSION_COOKIE_SAMESITE")
+    if same_site not in SAME_SITE_VALUES:
+        raise ConfigError(f"SESSION_COOKIE_SAMESITE={same_site!r} is not one of {', '.join(SAME_SITE_VALUES)}.")
+    try:
+        origins = parse_frame_ancestors(app.config.get("FRAME_ANCESTORS"))
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    if origins and same_site != "None":
+        raise ConfigError(
+            "FRAME_ANCESTORS is set, but a form in another site's frame gets its session cookie only with "
+            "SESSION_COOKIE_SAMESITE=None (and SESSION_COOKIE_SECURE=1, over HTTPS): set both, or unset "
+            "FRAME_ANCESTORS."
+        )
+    if same_site == "None" and not app.config.get("SESSION_COOKIE_SECURE"):
+        raise ConfigError("SESSION_COOKIE_SAMESITE=None needs SESSION_COOKIE_SECURE=1: browsers refuse it otherwise.")
+    app.config["FRAME_ANCESTORS_ORIGINS"] = origins
+    app.config["SESSION_COOKIE_PARTITIONED"] = same_site == "None"
 
 
 def register_security(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
@@ -65,13 +65,18 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        if _framed_without_cookie():
+            return _render(400, FRAMED_WITHOUT_COOKIE_MESSAGE, new_window_url=request.full_path.rstrip("?"))
         return _render(
             400, _l("The form has expired or was not sent from this site. Go back, reload the page and try again.")
         )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
-        return _render(error.code or 500)
+        body, code = _render(error.code or 500)
+        # A 405 says which methods would do (werkzeug's own page does).
+        allowed = getattr(error, "valid_methods", None)
+        return body, code, {"Allow": ", ".join(sorted(allowed))} if allowed else {}
 
     @app.errorhandler(500)
     def server_error(error):  # type: ignore[no-untyped-def]
@@ -93,7 +98,63 @@ def init_errors(app: Flask) -> None:
         return _render(500)
 
 
-def _render(code: int, detail: object | None = None):  # type: ignore[no-untyped-def]
-    """Render the error page for ``code``."""
+def _render(code: int, detail: object | None = None, new_window_url: str | None = None):  # type: ignore[no-untyped-def]
+    """Render the error page for ``code`` (a JSON problem under ``/api/``); ``new_window_url``: offer it in a new window."""
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
-    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+    if is_api_request():
+        return problem(code, title, detail or message)
+    page = render_template(
+        "errors/error.html", code=code, title=title, message=detail or message, new_window_url=new_window_url
+    )
+    return page, code
+
+
+# Said in another site's frame when the browser kept no session cookie there (third-party cookies blocked).
+FRAMED_WITHOUT_COOKIE_MESSAGE = _l(
+    "Your browser does not let this form keep its session inside another site's page, so it cannot be sent "
+    "from here. Open the form in a new window and send it there (your answers are not carried over)."
+)
+
+
+def _framed_without_cookie() -> bool:
+    """Tell whether the request came from a frame without the session cookie (the browser blocks it there)."""
+    return (
+        request.headers.get("Sec-Fetch-Dest") == "iframe"
+        and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+    )
+
+
+API_PREFIX = "/api"
+# Stable, English names of the problems, for programs (the title and detail are translated).
+PROBLEM_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_parameter",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def is_api_request() -> bool:
+    """Tell whether this request is for the JSON API, whose errors are JSON too."""
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def problem(code: int, title: object, detail: object, **extra: object):  # type: ignore[no-untyped-def]
+    """Return an RFC 9457 problem (``application/problem+json``) and its status code."""
+    response = jsonify(
+        {
+            "type": "about:blank",
+            "status": code,
+            "code": PROBLEM_CODES.get(code, "internal_error" if code >= 500 else "bad_request"),
+            "title": str(title),
+            "detail": str(detail),
+            **extra,
+        }
+    )
+    response.status_code = code
+    response.mimetype = "application/problem+json"
+    return response, code

@@ -1,4 +1,4 @@
-"""Rendered public pages kept per process for a few seconds (the event page, the registration form).
+"""Rendered public pages kept per process for a few seconds (the event page, the registration form), and public answers' validators.
 
 Under a registration rush the same two pages are asked for hundreds of times a
 second, and rendering 200 sessions costs far more than the rest of the request.
@@ -15,8 +15,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime
 
-from flask import current_app, g, request, session
+from flask import Response, current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -64,3 +65,18 @@ def cached_page(name: str, key: str, ttl: float, render: Callable[[], str], with
     # rendered answer would change the cookie again (between a double click's answers, say).
     _ = current_user.is_authenticated
     return html
+
+
+def conditional(response: Response, last_modified: datetime) -> Response:
+    """Give a public answer its validators and answer 304 when the client's copy is current.
+
+    The ``ETag`` is a digest of the body, so it changes with every change of what is
+    said (places left included); ``Last-Modified`` is ``last_modified``. ``no-cache``
+    lets browsers and proxies keep the answer but makes them ask again each time:
+    availability changes by the second, and a 304 costs little.
+    """
+    response.add_etag()
+    response.last_modified = last_modified
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    return response.make_conditional(request)

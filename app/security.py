@@ -43,6 +43,42 @@ PERMISSIONS_POLICY = "camera=(), geolocation=(), microphone=()"
 CAMERA_PERMISSIONS_POLICY = "camera=(self), geolocation=(), microphone=()"
 CAMERA_ENDPOINTS = frozenset({"admin_checkin.page"})
 
+# The pages an organiser's own site may show in a frame when FRAME_ANCESTORS names it: the
+# registration form (its refusals and errors included), the page after it, and the privacy
+# notice the form's consent refers to. Everything else, the back office and the private
+# manage pages above all, refuses every frame.
+EMBEDDABLE_ENDPOINTS = frozenset({"registration.register", "registration.registered", "events.privacy"})
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors {ancestors}"
+)
+# An origin as CSP's frame-ancestors takes it: scheme, host (letters, digits, dots, hyphens) and port.
+FRAME_ANCESTOR = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def parse_frame_ancestors(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Return the origins of the FRAME_ANCESTORS setting (space-separated), checked and lower-cased.
+
+    :raises ValueError: naming the first value that is not an ``https://`` or ``http://``
+        origin (no path, no wildcard, no CSP keyword).
+    """
+    items = value.split() if isinstance(value, str) else list(value or ())
+    origins = []
+    for item in items:
+        origin = item.lower().removesuffix("/")
+        port = origin.rpartition(":")[2] if origin.count(":") == 2 else ""
+        if not FRAME_ANCESTOR.match(origin) or (port and not 0 < int(port) < 65536):
+            raise ValueError(
+                f"FRAME_ANCESTORS: {item!r} is not an origin such as https://www.example.org "
+                "(scheme https or http, a host name, an optional port; no path, no *, no quotes), "
+                "separated by spaces."
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
 # Secrets in paths: a manage link (/r/<token>) and a password-reset link (/admin/reset-password/<token>).
 TOKEN_IN_PATH = re.compile(r"(/r|/reset-password)/[^/?#\s]+")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -117,14 +153,14 @@ def _has_nul(values) -> bool:  # type: ignore[no-untyped-def]
 def _security_headers(response: Response) -> Response:
     """Add the security headers to every response, error pages and static files included."""
     headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'",
-    )
+    ancestors = current_app.config.get("FRAME_ANCESTORS_ORIGINS", ())
+    if ancestors and request.endpoint in EMBEDDABLE_ENDPOINTS:
+        # X-Frame-Options cannot name several sites: the CSP alone says who may frame the page.
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(ancestors=" ".join(ancestors)))
+    else:
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(ancestors="'none'"))
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault(
         "Permissions-Policy",
         CAMERA_PERMISSIONS_POLICY if request.endpoint in CAMERA_ENDPOINTS else PERMISSIONS_POLICY,

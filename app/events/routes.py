@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from ..db import utcnow
-from ..pagecache import cached_page
+from ..i18n import current_language
+from ..pagecache import cached_page, conditional
+from ..registration.calendar import programme_ics
 from ..security import safe_next
-from .services import EventNotFound, get_public_event_row, list_public_events, partners_by_kind, public_programme
+from .changes import public_changed_at
+from .models import Event
+from .services import (
+    EventNotFound,
+    SeriesNotFound,
+    get_public_event,
+    get_public_event_row,
+    get_public_series,
+    list_public_events,
+    partners_by_kind,
+    public_programme,
+)
 
 bp = Blueprint("events", __name__)
 
@@ -54,3 +70,43 @@ def set_language(code: str):  # type: ignore[no-untyped-def]
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
+
+
+@bp.route("/events/<slug>/programme.ics")
+def programme_feed(slug: str) -> Response:
+    """Return the event's public programme as a calendar feed (one entry per session)."""
+    try:
+        event = get_public_event(slug)
+    except EventNotFound:
+        abort(404)
+    return _feed([event], gettext("Programme: %(title)s", title=event.title), slug, any_event_edit=False)
+
+
+@bp.route("/series/<slug>/programme.ics")
+def series_feed(slug: str) -> Response:
+    """Return the programmes of every public event of a series as one calendar feed."""
+    try:
+        series, events = get_public_series(slug)
+    except SeriesNotFound:
+        abort(404)
+    return _feed(events, series.name, slug, any_event_edit=True)
+
+
+def _feed(events: list[Event], name: str, filename: str, any_event_edit: bool) -> Response:
+    """Answer a programme feed with its validators (a calendar app asking again gets a 304)."""
+    base_url = current_app.config["BASE_URL"].rstrip("/")
+    changed_at = public_changed_at(events, utcnow(), with_availability=False, any_event_edit=any_event_edit)
+    body = programme_ics(
+        events,
+        name,
+        current_language(),
+        urlsplit(base_url).hostname or "zapisy",
+        changed_at,
+        lambda event: base_url + url_for("events.event", slug=event.slug),
+    )
+    response = Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'inline; filename="{filename}.ics"'},
+    )
+    return conditional(response, changed_at)

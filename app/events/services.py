@@ -597,3 +597,26 @@ def _by_day(sessions: Iterable[Any]) -> list[tuple[date, list[Any]]]:
     for session in sessions:
         days[session.starts_at.astimezone(TIMEZONE).date()].append(session)
     return sorted(days.items())
+
+
+class SeriesNotFound(Exception):
+    """No series has this slug."""
+
+
+def get_public_series(slug: str) -> tuple[Series, list[Event]]:
+    """Return the series with ``slug`` and its public events (soonest first) with their sessions.
+
+    :raises SeriesNotFound: for unknown slugs.
+    """
+    series = db.session.execute(select(Series).where(Series.slug == slug)).scalar_one_or_none()
+    if series is None:
+        raise SeriesNotFound(slug)
+    events = list(
+        db.session.execute(
+            select(Event)
+            .where(Event.series_id == series.id, Event.status.in_(PUBLIC_STATUSES))
+            .options(selectinload(Event.sessions))
+            .order_by(Event.starts_at, Event.id)
+        ).scalars()
+    )
+    return series, events

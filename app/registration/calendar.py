@@ -1,7 +1,8 @@
-"""Calendar files (RFC 5545) of an event and a registration's booked sessions."""
+"""Calendar files (RFC 5545): an event and a registration's booked sessions, and the public programme feeds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -185,5 +186,87 @@ def warsaw_vtimezone(year: int) -> bytes:
     Only the transitions a calendar needs: the default range (1970-2038) makes
     the component, and every email that carries it, several times larger.
     """
-    timezone = Timezone.from_tzid("Europe/Warsaw", first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    return warsaw_vtimezone_years(year, year)
+
+
+@lru_cache(maxsize=8)
+def warsaw_vtimezone_years(first_year: int, last_year: int) -> bytes:
+    """Return Europe/Warsaw's VTIMEZONE from the year before ``first_year`` to the year after ``last_year``."""
+    timezone = Timezone.from_tzid(
+        "Europe/Warsaw", first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 2, 1, 1)
+    )
     return timezone.to_ical()
+
+
+# --- the public programme as a calendar feed (an event's or a whole series') -------------------
+
+
+def session_uid(session: Session, domain: str) -> str:
+    """Return the stable UID of a session in the public programme feed (same across requests and edits)."""
+    return f"session-{session.id}@{domain}"
+
+
+def programme_event_uid(event: Event, domain: str) -> str:
+    """Return the UID of an event without sessions yet in the programme feed."""
+    return f"programme-event-{event.id}@{domain}"
+
+
+# Calendar apps subscribed to a feed fetch it again about this often.
+FEED_REFRESH = "PT1H"
+
+
+def programme_ics(
+    events: list[Event], name: str, language: str, domain: str, changed_at: datetime, event_url: Callable[[Event], str]
+) -> bytes:
+    """Return the public programme of ``events`` as an iCalendar feed named ``name``.
+
+    One VEVENT per session, with the UID :func:`session_uid` (an event whose programme
+    is still empty gets one VEVENT of its own). Only what the public event page shows:
+    titles, times in Europe/Warsaw, rooms and descriptions, no counts and no people.
+    DTSTAMP is ``changed_at`` (when the public data last changed), so that the feed's
+    bytes, and its ETag, change only with the programme.
+    """
+    stamp = _line("DTSTAMP", changed_at)
+    years = [e.starts_at.astimezone(TIMEZONE).year for e in events] or [changed_at.year]
+    parts = [
+        _CALENDAR_HEAD,
+        _line("X-WR-CALNAME", name),
+        _line("X-WR-TIMEZONE", "Europe/Warsaw"),
+        _FEED_REFRESH_LINES,
+        warsaw_vtimezone_years(min(years), max(years)),
+    ]
+    for event in events:
+        url = _line("URL", event_url(event))
+        if not event.sessions:
+            location = ", ".join(part for part in (event.venue, event.city) if part)
+            parts += [
+                _VEVENT_BEGIN,
+                _entry_lines(event.starts_at, event.ends_at, localized(event, "title", language), location),
+                _line("UID", programme_event_uid(event, domain)),
+                stamp,
+                url,
+                _VEVENT_END,
+            ]
+        for session in event.sessions:
+            location = ", ".join(part for part in (session.room, event.venue, event.city) if part)
+            description = localized(session, "description", language)
+            parts += [
+                _VEVENT_BEGIN,
+                _entry_lines(session.starts_at, session.ends_at, localized(session, "title", language), location),
+                _line("UID", session_uid(session, domain)),
+                stamp,
+                url,
+                _line("DESCRIPTION", description) if description else b"",
+                _VEVENT_END,
+            ]
+    parts.append(_CALENDAR_END)
+    return b"".join(parts)
+
+
+def _feed_refresh_lines() -> bytes:
+    """Return the properties that tell subscribed calendars how often to fetch the feed again."""
+    refresh = Contentline.from_parts("REFRESH-INTERVAL", Parameters({"VALUE": "DURATION"}), vText(FEED_REFRESH))
+    return refresh.to_ical() + b"\r\n" + _line("X-PUBLISHED-TTL", FEED_REFRESH)
+
+
+_FEED_REFRESH_LINES = _feed_refresh_lines()

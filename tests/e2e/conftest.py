@@ -388,3 +388,72 @@ def new_page(browser: Any, server: LiveServer, request: pytest.FixtureRequest) -
                     pass
     for context in contexts:
         context.close()
+
+
+@dataclass
+class FramingServer:
+    """The app that lets one other site frame its registration form, and that site (a page with the frame)."""
+
+    url: str  # the app: http://127.0.0.1:<port>
+    site: str  # the organiser's site allowed to frame it: http://localhost:<port>, another site for the browser
+    other_site: str  # a site not allowed to: http://localhost:<another port>
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def framing_server() -> Iterator[FramingServer]:
+    """Serve the app with FRAME_ANCESTORS naming a second local site, and both sites' pages framing the form."""
+    import functools
+    import http.server
+    import threading
+
+    from tests.mailserver import free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="zapisy-e2e-frame-"))
+    database_url = f"sqlite:///{workdir / 'zapisy.sqlite'}"
+    _seed(database_url)
+    port, site_port, other_port = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    (workdir / "site").mkdir()
+    (workdir / "site" / "index.html").write_text(
+        '<!doctype html><html lang="pl"><title>Organiser</title><h1>Our conference</h1>'
+        f'<iframe id="form" title="Registration" src="{url}/events/e2e-pl/register" width="900" height="1400"></iframe>',
+        encoding="utf-8",
+    )
+    log = workdir / "server.log"
+    process = _serve(
+        workdir,
+        database_url,
+        url,
+        port,
+        {
+            "ZAPISY_ENV": "production",
+            # Chromium keeps Secure cookies of http://127.0.0.1 (a loopback origin is potentially trustworthy).
+            "SESSION_COOKIE_SECURE": "1",
+            "SESSION_COOKIE_SAMESITE": "None",
+            "FRAME_ANCESTORS": f"http://localhost:{site_port}",
+            "PREFERRED_URL_SCHEME": "http",
+            "OUTBOX_MAIL_DIR": str(workdir / "mail"),
+        },
+    )
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            """Keep the test output clean."""
+
+    handler = functools.partial(Quiet, directory=str(workdir / "site"))
+    sites = [http.server.ThreadingHTTPServer(("127.0.0.1", p), handler) for p in (site_port, other_port)]
+    for site in sites:
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        _wait_until_serving(url, process, log)
+        yield FramingServer(
+            url=url, site=f"http://localhost:{site_port}", other_site=f"http://localhost:{other_port}", log=log
+        )
+    finally:
+        for site in sites:
+            site.shutdown()
+            site.server_close()
+        _stop(process)
+        if not os.environ.get("E2E_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
