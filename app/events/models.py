@@ -76,6 +76,10 @@ class Series(db.Model):
         return f"<Series {self.slug}>"
 
 
+# A week and a day before the start.
+DEFAULT_REMINDER_HOURS = (168, 24)
+
+
 class Event(db.Model):
     """One meeting of a series, in one city, with its own programme."""
 
@@ -108,6 +112,11 @@ class Event(db.Model):
     confirmation_hold_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # Ranked choices may change until then; None means until registration closes.
     preference_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reminder emails go out this many hours before the start (registration.reminders);
+    # each number is one reminder, so changing one is a new reminder. Empty: none.
+    reminder_hours: Mapped[list[int]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_REMINDER_HOURS), server_default="[168, 24]"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     series: Mapped[Series] = relationship(back_populates="events")

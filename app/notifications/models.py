@@ -29,6 +29,8 @@ class MessageKind(str, enum.Enum):
     INVITATION = "invitation"  # an organiser's invitation code for a restricted session
     BULK = "bulk"  # an organiser's message to many participants
     PASSWORD_RESET = "password_reset"  # a link to set an organiser's forgotten password (no event)
+    REMINDER = "reminder"  # days or hours before the event (registration.reminders)
+    APPROVAL_DIGEST = "approval_digest"  # to an organiser: requests awaiting approval (no event)
 
 
 class MessageStatus(str, enum.Enum):
