@@ -23,6 +23,7 @@ from ..auth.models import event_organiser
 from ..db import utcnow, write_transaction
 from ..errors import DomainError
 from ..events.models import (
+    DEFAULT_REMINDER_HOURS,
     BookingMode,
     Event,
     EventStatus,
@@ -38,6 +39,7 @@ from ..i18n import TIMEZONE
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
+from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
@@ -151,6 +153,8 @@ class EventData:
     preference_deadline: datetime | None = None
     requires_email_confirmation: bool = False
     confirmation_hold_hours: int = 24
+    # Hours before the start; each is one reminder email (registration.reminders).
+    reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
 
 
 @dataclass
@@ -381,6 +385,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
                 max_ranked_choices=source.max_ranked_choices,
                 requires_email_confirmation=source.requires_email_confirmation,
                 confirmation_hold_hours=source.confirmation_hold_hours,
+                reminder_hours=list(source.reminder_hours or []),
             )
             clone.partners = [
                 Partner(name=p.name, url=p.url, role=p.role, position=p.position) for p in source.partners
@@ -761,6 +766,10 @@ def _check_event_data(data: EventData) -> None:
         raise ManagementError(_l("Enter a number from 1 to 10."), field="max_ranked_choices")
     if not 1 <= data.confirmation_hold_hours <= 720:
         raise ManagementError(_l("Enter a number from 1 to 720."), field="confirmation_hold_hours")
+    if len(data.reminder_hours) > MAX_REMINDERS or any(
+        not 1 <= hours <= MAX_REMINDER_HOURS for hours in data.reminder_hours
+    ):
+        raise ManagementError(_l("Enter at most 5 reminders, each from 1 hour to 60 days."), field="reminder_hours")
 
 
 def _check_session_data(data: SessionData) -> None:
