@@ -100,6 +100,7 @@ def test_a_reminder_in_polish_for_a_polish_participant(app, db, soon, make_sessi
     assert "Dzień dobry" in row.body_text or "Zofia" in row.body_text
     assert "Sesja 10" in row.body_text and "Session 10" not in row.body_text
     assert "Przypominamy" in row.body_text and "Miejsce: Zamek Królewski, Sandomierz" in row.body_text
+    assert "zastępuje ten z wcześniejszych e-maili" in row.body_text and "Twój prywatny link" in row.body_text
 
 
 def test_each_reminder_goes_out_once_then_the_next_one_and_none_after_the_start(
