@@ -94,6 +94,13 @@ class Config:
     # (drift is logged as an error; `flask check counters --repair` repairs it). 0 switches it off.
     COUNTER_AUDIT_INTERVAL = float(os.environ.get("COUNTER_AUDIT_INTERVAL", "600"))
 
+    # Seconds between the outbox worker's looks for due reminders before events and for the
+    # organisers' daily approval digest (registration.reminders, registration.approval_digest);
+    # 0 switches both off (`flask reminders send` still works by hand).
+    REMINDER_INTERVAL = float(os.environ.get("REMINDER_INTERVAL", "300"))
+    # The digest of requests awaiting approval goes out once a day from this hour (Warsaw time).
+    APPROVAL_DIGEST_HOUR = int(os.environ.get("APPROVAL_DIGEST_HOUR", "8"))
+
     # Seconds the success page after registering can still show the private link (once).
     REGISTRATION_RECEIPT_SECONDS = int(os.environ.get("REGISTRATION_RECEIPT_SECONDS", "900"))
 

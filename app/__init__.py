@@ -268,11 +268,13 @@ def register_cli(app: Flask) -> None:
 def register_worker_tasks(app: Flask) -> None:
     """Give the outbox worker the domains' periodic tasks."""
     from .notifications.worker import add_task
+    from .registration.approval_digest import send_approval_digests
     from .registration.counters import log_drift
     from .registration.gdpr import purge_past_retention
     from .registration.holds import expire_holds
     from .registration.imports import purge_uploads
     from .registration.offers import expire_offers
+    from .registration.reminders import send_due_reminders
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
@@ -281,5 +283,9 @@ def register_worker_tasks(app: Flask) -> None:
     if app.config.get("GDPR_RETENTION_DAYS"):
         # Once a day, and an hour after a failure (the database restarting, say).
         add_task(app, "purge past retention", purge_past_retention, every=24 * 3600.0, retry_after=3600.0)
+    if app.config["REMINDER_INTERVAL"] > 0:
+        every = app.config["REMINDER_INTERVAL"]
+        add_task(app, "send due reminders", send_due_reminders, every=every, retry_after=min(every, 60.0))
+        add_task(app, "send approval digests", send_approval_digests, every=every, retry_after=min(every, 60.0))
     if app.config["COUNTER_AUDIT_INTERVAL"] > 0:
         add_task(app, "audit place counters", log_drift, every=app.config["COUNTER_AUDIT_INTERVAL"])

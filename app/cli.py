@@ -41,6 +41,7 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(allocate_command)
     app.cli.add_command(offers_cli)
     app.cli.add_command(holds_cli)
+    app.cli.add_command(reminders_cli)
     app.cli.add_command(check_cli)
     from .certificates.cli import certificates_cli
 
@@ -314,6 +315,27 @@ def expire_holds_command() -> None:
     from .registration.holds import expire_holds
 
     click.echo(f"Expired {expire_holds()} unconfirmed registrations.")
+
+
+@click.group("reminders")
+def reminders_cli() -> None:
+    """Reminder emails before events and the organisers' daily approval digest."""
+
+
+@reminders_cli.command("send")
+def send_reminders_command() -> None:
+    """Queue every reminder that is due now (each person gets each reminder once)."""
+    from .registration.reminders import send_due_reminders
+
+    click.echo(f"Queued {send_due_reminders()} reminders.")
+
+
+@reminders_cli.command("digest")
+def send_digest_command() -> None:
+    """Queue today's digest of requests awaiting approval to the organisers who have not had it."""
+    from .registration.approval_digest import send_approval_digests
+
+    click.echo(f"Queued {send_approval_digests()} approval digests.")
 
 
 @click.group("check")

@@ -17,7 +17,8 @@ from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
 import icu
-from sqlalchemy import DateTime, Enum, event
+from sqlalchemy import DateTime, Enum, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -449,3 +450,17 @@ def engine_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
     )
     connect_args.setdefault("connect_timeout", 10)
     return {"pool_pre_ping": True, **options, "connect_args": connect_args}
+
+
+def insert_once(table: Table, **values: Any) -> bool:
+    """Insert a row unless a unique index already holds its key; tell whether this call inserted it.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on both databases: of two transactions
+    inserting the same key at once, PostgreSQL makes the second wait for the
+    first and then do nothing; SQLite runs writers one after the other. A
+    guard for "exactly once" that needs no read before the write.
+    """
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # RETURNING rather than the row count, which psycopg leaves at -1 here.
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return db.session.execute(statement).first() is not None

@@ -86,6 +86,7 @@ def seed_demo_data(today: date | None = None) -> list[str]:
             created.append("v-sesja-dialogu-lodz")
         if _missing("pracownia-miast-sandomierz"):
             _sandomierz(pracownia, today + timedelta(days=75))
+            _sandomierz_reminders()
             created.append("pracownia-miast-sandomierz")
         for slug_suffix, city, day, edition in PRACOWNIA_PAST:
             slug = f"pracownia-miast-{slug_suffix}"
@@ -344,6 +345,12 @@ def _dialogue_session(series: Series, day: date) -> None:
         for name in names:
             event.partners.append(Partner(name=name, role=role, position=position))
             position += 1
+
+
+def _sandomierz_reminders() -> None:
+    """Mayors travel to Sandomierz: a reminder a week before and the day before (registration.reminders)."""
+    event = db.session.execute(select(Event).where(Event.slug == "pracownia-miast-sandomierz")).scalar_one()
+    event.reminder_hours = [7 * 24, 24]
 
 
 def _sandomierz(series: Series, day: date) -> None:

@@ -11,10 +11,12 @@ from wtforms.fields.choices import SelectChoice
 
 from ..audit.services import entries
 from ..auth.models import Role
+from ..auth.services import can_manage_event
 from ..events.models import Series
 from ..extensions import db
 from ..labels import AUDIT_ACTION_LABELS, category_label
 from ..notifications.delivery import deliver_after_response
+from ..registration.reminders import reminder_overview
 from . import stats
 from .access import event_or_404, protect
 from .bulk import (
@@ -57,6 +59,8 @@ def event_dashboard(event_id: int):  # type: ignore[no-untyped-def]
         audit_labels=AUDIT_ACTION_LABELS,
         # Undelivered emails name their recipients: not for staff.
         failed=failed_messages(event.id) if current_user.role.sees_personal_data else None,
+        reminders=reminder_overview(event),
+        can_manage=can_manage_event(current_user, event.id),
     )
 
 

@@ -24,13 +24,14 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from ..auth.models import Role
 from ..auth.services import MIN_PASSWORD_LENGTH
-from ..events.models import BookingMode, ParticipantCategory, SessionKind
+from ..events.models import DEFAULT_REMINDER_HOURS, BookingMode, ParticipantCategory, SessionKind
 from ..forms import Form
 from ..i18n import TIMEZONE
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS, SESSION_KIND_LABELS
 from ..notifications.services import is_plain_address
 from ..registration.forms import MultiCheckboxField
 from ..registration.invitations import InvitationRequest
+from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
 from ..validators import PlainText, normalize_text
 from .programme import DOMAIN_PATTERN, CloneData, EventData, GroupData, SeriesData, SessionData
 
@@ -116,6 +117,56 @@ class DomainListField(TextAreaField):
         for name in self.data or []:
             if not DOMAIN_PATTERN.match(name):
                 raise ValidationError(_l("“%(name)s” is not an email domain, e.g. um.lodz.pl or *.gov.pl.", name=name))
+
+
+REMINDER_PATTERN = re.compile(r"^(\d{1,4})\s*([^\d\s]+)$")
+# Organisers type English or Polish units: 7d, 7 days, 7 dni; 12h, 12 hours, 12 godz.
+DAY_UNITS = frozenset({"d", "day", "days", "dni", "dzień", "dzien"})
+HOUR_UNITS = frozenset({"h", "hour", "hours", "g", "godz", "godz.", "godzina", "godziny", "godzin"})
+
+
+def reminder_text(hours: int) -> str:
+    """Write a reminder as the organiser types it: ``7d`` for whole days, else ``12h``."""
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+
+
+class ReminderListField(StringField):
+    """Reminders before the event, e.g. "7d, 1d, 3h"; the data is a list of hours, longest first."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        """Split the text into items (days ``d`` or hours ``h``); keep the words that do not parse for validation."""
+        text = (valuelist[0] if valuelist else "") or ""
+        self.unreadable = []
+        hours = []
+        for part in re.split(r"[,;]+", text.lower()):
+            part = part.strip()
+            if not part:
+                continue
+            match = REMINDER_PATTERN.match(part)
+            unit = match.group(2) if match else ""
+            if match is None or unit not in DAY_UNITS | HOUR_UNITS:
+                self.unreadable.append(part)
+                continue
+            number = int(match.group(1))
+            hours.append(number * 24 if unit in DAY_UNITS else number)
+        self.data = sorted(set(hours), reverse=True)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return ", ".join(reminder_text(hours) for hours in self.data or [])
+
+    def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
+        """Refuse words that are not reminders, zero, more than 60 days, and more than 5 reminders."""
+        unreadable = getattr(self, "unreadable", [])
+        if unreadable:
+            raise ValidationError(
+                _l("“%(text)s” is not a reminder: write days as 7d and hours as 12h.", text=unreadable[0][:20])
+            )
+        if any(not 1 <= hours <= MAX_REMINDER_HOURS for hours in self.data or []):
+            raise ValidationError(_l("Each reminder must be from 1 hour (1h) to 60 days (60d) before the start."))
+        if len(self.data or []) > MAX_REMINDERS:
+            raise ValidationError(_l("Enter at most 5 reminders."))
 
 
 class WarsawDateTimeField(DateTimeLocalField):
@@ -236,6 +287,13 @@ class EventForm(Form):
     )
     certificate_signatory_role_pl = _text(_l("Signatory's role (Polish)"), 200, required=False)
     certificate_signatory_role_en = _text(_l("Signatory's role (English)"), 200, required=False)
+    reminder_hours = ReminderListField(
+        _l("Reminder emails before the start"),
+        default=list(DEFAULT_REMINDER_HOURS),
+        description=_l(
+            "Days (d) or hours (h) before the event, separated by commas, e.g. “7d, 1d”. Empty: no reminders."
+        ),
+    )
 
     layout = [
         ("series_id", "slug"),
@@ -247,6 +305,7 @@ class EventForm(Form):
         ("max_ranked_choices", "preference_deadline", "contact_email"),
         ("requires_email_confirmation", "confirmation_hold_hours"),
         ("certificate_signatory_name", "certificate_signatory_role_pl", "certificate_signatory_role_en"),
+        ("reminder_hours",),
     ]
 
     def validate_ends_at(self, field) -> None:  # type: ignore[no-untyped-def]
@@ -284,6 +343,7 @@ class EventForm(Form):
             certificate_signatory_name=self.certificate_signatory_name.data or "",
             certificate_signatory_role_pl=self.certificate_signatory_role_pl.data or "",
             certificate_signatory_role_en=self.certificate_signatory_role_en.data or "",
+            reminder_hours=list(self.reminder_hours.data or []),
         )
 
 

@@ -23,6 +23,7 @@ from ..auth.models import event_organiser
 from ..db import utcnow, write_transaction
 from ..errors import DomainError
 from ..events.models import (
+    DEFAULT_REMINDER_HOURS,
     BookingMode,
     Event,
     EventStatus,
@@ -40,6 +41,7 @@ from ..media import copy_image, delete_image
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
+from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
@@ -156,6 +158,8 @@ class EventData:
     certificate_signatory_name: str = ""
     certificate_signatory_role_pl: str = ""
     certificate_signatory_role_en: str = ""
+    # Hours before the start; each is one reminder email (registration.reminders).
+    reminder_hours: list[int] = field(default_factory=lambda: list(DEFAULT_REMINDER_HOURS))
 
 
 @dataclass
@@ -395,6 +399,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
                 certificate_signatory_name=source.certificate_signatory_name,
                 certificate_signatory_role_pl=source.certificate_signatory_role_pl,
                 certificate_signatory_role_en=source.certificate_signatory_role_en,
+                reminder_hours=list(source.reminder_hours or []),
             )
             clone.partners = [
                 Partner(name=p.name, url=p.url, role=p.role, position=p.position, logo=copy_image(p.logo))
@@ -794,6 +799,10 @@ def _check_event_data(data: EventData) -> None:
         raise ManagementError(_l("Enter a number from 1 to 10."), field="max_ranked_choices")
     if not 1 <= data.confirmation_hold_hours <= 720:
         raise ManagementError(_l("Enter a number from 1 to 720."), field="confirmation_hold_hours")
+    if len(data.reminder_hours) > MAX_REMINDERS or any(
+        not 1 <= hours <= MAX_REMINDER_HOURS for hours in data.reminder_hours
+    ):
+        raise ManagementError(_l("Enter at most 5 reminders, each from 1 hour to 60 days."), field="reminder_hours")
 
 
 def _check_session_data(data: SessionData) -> None:

@@ -76,6 +76,10 @@ class Series(db.Model):
         return f"<Series {self.slug}>"
 
 
+# A week and a day before the start.
+DEFAULT_REMINDER_HOURS = (168, 24)
+
+
 class Event(db.Model):
     """One meeting of a series, in one city, with its own programme."""
 
@@ -112,6 +116,11 @@ class Event(db.Model):
     certificate_signatory_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     certificate_signatory_role_pl: Mapped[str] = mapped_column(String(200), default="", server_default="")
     certificate_signatory_role_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Reminder emails go out this many hours before the start (registration.reminders);
+    # each number is one reminder, so changing one is a new reminder. Empty: none.
+    reminder_hours: Mapped[list[int]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_REMINDER_HOURS), server_default="[168, 24]"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     series: Mapped[Series] = relationship(back_populates="events")

@@ -30,6 +30,8 @@ class MessageKind(str, enum.Enum):
     BULK = "bulk"  # an organiser's message to many participants
     PASSWORD_RESET = "password_reset"  # a link to set an organiser's forgotten password (no event)
     CERTIFICATE = "certificate"  # the certificate of attendance is ready, after the event
+    REMINDER = "reminder"  # days or hours before the event (registration.reminders)
+    APPROVAL_DIGEST = "approval_digest"  # to an organiser: requests awaiting approval (no event)
 
 
 class MessageStatus(str, enum.Enum):

@@ -32,10 +32,14 @@ SUBJECTS = {
     MessageKind.MANAGE_LINK: _l("Your new private link: %(event)s"),
     MessageKind.RANKED_RESULT: _l("Your workshop places: %(event)s"),
     MessageKind.RANKED_OFFER: _l("A workshop place is offered to you: %(event)s"),
+    MessageKind.REMINDER: _l("Reminder: %(event)s"),
 }
 
 # Kinds whose email carries the registration's calendar file.
 WITH_CALENDAR = frozenset(SUBJECTS) - {MessageKind.MANAGE_LINK}
+
+# Kinds whose email shows the check-in code's QR code.
+WITH_CHECKIN_QR = frozenset({MessageKind.REGISTRATION_RECEIVED, MessageKind.REMINDER})
 
 CHECKIN_QR_CID = "checkin-qr"
 
@@ -80,6 +84,22 @@ def queue_changes_confirmed(
 def queue_booking_cancelled(registration: Registration, booking: Booking, now: datetime) -> OutboxMessage:
     """Queue the confirmation that one place was cancelled (flushes only)."""
     return queue_message(MessageKind.BOOKING_CANCELLED, registration, now, booking=booking)
+
+
+def queue_reminder(registration: Registration, token: str, hours_before: int, now: datetime) -> OutboxMessage:
+    """Queue a reminder ``hours_before`` the event, with a new private link and the calendar (flushes only).
+
+    ``token`` is the registration's new manage token (only its hash is stored,
+    so the reminder's link replaces the earlier ones, as a lost-link email does).
+    """
+    return queue_message(
+        MessageKind.REMINDER,
+        registration,
+        now,
+        redact=[token],
+        manage_url=absolute_url("registration.manage", token=token),
+        hours_before=hours_before,
+    )
 
 
 def queue_registration_cancelled(registration: Registration, now: datetime, unconfirmed: bool = False) -> OutboxMessage:
@@ -141,7 +161,7 @@ def queue_message(
         attachments.append(
             {"filename": f"{event.slug}.ics", "content_type": "text/calendar", "content": ics.decode("utf-8")}
         )
-    if kind == MessageKind.REGISTRATION_RECEIVED and registration.checkin_code:
+    if kind in WITH_CHECKIN_QR and registration.checkin_code:
         attachments.append(checkin_qr_attachment(registration.checkin_code))
     return queue_email(
         kind,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, enum_type, utcnow
@@ -257,3 +257,45 @@ class InvitationCode(db.Model):
 
     def __repr__(self) -> str:
         return f"<InvitationCode {self.id} session={self.session_id} {self.uses}/{self.max_uses}>"
+
+
+class ReminderSent(db.Model):
+    """One reminder of an event given to one registration: the guard that sends it exactly once.
+
+    Written in the transaction that queues the email; the unique index on
+    (registration, hours before) makes a second worker's insert do nothing.
+    A reminder overtaken by a later one (both due when the worker had been
+    stopped) is written with ``is_superseded`` and no email.
+    """
+
+    __tablename__ = "reminder_sent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"))
+    hours_before: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("uq_reminder_sent_once", "registration_id", "hours_before", unique=True),)
+
+    def __repr__(self) -> str:
+        return f"<ReminderSent reg={self.registration_id} {self.hours_before}h>"
+
+
+class ApprovalDigestSent(db.Model):
+    """The daily email to an organiser about requests awaiting approval: at most one per day (Warsaw)."""
+
+    __tablename__ = "approval_digest_sent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("uq_approval_digest_sent_once", "organiser_id", "day", unique=True),)
+
+    def __repr__(self) -> str:
+        return f"<ApprovalDigestSent organiser={self.organiser_id} {self.day}>"

@@ -1,7 +1,7 @@
 """Speakers of an event, the sessions they speak at, and partners' logos.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

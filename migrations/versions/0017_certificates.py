@@ -28,6 +28,8 @@ KIND_OLD = (
     "invitation",
     "bulk",
     "password_reset",
+    "reminder",  # 0015
+    "approval_digest",  # 0015
 )
 KIND_NEW = KIND_OLD + ("certificate",)
 
