@@ -167,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.dashboard import bp as admin_dashboard_bp
     from .admin.events import bp as admin_events_bp
     from .admin.exports import bp as admin_exports_bp
+    from .admin.questions import bp as admin_questions_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.routes import bp as admin_bp
     from .api import bp as api_bp
@@ -189,6 +190,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_dashboard_bp)
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
+    app.register_blueprint(admin_questions_bp)
     app.register_blueprint(admin_checkin_bp)
 
 
@@ -227,11 +229,14 @@ def register_worker_tasks(app: Flask) -> None:
     from .registration.gdpr import purge_past_retention
     from .registration.holds import expire_holds
     from .registration.offers import expire_offers
+    from .registration.questions import purge_special_past_retention
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
     if app.config.get("GDPR_RETENTION_DAYS"):
         # Once a day, and an hour after a failure (the database restarting, say).
         add_task(app, "purge past retention", purge_past_retention, every=24 * 3600.0, retry_after=3600.0)
+    # Special-category answers go soon after the event, whatever GDPR_RETENTION_DAYS says.
+    add_task(app, "purge special-category answers", purge_special_past_retention, every=3600.0)
     if app.config["COUNTER_AUDIT_INTERVAL"] > 0:
         add_task(app, "audit place counters", log_drift, every=app.config["COUNTER_AUDIT_INTERVAL"])

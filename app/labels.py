@@ -167,6 +167,14 @@ AUDIT_ACTION_LABELS = {
     "bulk_email": _l("Email sent to participants"),
     "email_retry": _l("Email sent again"),
     "export": _l("List exported"),
+    "registration.answers_changed": _l("Answers to the event's questions changed"),
+    "question.created": _l("Question added"),
+    "question.updated": _l("Question changed"),
+    "question.hidden": _l("Question hidden"),
+    "question.shown": _l("Question shown again"),
+    "question.moved": _l("Question moved"),
+    "question.deleted": _l("Question deleted"),
+    "gdpr_special_purge": _l("Special-category answers erased"),
 }
 
 # How the audit log names the details it keeps; the ids of rows are not shown.
@@ -198,6 +206,9 @@ AUDIT_DETAIL_LABELS = {
     "group_id": _l("group"),
     "from_group_id": _l("from group"),
     "to_group_id": _l("to group"),
+    "label": _l("question"),
+    "position": _l("position"),
+    "answers": _l("answers"),
 }
 HIDDEN_AUDIT_DETAILS = {
     "booking_id",
@@ -215,6 +226,8 @@ HIDDEN_AUDIT_DETAILS = {
     "deleted_event_id",
     "deleted_session_id",
     "deleted_group_id",
+    "question_id",
+    "questions",
 }
 
 

@@ -218,7 +218,10 @@ def clone_event(event_id: int):  # type: ignore[no-untyped-def]
         _("Create copy"),
         url_for(".edit_event", event_id=event.id),
         event=event,
-        intro=_("The copy gets the same sessions, groups and partners, starts as a draft and has no registrations."),
+        intro=_(
+            "The copy gets the same sessions, groups, partners and registration questions, "
+            "starts as a draft and has no registrations."
+        ),
     )
 
 

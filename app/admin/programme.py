@@ -38,6 +38,7 @@ from ..i18n import TIMEZONE
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
+from ..registration.questions import copy_questions
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
@@ -341,7 +342,7 @@ def change_event_status(event_id: int, action: str) -> Event:
 
 
 def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) -> Event:
-    """Copy an event with its sessions, groups, partners and organisers to a new city and date.
+    """Copy an event with its sessions, groups, partners, questions and organisers to a new city and date.
 
     Every time moves by the same number of days in Warsaw wall-clock time (a
     10:00 session stays at 10:00 across a change of summer time). The copy is a
@@ -388,6 +389,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
             clone.sessions = [_copy_session(session, days) for session in source.sessions]
             db.session.add(clone)
             db.session.flush()
+            copy_questions(source.id, clone.id)
             organiser_ids = set(
                 db.session.execute(
                     select(event_organiser.c.organiser_id).where(event_organiser.c.event_id == source.id)
