@@ -291,6 +291,24 @@ def test_an_answered_question_keeps_its_kind_options_and_answers(client, db, mak
     assert _answers(db, registration.id) == {diet.id: vegan}
 
 
+def test_the_builder_counts_the_live_answers_per_option(client, db, make_event, register, as_organiser):
+    from app.registration import services
+
+    event = make_event()
+    diet = _diet(event)
+    car = _question(event, QuestionKind.YES_NO, "Auto", "Car")
+    vegan = _option(diet, "Wegańska")
+    people = [register(event) for _ in range(3)]
+    for person, car_answer in zip(people, ["yes", "yes", "no"]):
+        questions.change_answers(person, [diet, car], {diet.id: vegan, car.id: car_answer})
+    services.cancel_registration(people[0])
+    assert questions.answer_counts(event.id) == {diet.id: {vegan: 2}, car.id: {"yes": 1, "no": 1}}
+    as_organiser("organiser", events=[event])
+    page = client.get(f"/admin/events/{event.id}/questions/").text
+    assert re.search(r"Wegańska · <span lang=\"en\">Vegan</span> — <strong>2</strong>", page)
+    assert "Tak: <strong>1</strong> · Nie: <strong>1</strong>" in page
+
+
 def test_staff_cannot_edit_questions(client, make_event, as_organiser):
     event = make_event()
     diet = _diet(event)

@@ -41,6 +41,7 @@ def index(event_id: int):  # type: ignore[no-untyped-def]
         event=event,
         questions=rules.event_questions(event.id, include_hidden=True),
         answered=rules.answered_question_ids(event.id),
+        counts=rules.answer_counts(event.id),
         action_form=ConfirmForm(),
     )
 

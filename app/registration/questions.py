@@ -12,6 +12,7 @@ the rest of the registration (GDPR_RETENTION_DAYS).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -433,6 +434,24 @@ def copy_questions(source_event_id: int, target_event_id: int) -> int:
     if copied:
         db.session.flush()
     return copied
+
+
+def answer_counts(event_id: int) -> dict[int, Counter[str]]:
+    """Count the live registrations' answers per option (and yes/no) of the event's questions: catering needs numbers."""
+    rows = db.session.execute(
+        select(Answer.question_id, Answer.value)
+        .join(Question, Question.id == Answer.question_id)
+        .join(Registration, Registration.id == Answer.registration_id)
+        .where(
+            Question.event_id == event_id,
+            Question.kind.in_([*CHOICE_KINDS, QuestionKind.YES_NO]),
+            Registration.status == RegistrationStatus.ACTIVE,
+        )
+    ).all()
+    counts: dict[int, Counter[str]] = {}
+    for question_id, value in rows:
+        counts.setdefault(question_id, Counter()).update(split_choices(value))
+    return counts
 
 
 def answered_question_ids(event_id: int) -> set[int]:
