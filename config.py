@@ -165,6 +165,10 @@ class Config:
     # Days after an event's end when its registrations are anonymised: `flask gdpr purge`
     # without --before, and the outbox worker once a day. 0 or empty turns it off.
     GDPR_RETENTION_DAYS = _days("GDPR_RETENTION_DAYS", 365)
+    # Days after an event's end when answers to its special-category questions (health: diet for
+    # medical reasons, accessibility needs) are erased, long before the rest: `flask gdpr
+    # purge-special` and the outbox worker every hour. 0 (the default): as soon as the event ends.
+    GDPR_SPECIAL_RETENTION_DAYS = _days("GDPR_SPECIAL_RETENTION_DAYS", 0)
 
     # Version of the data-processing consent text shown on the registration form.
     CONSENT_VERSION = "2026-11"

@@ -204,6 +204,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.events import bp as admin_events_bp
     from .admin.exports import bp as admin_exports_bp
     from .admin.imports import bp as admin_import_bp
+    from .admin.questions import bp as admin_questions_bp
     from .admin.registrations import bp as admin_registrations_bp
     from .admin.routes import bp as admin_bp
     from .admin.speakers import bp as admin_speakers_bp
@@ -228,6 +229,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_dashboard_bp)
     app.register_blueprint(admin_exports_bp)
     app.register_blueprint(admin_allocation_bp)
+    app.register_blueprint(admin_questions_bp)
     app.register_blueprint(admin_checkin_bp)
     app.register_blueprint(admin_import_bp)
     app.register_blueprint(admin_speakers_bp)
@@ -275,6 +277,7 @@ def register_worker_tasks(app: Flask) -> None:
     from .registration.imports import purge_uploads
     from .registration.offers import expire_offers
     from .registration.reminders import send_due_reminders
+    from .registration.questions import purge_special_past_retention
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)
@@ -287,5 +290,7 @@ def register_worker_tasks(app: Flask) -> None:
         every = app.config["REMINDER_INTERVAL"]
         add_task(app, "send due reminders", send_due_reminders, every=every, retry_after=min(every, 60.0))
         add_task(app, "send approval digests", send_approval_digests, every=every, retry_after=min(every, 60.0))
+    # Special-category answers go soon after the event, whatever GDPR_RETENTION_DAYS says.
+    add_task(app, "purge special-category answers", purge_special_past_retention, every=3600.0)
     if app.config["COUNTER_AUDIT_INTERVAL"] > 0:
         add_task(app, "audit place counters", log_drift, every=app.config["COUNTER_AUDIT_INTERVAL"])

@@ -217,6 +217,39 @@ def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
     click.echo(f"{verb} {result.registrations} registrations of {result.events} events that ended before {described}.")
 
 
+@gdpr_cli.command("purge-special")
+@click.option(
+    "--before",
+    "before",
+    default=None,
+    help="Erase special-category answers of events that ended before this date (YYYY-MM-DD). "
+    "Default: GDPR_SPECIAL_RETENTION_DAYS before now (0: every event that has ended).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+def gdpr_purge_special_command(before: str | None, dry_run: bool) -> None:
+    """Erase the answers to special-category questions (health) of past events, before the general purge."""
+    from datetime import datetime
+
+    from flask import current_app
+
+    from .registration.questions import purge_special_answers, special_cutoff
+
+    if before is not None:
+        try:
+            day = datetime.strptime(before, "%Y-%m-%d")
+        except ValueError as error:
+            raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
+        cutoff = day.replace(tzinfo=TIMEZONE)
+        described = before
+    else:
+        cutoff = special_cutoff()
+        days = current_app.config["GDPR_SPECIAL_RETENTION_DAYS"]
+        described = f"{cutoff:%Y-%m-%d %H:%M} UTC ({days} days ago, GDPR_SPECIAL_RETENTION_DAYS)"
+    count = purge_special_answers(cutoff, dry_run=dry_run)
+    verb = "Would erase" if dry_run else "Erased"
+    click.echo(f"{verb} {count} special-category answers of events that ended before {described}.")
+
+
 @click.command("allocate")
 @click.argument("event_slug")
 @click.option("--preview", "mode", flag_value="preview", default=True, help="Compute and store a preview (default).")

@@ -11,6 +11,7 @@ from .db import utcnow, write_transaction
 from .events.models import BookingMode, Event, EventStatus, Group, Partner, Series, Session, SessionKind, Speaker
 from .extensions import db
 from .i18n import TIMEZONE
+from .registration.models import Question, QuestionKind
 
 MIASTA_PARTNERS = [
     "Siemens",
@@ -87,6 +88,7 @@ def seed_demo_data(today: date | None = None) -> list[str]:
         if _missing("pracownia-miast-sandomierz"):
             _sandomierz(pracownia, today + timedelta(days=75))
             _sandomierz_reminders()
+            _sandomierz_questions()
             created.append("pracownia-miast-sandomierz")
         for slug_suffix, city, day, edition in PRACOWNIA_PAST:
             slug = f"pracownia-miast-{slug_suffix}"
@@ -477,6 +479,42 @@ def _sandomierz(series: Series, day: date) -> None:
         room="Sala widowiskowa",
     )
     event.partners.append(Partner(name="Grupa Agora", role="organiser", position=0))
+
+
+def _sandomierz_questions() -> None:
+    """The Sandomierz conference's own questions: diet (special category: health), allergies, parking."""
+    event_id = db.session.execute(select(Event.id).where(Event.slug == "pracownia-miast-sandomierz")).scalar_one()
+    diets = [("Bez ograniczeń", "No restrictions"), ("Wegetariańska", "Vegetarian"), ("Wegańska", "Vegan")]
+    diets.append(("Bezglutenowa", "Gluten-free"))
+    db.session.add_all(
+        [
+            Question(
+                event_id=event_id,
+                position=1,
+                kind=QuestionKind.CHOICE,
+                label_pl="Dieta podczas lunchu i kolacji",
+                label_en="Diet at lunch and dinner",
+                options=[{"id": f"o{i}", "pl": pl, "en": en} for i, (pl, en) in enumerate(diets, start=1)],
+                is_special_category=True,
+            ),
+            Question(
+                event_id=event_id,
+                position=2,
+                kind=QuestionKind.SHORT_TEXT,
+                label_pl="Alergie pokarmowe lub inne potrzeby (opcjonalnie)",
+                label_en="Food allergies or other needs (optional)",
+                is_special_category=True,
+            ),
+            Question(
+                event_id=event_id,
+                position=3,
+                kind=QuestionKind.YES_NO,
+                label_pl="Przyjadę samochodem (potrzebuję miejsca parkingowego)",
+                label_en="I will come by car (I need a parking space)",
+            ),
+        ]
+    )
+    db.session.flush()
 
 
 def _past_meeting(series: Series, slug: str, city: str, day: date, edition: str) -> None:

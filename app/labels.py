@@ -183,6 +183,14 @@ AUDIT_ACTION_LABELS = {
     "partner.created": _l("Partner added"),
     "partner.updated": _l("Partner changed"),
     "partner.deleted": _l("Partner deleted"),
+    "registration.answers_changed": _l("Answers to the event's questions changed"),
+    "question.created": _l("Question added"),
+    "question.updated": _l("Question changed"),
+    "question.hidden": _l("Question hidden"),
+    "question.shown": _l("Question shown again"),
+    "question.moved": _l("Question moved"),
+    "question.deleted": _l("Question deleted"),
+    "gdpr_special_purge": _l("Special-category answers erased"),
 }
 
 # How the audit log names the details it keeps; the ids of rows are not shown.
@@ -220,6 +228,9 @@ AUDIT_DETAIL_LABELS = {
     "skipped": _l("left out"),
     "requested": _l("requests"),
     "file_sha256": _l("file (SHA-256)"),
+    "label": _l("question"),
+    "position": _l("position"),
+    "answers": _l("answers"),
 }
 HIDDEN_AUDIT_DETAILS = {
     "booking_id",
@@ -237,6 +248,8 @@ HIDDEN_AUDIT_DETAILS = {
     "deleted_event_id",
     "deleted_session_id",
     "deleted_group_id",
+    "question_id",
+    "questions",
 }
 
 

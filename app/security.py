@@ -32,6 +32,7 @@ RATE_LIMITS = {
     "registration.cancel_booking": ("RATELIMIT_MANAGE", False),
     "registration.cancel_registration": ("RATELIMIT_MANAGE", False),
     "registration.calendar": ("RATELIMIT_MANAGE", False),
+    "registration.change_answers": ("RATELIMIT_MANAGE", False),
     "gdpr.download": ("RATELIMIT_MANAGE", False),
     "gdpr.erase": ("RATELIMIT_MANAGE", False),
     "gdpr.marketing_consent": ("RATELIMIT_MANAGE", False),

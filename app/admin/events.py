@@ -219,7 +219,8 @@ def clone_event(event_id: int):  # type: ignore[no-untyped-def]
         url_for(".edit_event", event_id=event.id),
         event=event,
         intro=_(
-            "The copy gets the same sessions, groups, speakers and partners, starts as a draft and has no registrations."
+            "The copy gets the same sessions, groups, speakers, partners and registration questions, "
+            "starts as a draft and has no registrations."
         ),
     )
 

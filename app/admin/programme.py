@@ -42,6 +42,7 @@ from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
 from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
+from ..registration.questions import copy_questions
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
@@ -350,7 +351,7 @@ def change_event_status(event_id: int, action: str) -> Event:
 
 
 def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) -> Event:
-    """Copy an event with its sessions, groups, speakers, partners and organisers to a new city and date.
+    """Copy an event with its sessions, groups, speakers, partners, questions and organisers to a new city and date.
 
     Every time moves by the same number of days in Warsaw wall-clock time (a
     10:00 session stays at 10:00 across a change of summer time). The copy is a
@@ -423,6 +424,7 @@ def clone_event(event_id: int, data: CloneData, assign_to: int | None = None) ->
             ]
             db.session.add(clone)
             db.session.flush()
+            copy_questions(source.id, clone.id)
             organiser_ids = set(
                 db.session.execute(
                     select(event_organiser.c.organiser_id).where(event_organiser.c.event_id == source.id)

@@ -16,7 +16,7 @@ from ..events.services import instant_sessions, ranked_blocks, waitlist_counts
 from ..forms import attach_error
 from ..labels import AUDIT_ACTION_LABELS, audit_details, category_label
 from ..notifications.delivery import deliver_after_response
-from ..registration import admin_services
+from ..registration import admin_services, questions
 from ..registration.admin_services import RegistrationNotFound
 from ..registration.errors import RegistrationError
 from ..registration.forms import ConfirmForm, build_choices_form
@@ -45,11 +45,15 @@ def index(event_id: int):  # type: ignore[no-untyped-def]
     form = RegistrationFilterForm(event, formdata=request.args)
     filters = form.filters()
     pagination = admin_services.list_registrations(event, filters, form.page_number(), form.page_size())
+    asked = questions.event_questions(event.id)
     return render_template(
         "admin/registrations/index.html",
         event=event,
         form=form,
         pagination=pagination,
+        questions=asked,
+        answers=questions.answers_for(r.id for r in pagination.items) if asked else {},
+        display_answer=questions.display_value,
         page_url=_page_url,
         can_manage=can_manage_event(current_user, event.id),
     )
@@ -73,6 +77,9 @@ def show(event_id: int, registration_id: int):  # type: ignore[no-untyped-def]
         event=event,
         registration=registration,
         positions=waitlist_positions(registration.bookings),
+        questions=questions.event_questions(event.id, include_hidden=True),
+        answers=questions.answers_of(registration.id),
+        display_answer=questions.display_value,
         emails=admin_services.email_history(registration.id),
         audit=entries(registration_id=registration.id),
         audit_labels=AUDIT_ACTION_LABELS,

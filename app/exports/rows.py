@@ -42,6 +42,16 @@ class PersonRecord:
     created_at: datetime
     bookings: list[BookingRecord] = field(default_factory=list)
     checked_in: bool = False
+    # Answers to the event's own questions as readable text, by question id.
+    answers: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuestionColumn:
+    """One of the event's own questions: a column of its own at the end of a list."""
+
+    question_id: int
+    header: str
 
 
 Translate = Callable[[str], str]
@@ -57,8 +67,8 @@ def local_time(moment: datetime) -> datetime:
     return moment.astimezone(WARSAW).replace(tzinfo=None)
 
 
-def person_headers(t: Translate) -> list[str]:
-    """Return the header of an event export."""
+def person_headers(t: Translate, questions: Iterable[QuestionColumn] = ()) -> list[str]:
+    """Return the header of an event export (one column per question at the end)."""
     return [
         t(N_("Last name")),
         t(N_("First name")),
@@ -73,11 +83,15 @@ def person_headers(t: Translate) -> list[str]:
         t(N_("Bookings")),
         t(N_("Attended")),
         t(N_("Registered at")),
+        *(q.header for q in questions),
     ]
 
 
 def person_rows(
-    records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]
+    records: Iterable[PersonRecord],
+    t: Translate,
+    label: Callable[[str, str], str],
+    questions: Iterable[QuestionColumn] = (),
 ) -> Iterator[list[Cell]]:
     """Yield one row per participant with their bookings summarised in one cell.
 
@@ -85,6 +99,7 @@ def person_rows(
     "Attended" is the person's check-in for the event (``checked_in``).
     """
     yes = t(N_("Yes"))
+    question_ids = [q.question_id for q in questions]
     for r in records:
         bookings = "; ".join(
             f"{b.session_title}"
@@ -108,11 +123,12 @@ def person_rows(
             bookings,
             yes if r.checked_in else "",
             local_time(r.created_at),
+            *(r.answers.get(question_id, "") for question_id in question_ids),
         ]
 
 
-def booking_headers(t: Translate) -> list[str]:
-    """Return the header of a session or group export."""
+def booking_headers(t: Translate, questions: Iterable[QuestionColumn] = ()) -> list[str]:
+    """Return the header of a session or group export (one column per question at the end)."""
     return [
         t(N_("Last name")),
         t(N_("First name")),
@@ -129,17 +145,22 @@ def booking_headers(t: Translate) -> list[str]:
         t(N_("Waiting-list position")),
         t(N_("Attended")),
         t(N_("Registered at")),
+        *(q.header for q in questions),
     ]
 
 
 def booking_rows(
-    records: Iterable[PersonRecord], t: Translate, label: Callable[[str, str], str]
+    records: Iterable[PersonRecord],
+    t: Translate,
+    label: Callable[[str, str], str],
+    questions: Iterable[QuestionColumn] = (),
 ) -> Iterator[list[Cell]]:
     """Yield one row per booking (records carry the bookings of one list only).
 
     "Attended" is the booking's ``attended`` (see exports.services.iter_people for its rule).
     """
     yes = t(N_("Yes"))
+    question_ids = [q.question_id for q in questions]
     for r in records:
         for b in r.bookings:
             yield [
@@ -158,4 +179,5 @@ def booking_rows(
                 b.waitlist_position,
                 yes if b.attended else "",
                 local_time(r.created_at),
+                *(r.answers.get(question_id, "") for question_id in question_ids),
             ]

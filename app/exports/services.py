@@ -24,9 +24,19 @@ from ..events.models import Event, Group, ParticipantCategory, Session
 from ..events.services import group_labels
 from ..extensions import db
 from ..labels import BOOKING_STATUS_LABELS, category_label
-from ..registration.models import Booking, BookingStatus, Registration, RegistrationStatus
+from ..registration import questions as registration_questions
+from ..registration.models import Booking, BookingStatus, Question, Registration, RegistrationStatus
 from .cells import Cell, neutralise_for_csv, strip_control
-from .rows import BookingRecord, PersonRecord, booking_headers, booking_rows, local_time, person_headers, person_rows
+from .rows import (
+    BookingRecord,
+    PersonRecord,
+    QuestionColumn,
+    booking_headers,
+    booking_rows,
+    local_time,
+    person_headers,
+    person_rows,
+)
 
 STATUSES = ("all", "confirmed", "waitlisted", "requested", "cancelled")
 CHUNK = 1000
@@ -183,7 +193,14 @@ def _registration_filter(request: ExportRequest):  # type: ignore[no-untyped-def
     return clauses
 
 
-def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[PersonRecord]:
+def question_columns(questions: list[Question]) -> list[QuestionColumn]:
+    """Return the columns of the event's questions (hidden ones too: their answers are kept)."""
+    return [QuestionColumn(q.id, q.label) for q in questions]
+
+
+def iter_people(
+    request: ExportRequest, positions: dict[int, int], questions: list[Question] | None = None
+) -> Iterator[PersonRecord]:
     """Yield the list's registrations with their bookings, a chunk of rows at a time.
 
     Plain column rows, not ORM objects: nothing accumulates in the session,
@@ -250,6 +267,8 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                     attended=request.is_booking_list and registration_id in attended,
                 )
             )
+        answers = registration_questions.answers_for(ids) if questions else {}
+        by_id = {q.id: q for q in questions or []}
         for (
             registration_id,
             last_name,
@@ -279,6 +298,11 @@ def iter_people(request: ExportRequest, positions: dict[int, int]) -> Iterator[P
                 created_at=created_at,
                 bookings=bookings.get(registration_id, []),
                 checked_in=registration_id in attended,
+                answers={
+                    question_id: registration_questions.display_value(by_id[question_id], value)
+                    for question_id, value in answers.get(registration_id, {}).items()
+                    if question_id in by_id
+                },
             )
 
 
@@ -311,12 +335,14 @@ def csv_chunks(request: ExportRequest, delimiter: str = ";") -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     positions = waitlist_positions(request.event_id)
+    questions = registration_questions.event_questions(request.event_id, include_hidden=True)
+    columns = question_columns(questions)
     if request.is_booking_list:
-        writer.writerow(booking_headers(gettext))
-        rows = booking_rows(iter_people(request, positions), gettext, labeller())
+        writer.writerow(booking_headers(gettext, columns))
+        rows = booking_rows(iter_people(request, positions, questions), gettext, labeller(), columns)
     else:
-        writer.writerow(person_headers(gettext))
-        rows = person_rows(iter_people(request, positions), gettext, labeller())
+        writer.writerow(person_headers(gettext, columns))
+        rows = person_rows(iter_people(request, positions, questions), gettext, labeller(), columns)
     yield "\ufeff" + buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
@@ -345,6 +371,8 @@ def write_xlsx(request: ExportRequest, event: Event) -> str:
     per session and a sheet of all participants.
     """
     positions = waitlist_positions(request.event_id)
+    questions = registration_questions.event_questions(request.event_id, include_hidden=True)
+    columns = question_columns(questions)
     label = labeller()
     handle = tempfile.NamedTemporaryFile(prefix="zapisy-", suffix=".xlsx", delete=False)
     handle.close()
@@ -373,19 +401,19 @@ def write_xlsx(request: ExportRequest, event: Event) -> str:
             workbook,
             styles,
             _sheet_name(f"{session.id} {session.title_pl}", names),
-            booking_headers(gettext),
-            [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 9, 18],
+            booking_headers(gettext, columns),
+            [14, 14, 28, 18, 16, 18, 28, 14, 6, 16, 30, 14, 10, 9, 18] + [24] * len(columns),
         )
-        _write_rows(sheet, styles, booking_rows(iter_people(sub, positions), gettext, label))
+        _write_rows(sheet, styles, booking_rows(iter_people(sub, positions, questions), gettext, label, columns))
     if not request.is_booking_list:
         sheet = _sheet(
             workbook,
             styles,
             _sheet_name(gettext("Participants"), names),
-            person_headers(gettext),
-            [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 9, 18],
+            person_headers(gettext, columns),
+            [14, 14, 28, 18, 16, 18, 28, 14, 6, 12, 60, 9, 18] + [24] * len(columns),
         )
-        _write_rows(sheet, styles, person_rows(iter_people(request, positions), gettext, label))
+        _write_rows(sheet, styles, person_rows(iter_people(request, positions, questions), gettext, label, columns))
     workbook.close()
     return handle.name
 

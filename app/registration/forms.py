@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -14,6 +23,8 @@ from ..forms import Form
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from ..validators import PlainText, normalize_text
 from .ranked import RANKED_NOT_ELIGIBLE
+from .models import Question, QuestionKind
+from .questions import MAX_LONG_ANSWER, MAX_SHORT_ANSWER, NO, YES, markup_in, split_choices
 from .services import Choices, ParticipantData
 
 ORDINALS = {
@@ -47,13 +58,115 @@ class MultiCheckboxField(SelectMultipleField):
                 raise ValidationError(_l("This choice is not available."))
 
 
+class OneChoiceField(RadioField):
+    """Radio buttons that may be left empty (the form checks required answers), refusing unknown values clearly."""
+
+    def pre_validate(self, form) -> None:  # type: ignore[no-untyped-def]
+        """Accept no choice; refuse a value that is not among the options."""
+        if self.data in (None, "", "None"):
+            self.data = ""
+            return
+        if self.data not in {str(choice.value) for choice in self.choices or []}:  # type: ignore[union-attr]
+            raise ValidationError(_l("This option is not available."))
+
+
+class NoMarkup:
+    """Refuse text that looks like HTML: answers are plain text."""
+
+    def __call__(self, form, field) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(field.data, str) and markup_in(field.data):
+            raise ValidationError(_l("Please write plain text, without HTML tags (< and > around words)."))
+
+
+def question_field(question: Question) -> Field:
+    """Return the form field of one of the event's questions (whether it must be answered is checked by the form)."""
+    label = question.label
+    if question.kind == QuestionKind.SHORT_TEXT:
+        return StringField(
+            label,
+            validators=[Optional(), Length(max=MAX_SHORT_ANSWER), PlainText(), NoMarkup()],
+            filters=[normalize_text],
+        )
+    if question.kind == QuestionKind.LONG_TEXT:
+        return TextAreaField(
+            label,
+            validators=[Optional(), Length(max=MAX_LONG_ANSWER), PlainText(allow_newlines=True), NoMarkup()],
+            filters=[normalize_text],
+        )
+    if question.kind == QuestionKind.YES_NO:
+        return OneChoiceField(label, choices=[SelectChoice(YES, _l("Yes")), SelectChoice(NO, _l("No"))], default="")
+    options = [SelectChoice(o["id"], question.option_label(o["id"])) for o in question.options or []]
+    if question.kind == QuestionKind.CHOICES:
+        return MultiCheckboxField(label, choices=options, validate_choice=False)
+    return OneChoiceField(label, choices=options, default="")
+
+
+class AnswersMixin:
+    """The event's own questions on a form: fields ``q_<id>`` added per event (:func:`build_choices_form`)."""
+
+    question_field_names: list[tuple[Question, str]] = []
+
+    def answers_data(self, category: str) -> dict[int, str]:
+        """Return the answers as stored values by question id; questions not asked of ``category`` are left out."""
+        answers: dict[int, str] = {}
+        for question, name in self.question_field_names:
+            if not question.applies_to(category):
+                continue
+            data = getattr(self, name).data
+            if question.kind == QuestionKind.CHOICES:
+                picked = set(data or [])
+                answers[question.id] = ",".join(o["id"] for o in question.options or [] if o["id"] in picked)
+            else:
+                answers[question.id] = (data or "") if isinstance(data, str) else ""
+        return answers
+
+    def check_required_answers(self, category: str | None) -> bool:
+        """Mark each required question asked of ``category`` and left unanswered; tell whether all are answered."""
+        ok = True
+        for question, name in self.question_field_names:
+            field = getattr(self, name)
+            if not question.is_required or field.errors or category is None or not question.applies_to(category):
+                continue
+            if not field.data:
+                field.errors = [*field.errors, _l("Please answer this question.")]
+                ok = False
+        return ok
+
+    def fill_answers(self, answers: dict[int, str]) -> None:
+        """Show stored answers in the fields (the manage page's first view)."""
+        for question, name in self.question_field_names:
+            value = answers.get(question.id, "")
+            getattr(self, name).data = split_choices(value) if question.kind == QuestionKind.CHOICES else value
+
+
+class AnswersForm(AnswersMixin, Form):
+    """The manage page's answers to the event's questions."""
+
+    category: str = ""
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        """Also require the required answers of the registration's category."""
+        ok = super().validate(extra_validators)
+        return self.check_required_answers(self.category) and ok
+
+
+def build_answers_form(questions: list[Question], category: str, **kwargs) -> AnswersForm:
+    """Build the manage page's form of the questions asked of ``category``."""
+    asked = [q for q in questions if q.applies_to(category)]
+    fields: dict = {f"q_{q.id}": question_field(q) for q in asked}
+    fields["question_field_names"] = [(q, f"q_{q.id}") for q in asked]
+    form = type("AnswersForm", (AnswersForm,), fields)(**kwargs)
+    form.category = category
+    return form
+
+
 def _text(label: object, max_length: int, required: bool = True) -> StringField:
     """Return a single-line text field with the house's cleaning and checks."""
     validators = [DataRequired() if required else Optional(), Length(max=max_length), PlainText()]
     return StringField(label, validators=validators, filters=[normalize_text])
 
 
-class ChoicesForm(Form):
+class ChoicesForm(AnswersMixin, Form):
     """Session checkboxes; ranked-choice selects are added per event."""
 
     sessions = MultiCheckboxField(_l("Sessions"), coerce=int, validate_choice=False)
@@ -168,8 +281,14 @@ class RegistrationForm(ChoicesForm):
         if field.data not in {c.value for c in ParticipantCategory}:
             raise ValidationError(_l("Choose your participant category."))
 
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        """Also require the answers to the required questions asked of the chosen category."""
+        ok = super().validate(extra_validators)
+        category = self.category.data if not self.category.errors else None
+        return self.check_required_answers(category) and ok
+
     def participant_data(self) -> ParticipantData:
-        """Return the personal fields as service input."""
+        """Return the personal fields (and the answers to the event's questions) as service input."""
         return ParticipantData(
             first_name=self.first_name.data,
             last_name=self.last_name.data,
@@ -181,6 +300,7 @@ class RegistrationForm(ChoicesForm):
             category=ParticipantCategory(self.category.data),
             language=self.language.data,
             has_marketing_consent=bool(self.marketing_consent.data),
+            answers=self.answers_data(self.category.data),
         )
 
 
@@ -194,6 +314,7 @@ def build_choices_form(
     instant: list[Session] | None,
     blocks: list[RankedBlock],
     category: str | None = None,
+    questions: list[Question] | None = None,
     **kwargs,
 ) -> ChoicesForm:
     """Build a form of ``base`` with this event's sessions and ranked blocks.
@@ -201,6 +322,7 @@ def build_choices_form(
     ``instant`` None leaves the picked sessions unchecked here (the service checks them).
 
     With ``category``, ranked selects offer only the workshops open to it.
+    ``questions``: the event's own questions, as fields ``q_<id>`` (the registration form's).
     """
     fields: dict = {}
     rank_field_names: list[tuple[RankedBlock, list[str]]] = []
@@ -214,9 +336,12 @@ def build_choices_form(
             names.append(name)
         rank_field_names.append((block, names))
     fields["rank_field_names"] = rank_field_names
+    for question in questions or []:
+        fields[f"q_{question.id}"] = question_field(question)
+    fields["question_field_names"] = [(q, f"q_{q.id}") for q in questions or []]
     # A new class scans its fields again on first use: the usual event, without ranked
-    # workshops, uses ``base`` itself (no rank fields) instead of a new class per request.
-    form_class = type(base.__name__, (base,), fields) if blocks else base
+    # workshops or questions, uses ``base`` itself instead of a new class per request.
+    form_class = type(base.__name__, (base,), fields) if blocks or questions else base
     form = form_class(**kwargs)
     form.sessions.choices = None if instant is None else [SelectChoice(s.id, s.title) for s in instant]
     return form

@@ -16,7 +16,7 @@ from ..db import retry_on_contention, utcnow, write_transaction
 from ..events.models import Event, Session
 from ..extensions import db
 from ..notifications.models import MessageKind, MessageStatus, OutboxMessage
-from . import bookings
+from . import bookings, questions
 from .errors import ConsentNotRenewable, RegistrationErased
 from .models import LIVE_BOOKING_STATUSES, InvitationCode, Registration, RegistrationStatus
 from .services import hash_token
@@ -73,6 +73,7 @@ def export_data(registration: Registration) -> dict[str, Any]:
             for b in registration.bookings
         ],
         "ranked_choices": [{"session": p.session.title_pl, "rank": p.rank} for p in registration.preferences],
+        "answers": _answers_export(registration),
         "emails": [
             {
                 "kind": m.kind.value,
@@ -83,6 +84,21 @@ def export_data(registration: Registration) -> dict[str, Any]:
             for m in messages
         ],
     }
+
+
+def _answers_export(registration: Registration) -> list[dict[str, Any]]:
+    """Return the answers to the event's questions, each with its question in both languages."""
+    answers = questions.answers_of(registration.id)
+    return [
+        {
+            "question": question.label_pl,
+            "question_en": question.label_en,
+            "answer": questions.display_value(question, answers[question.id], registration.language),
+            "special_category": question.is_special_category,
+        }
+        for question in questions.event_questions(registration.event_id, include_hidden=True)
+        if question.id in answers
+    ]
 
 
 @retry_on_contention()
@@ -136,6 +152,7 @@ def _anonymise(registration: Registration, now: datetime) -> None:
     registration.updated_at = now
     for preference in list(registration.preferences):
         db.session.delete(preference)
+    questions.erase_answers(registration.id)
     db.session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.registration_id == registration.id,

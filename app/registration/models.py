@@ -6,12 +6,27 @@ import enum
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, enum_type, utcnow
 from ..events.models import Event, Group, ParticipantCategory, Session
 from ..extensions import db
+from ..i18n import current_language, localized
 
 
 class RegistrationStatus(str, enum.Enum):
@@ -299,3 +314,80 @@ class ApprovalDigestSent(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApprovalDigestSent organiser={self.organiser_id} {self.day}>"
+
+
+class QuestionKind(str, enum.Enum):
+    """Kinds of an event's own registration questions."""
+
+    SHORT_TEXT = "short_text"
+    LONG_TEXT = "long_text"
+    CHOICE = "choice"  # one option
+    CHOICES = "choices"  # any number of options
+    YES_NO = "yes_no"
+
+
+class Question(db.Model):
+    """An organiser's own question on an event's registration form (dietary needs, invoice data …).
+
+    ``options`` (choice kinds) is a list of ``{"id": "o1", "pl": …, "en": …}``; answers keep
+    the option ids, so an option's labels may change without changing the answers given.
+    Once answered, a question keeps its kind and its answered options, and is hidden
+    (``is_active`` False) rather than deleted (registration.questions).
+    """
+
+    __tablename__ = "question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[QuestionKind] = mapped_column(enum_type(QuestionKind, "question_kind"))
+    label_pl: Mapped[str] = mapped_column(String(300))
+    label_en: Mapped[str] = mapped_column(String(300), default="")
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Categories asked; empty means everyone.
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    is_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Special-category data (GDPR art. 9: health, e.g. diet for medical reasons, accessibility):
+    # its answers are erased soon after the event (GDPR_SPECIAL_RETENTION_DAYS), before the rest.
+    is_special_category: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def label(self) -> str:
+        """Label in the current language."""
+        return localized(self, "label")
+
+    def option_label(self, option_id: str, language: str | None = None) -> str:
+        """Return an option's label in ``language`` (the current one by default); unknown ids as they are."""
+        for option in self.options or []:
+            if option.get("id") == option_id:
+                language = language or current_language()
+                return option.get(language) or option.get("pl") or option_id
+        return option_id
+
+    def applies_to(self, category: str) -> bool:
+        """Tell whether a participant of ``category`` is asked this question."""
+        return not self.categories or category in self.categories
+
+    def __repr__(self) -> str:
+        return f"<Question {self.id} event={self.event_id} {self.kind.value}>"
+
+
+class Answer(db.Model):
+    """A registration's answer to one question: text, "yes"/"no", or option ids separated by commas."""
+
+    __tablename__ = "answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    question: Mapped[Question] = relationship()
+
+    __table_args__ = (UniqueConstraint("registration_id", "question_id", name="uq_answer_question"),)
+
+    def __repr__(self) -> str:
+        return f"<Answer reg={self.registration_id} question={self.question_id}>"

@@ -38,10 +38,10 @@ from ..i18n import current_language
 from ..notifications.delivery import deliver_after_response
 from ..pagecache import cached_page
 from ..ranking import services as ranking_services
-from . import holds, offers, receipts, services
+from . import holds, offers, questions, receipts, services
 from .calendar import registration_ics
 from .errors import AlreadyRegistered, RegistrationClosed, RegistrationError, RegistrationRefused
-from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_choices_form
+from .forms import ChoicesForm, ConfirmForm, RegistrationForm, build_answers_form, build_choices_form
 from .models import LIVE_BOOKING_STATUSES, RegistrationStatus
 from .ranked import allocation_published, ranking_closed_reason
 from .waitlist import waitlist_positions
@@ -78,7 +78,8 @@ def register(slug: str):  # type: ignore[no-untyped-def]
     # make the form's fields, and the service checks the choices against the same sessions.
     # The whole programme is read only to show the form again.
     sessions = services.choosable_sessions(event, services.posted_ids(request.form.getlist("sessions")))
-    form = build_choices_form(RegistrationForm, event, None, ranked_blocks(list(sessions.values())))
+    asked = questions.event_questions(event.id)
+    form = build_choices_form(RegistrationForm, event, None, ranked_blocks(list(sessions.values())), questions=asked)
     now = utcnow()
     is_open = event.is_registration_open(now)
     valid = is_open and form.validate_on_submit()
@@ -165,7 +166,8 @@ def _blank_form(slug: str) -> str:
     """Render the registration form as a first visit sees it (language preset, code from the link)."""
     event = _event_or_404(slug)
     programme = public_programme(event, with_groups=False)
-    form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks)
+    asked = questions.event_questions(event.id)
+    form = build_choices_form(RegistrationForm, event, programme.instant, programme.blocks, questions=asked)
     form.language.data = current_language()
     form.invitation_code.data = request.args.get("code", "")[:40]
     now = utcnow()
@@ -259,13 +261,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
     now = utcnow()
     can_change = registration.status == RegistrationStatus.ACTIVE and event.is_registration_open(now)
     if not form.is_submitted():
-        live = [b for b in registration.live_bookings]
-        form.sessions.data = [b.session_id for b in live if b.session.booking_mode.value == "instant"]
-        ranks = {p.session_id: p.rank for p in registration.preferences}
-        for block, names in form.rank_field_names:
-            chosen = sorted((ranks[s.id], s.id) for s in block.sessions if s.id in ranks)
-            for name, (_rank, session_id) in zip(names, chosen):
-                getattr(form, name).data = session_id
+        _fill_choices(form, registration)
     elif not can_change:
         form.form_errors.append(_("Changes are closed for this registration."))
     busy = False
@@ -279,11 +275,68 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         else:
             flash(_("Your changes have been saved."), "success")
             return deliver_after_response(redirect(url_for(".manage", token=token), code=303))
+    return _manage_page(registration, token, form, None, can_change, now, busy)
+
+
+@bp.route("/r/<token>/answers", methods=["POST"])
+def change_answers(token: str):  # type: ignore[no-untyped-def]
+    """Save the participant's answers to the event's questions, while registration is open."""
+    registration = _registration_or_404(token)
+    event = registration.event
+    now = utcnow()
+    can_change = registration.status == RegistrationStatus.ACTIVE and event.is_registration_open(now)
+    asked = questions.event_questions(event.id)
+    answers_form = build_answers_form(asked, registration.category.value)
+    busy = False
+    if not can_change:
+        answers_form.form_errors.append(_("Changes are closed for this registration."))
+    elif answers_form.validate_on_submit():
+        try:
+            questions.change_answers(
+                registration,
+                [q for q, _name in answers_form.question_field_names],
+                answers_form.answers_data(registration.category.value),
+                now=now,
+            )
+        except RegistrationError as error:
+            attach_error(answers_form, error)
+        except SQLAlchemyError as error:
+            busy = _database_busy(error)
+        else:
+            flash(_("Your answers have been saved."), "success")
+            return redirect(url_for(".manage", token=token) + "#answers", code=303)
+    form = _form_for(ChoicesForm, event, category=registration.category.value)
+    _fill_choices(form, registration)
+    return _manage_page(registration, token, form, answers_form, can_change, now, busy, asked)
+
+
+def _fill_choices(form, registration) -> None:  # type: ignore[no-untyped-def]
+    """Show the registration's current sessions and ranked choices in the choices form."""
+    live = [b for b in registration.live_bookings]
+    form.sessions.data = [b.session_id for b in live if b.session.booking_mode.value == "instant"]
+    ranks = {p.session_id: p.rank for p in registration.preferences}
+    for block, names in form.rank_field_names:
+        chosen = sorted((ranks[s.id], s.id) for s in block.sessions if s.id in ranks)
+        for name, (_rank, session_id) in zip(names, chosen):
+            getattr(form, name).data = session_id
+
+
+def _manage_page(registration, token, form, answers_form, can_change, now, busy=False, asked=None):  # type: ignore[no-untyped-def]
+    """Render the manage page (422 after a refused form; ``busy``: the database refused it)."""
+    event = registration.event
+    asked = questions.event_questions(event.id) if asked is None else asked
+    answers = questions.answers_of(registration.id) if asked else {}
+    if answers_form is None and asked:
+        answers_form = build_answers_form(asked, registration.category.value)
+        answers_form.fill_answers(answers)
     page = render_template(
         "registration/manage.html",
         event=event,
         registration=registration,
         form=form,
+        answers_form=answers_form,
+        answers=answers,
+        display_answer=questions.display_value,
         can_change=can_change,
         token=token,
         positions=waitlist_positions(registration.bookings),
@@ -299,7 +352,8 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         if registration.status == RegistrationStatus.ACTIVE and registration.checkin_code
         else None,
     )
-    return busy_page(page) if busy else (page, 422 if form.is_submitted() else 200)
+    submitted = form.is_submitted() and request.method == "POST"
+    return busy_page(page) if busy else (page, 422 if submitted else 200)
 
 
 @bp.route("/r/<token>/confirm", methods=["GET", "POST"])

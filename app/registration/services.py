@@ -28,7 +28,7 @@ from ..events.services import RankedBlock, ranked_blocks
 from ..extensions import db
 from ..notifications.links import absolute_url
 from ..notifications.models import MessageKind, OutboxMessage
-from . import bookings, emails, invitations
+from . import bookings, emails, invitations, questions
 from .errors import (
     AlreadyRegistered,
     InvalidChoice,
@@ -77,6 +77,8 @@ class ParticipantData:
     position: str = ""
     city: str = ""
     has_marketing_consent: bool = False
+    # Answers to the event's own questions, by question id (registration.questions).
+    answers: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,6 +235,7 @@ def register(
         if not first_come:
             _check_rankings_open(registration, sessions, choices.rankings, now)
             save_preferences(registration, sessions, choices.rankings)
+        questions.save_answers(registration, participant.answers)
         emails.queue_registration_received(registration, token, now)
     return RegistrationResult(registration=registration, token=token)
 
