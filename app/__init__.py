@@ -276,8 +276,8 @@ def register_worker_tasks(app: Flask) -> None:
     from .registration.holds import expire_holds
     from .registration.imports import purge_uploads
     from .registration.offers import expire_offers
-    from .registration.reminders import send_due_reminders
     from .registration.questions import purge_special_past_retention
+    from .registration.reminders import send_due_reminders
 
     add_task(app, "expire offered places", expire_offers)
     add_task(app, "expire unconfirmed holds", expire_holds)

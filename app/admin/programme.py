@@ -41,8 +41,8 @@ from ..media import copy_image, delete_image
 from ..registration import capacity as places
 from ..registration.bookings import promote_waiting
 from ..registration.models import LIVE_BOOKING_STATUSES, Booking, Preference, Registration
-from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
 from ..registration.questions import copy_questions
+from ..registration.reminders import MAX_REMINDER_HOURS, MAX_REMINDERS
 
 EVENT_SLUG = re.compile(r"^[a-z0-9-]{3,120}$")
 SERIES_SLUG = re.compile(r"^[a-z0-9-]{3,80}$")

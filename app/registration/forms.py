@@ -22,9 +22,9 @@ from ..events.services import RankedBlock
 from ..forms import Form
 from ..labels import CATEGORY_LABELS, LANGUAGE_LABELS
 from ..validators import PlainText, normalize_text
-from .ranked import RANKED_NOT_ELIGIBLE
 from .models import Question, QuestionKind
 from .questions import MAX_LONG_ANSWER, MAX_SHORT_ANSWER, NO, YES, markup_in, split_choices
+from .ranked import RANKED_NOT_ELIGIBLE
 from .services import Choices, ParticipantData
 
 ORDINALS = {
