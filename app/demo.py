@@ -501,8 +501,8 @@ def _sandomierz_questions() -> None:
                 event_id=event_id,
                 position=2,
                 kind=QuestionKind.SHORT_TEXT,
-                label_pl="Alergie pokarmowe lub inne potrzeby (opcjonalnie)",
-                label_en="Food allergies or other needs (optional)",
+                label_pl="Alergie pokarmowe lub inne potrzeby",
+                label_en="Food allergies or other needs",
                 is_special_category=True,
             ),
             Question(

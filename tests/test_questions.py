@@ -70,6 +70,12 @@ def test_questions_are_asked_in_both_languages_and_the_answers_stored(client, db
     assert "Dieta" in polish and "Wegańska" in polish and "Przyjadę samochodem" in polish and "Tak" in polish
     english = client.get(f"/events/{event.slug}/register?lang=en").text
     assert "Diet" in english and "Vegan" in english and "I will come by car" in english and "Dieta" not in english
+    # The required question has the asterisk, each optional one says so, as the built-in fields do.
+    assert re.search(r"Przyjadę samochodem <span[^>]*>\(opcjonalnie\)</span>", polish)
+    assert re.search(r"Tax ID for the invoice <span[^>]*>\(optional\)</span>", english)
+    assert not re.search(r"Dieta <span[^>]*>\(opcjonalnie\)", polish) and re.search(
+        r"Dieta <span[^>]*>\*</span>", polish
+    )
 
     response = submit(
         client,
