@@ -152,6 +152,7 @@ def _anonymise(registration: Registration, now: datetime) -> None:
             subject=ERASED,
             body_text="",
             body_html="",
+            snapshot=None,
             attachments=[],
             redact=[],
             last_error="",
@@ -234,6 +235,7 @@ def _forget_invitations(before: datetime) -> None:
             subject=ERASED,
             body_text="",
             body_html="",
+            snapshot=None,
             redact=[],
             last_error="",
         )
