@@ -49,6 +49,7 @@ from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
 
 from tests.loadclient import (  # noqa: E402
     GunicornServer,
+    Outcome,
     Participant,
     Stats,
     make_client,
@@ -468,6 +469,7 @@ class OpenLoopRun:
 STEPS = ("form", "submit", "success")
 LATE_START = 0.010  # seconds behind its Poisson time at which an arrival counts as late
 P99_TARGET_MS = 100.0
+DRAIN_SECONDS = 60
 
 
 async def open_loop(
@@ -515,8 +517,15 @@ async def open_loop(
                     )
                 )
             )
-        outcomes = await asyncio.wait_for(asyncio.gather(*flows), 180)
+        # Past capacity the queue grows without bound: flows not done DRAIN_SECONDS after the last
+        # arrival are given up and counted as failed (the run stays bounded in time).
+        done, pending = await asyncio.wait(flows, timeout=DRAIN_SECONDS) if flows else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         elapsed = loop.time() - start
+    unfinished = Outcome(ok=False, error=f"unfinished {DRAIN_SECONDS} s after the last arrival")
+    outcomes = [task.result() for task in flows if task in done] + [unfinished] * len(pending)
     stats.errors += [o.error for o in outcomes if not o.ok]
     completed = sum(1 for o in outcomes if o.ok)
     return OpenLoopRun(name, rate, seconds, len(outcomes), completed, late, stats, elapsed)
