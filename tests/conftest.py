@@ -323,8 +323,11 @@ def smtp_server(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def outbox(app, db, tmp_path):  # type: ignore[no-untyped-def]
     """Return a helper over the outbox; .eml files (no MAIL_SERVER) go to a temporary directory."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
     from app.notifications.delivery import deliver_all_due
     from app.notifications.models import OutboxMessage
+    from app.notifications.services import message_bodies
 
     app.config["OUTBOX_MAIL_DIR"] = str(tmp_path / "mail")
 
@@ -339,7 +342,14 @@ def outbox(app, db, tmp_path):  # type: ignore[no-untyped-def]
                 query = query.where(OutboxMessage.kind == kind)
             if to:
                 query = query.where(OutboxMessage.recipient_email == to)
-            return list(db.session.execute(query).scalars())
+            rows = list(db.session.execute(query).scalars())
+            for row in rows:
+                if row.snapshot:
+                    # Rendered at delivery: the bodies the delivery would send, without changing the row.
+                    body_text, body_html = message_bodies(row)
+                    set_committed_value(row, "body_text", body_text)
+                    set_committed_value(row, "body_html", body_html)
+            return rows
 
         def deliver(self, **kwargs: Any):  # type: ignore[no-untyped-def]
             """Deliver everything due now."""

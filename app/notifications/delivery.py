@@ -23,7 +23,7 @@ import smtplib
 import socket
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -39,6 +39,7 @@ from ..db import utcnow, write_transaction
 from ..extensions import db, mail
 from .mailer import BadHeaderError, OutboxMail, TimeoutConnection, attachment
 from .models import MessageStatus, OutboxMessage
+from .services import render_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class ClaimedMessage:
     message_id: str
     created_at: datetime
     redact: list[str] = field(default_factory=list)
+    language: str = "pl"
+    # What the bodies are rendered from when they were not written at queue time (see with_bodies).
+    snapshot: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: OutboxMessage) -> ClaimedMessage:
@@ -86,7 +90,16 @@ class ClaimedMessage:
             message_id=row.message_id,
             created_at=row.created_at,
             redact=list(row.redact or []),
+            language=row.language,
+            snapshot=row.snapshot,
         )
+
+    def with_bodies(self) -> ClaimedMessage:
+        """Return the claim with its bodies rendered from its snapshot (itself when it has none)."""
+        if not self.snapshot:
+            return self
+        body_text, body_html = render_snapshot(self.snapshot, self.language)
+        return replace(self, body_text=body_text, body_html=body_html)
 
 
 @dataclass
@@ -155,6 +168,7 @@ def deliver_due(limit: int | None = None, now: datetime | None = None, worker: s
     try:
         for index, claim in enumerate(claims):
             try:
+                claim = claim.with_bodies()  # noqa: PLW2901 - the claim, rendered: what is recorded as sent
                 transport.send(build_message(claim), claim)
             except PermanentFailure as error:
                 _record_failure(claim, worker, str(error), report)
@@ -493,11 +507,19 @@ def _record_sent(claim: ClaimedMessage, worker: str, now: datetime | None, repor
 
 
 def redacted_values(claim: ClaimedMessage) -> dict[str, Any]:
-    """Return the row's new bodies (and attachments) without the claim's private parts; nothing when it has none."""
+    """Return the row's new bodies (and attachments) without the claim's private parts; nothing when it has none.
+
+    A claim rendered from its snapshot leaves its bodies in the row instead (what was
+    sent), and the snapshot, which holds the private parts too, is forgotten.
+    """
+    rendered: dict[str, Any] = (
+        {"body_text": claim.body_text, "body_html": claim.body_html, "snapshot": None} if claim.snapshot else {}
+    )
     if not claim.redact:
-        return {}
+        return rendered
     in_html = claim.redact + [str(escape(secret)) for secret in claim.redact]
     values: dict[str, Any] = {
+        **rendered,
         "body_text": redact_secrets(claim.body_text, claim.redact),
         "body_html": redact_secrets(claim.body_html, in_html),
         "redact": [],

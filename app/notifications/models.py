@@ -71,6 +71,12 @@ class OutboxMessage(db.Model):
     # Private parts of the bodies (a manage token): needed until the message is delivered, then
     # replaced in the stored bodies and forgotten, so that a sent row holds no working link.
     redact: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Set instead of the bodies when the email is rendered at delivery, not in the request that
+    # queued it: {"template": <name under templates/email/>, "context": <what the templates show,
+    # frozen when the change was committed>} (notifications.services.freeze). The delivery
+    # renders the bodies from it and stores them (its private parts redacted) in the commit that
+    # marks the message sent, which also forgets the snapshot.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Kept across retries so that a receiver can recognise a message sent twice.
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -60,6 +60,7 @@ def queue_email(
     registration_id: int | None = None,
     attachments: Iterable[dict[str, Any]] = (),
     redact: Iterable[str] = (),
+    snapshot: bool = False,
 ) -> OutboxMessage:
     """Render ``templates/email/<template>.{txt,html}`` (the kind's name by default) in ``language`` and queue it.
 
@@ -69,6 +70,13 @@ def queue_email(
     account) gets none of the event's. ``redact``: secrets in the bodies (a manage
     token, a password-reset link) that the row keeps only until the message is
     delivered. Flushes only.
+
+    ``snapshot``: store what the templates get instead of rendering them now; the
+    delivery renders them (:func:`render_snapshot`), in ``language``. ``context``
+    must then hold plain values only (text, numbers, dates, lists and dicts of them:
+    what the change committed, not database objects, which would say what is true
+    when the email is sent), and the event is given to the templates as its
+    title (in ``language``), city and start.
     """
     language = email_language(language)
     values: dict[str, Any] = {"event": event, "language": language, "kind": kind.value}
@@ -81,11 +89,17 @@ def queue_email(
         )
     values.update(context)
     name = template or kind.value
+    title = localized(event, "title", language) if event is not None else ""
     with force_locale(language):
-        title = localized(event, "title", language) if event is not None else ""
         values["subject"] = subject_text = header_text(str(subject) % {"event": title}, 300)
-        body_text = render_template(f"email/{name}.txt", **values)
-        body_html = render_template(f"email/{name}.html", **values)
+    frozen = None
+    if snapshot:
+        if event is not None:
+            values["event"] = {"title": title, "city": event.city, "starts_at": event.starts_at}
+        frozen = {"template": name, "context": freeze(values)}
+        body_text = body_html = ""
+    else:
+        body_text, body_html = _render(name, language, values)
     message = add_to_outbox(
         kind,
         event,
@@ -100,8 +114,54 @@ def queue_email(
         attachments=attachments,
         redact=redact,
     )
+    message.snapshot = frozen
     db.session.flush()
     return message
+
+
+def _render(template: str, language: str, values: dict[str, Any]) -> tuple[str, str]:
+    """Return the text and HTML bodies of ``templates/email/<template>`` rendered in ``language``."""
+    with force_locale(language):
+        return render_template(f"email/{template}.txt", **values), render_template(f"email/{template}.html", **values)
+
+
+def render_snapshot(snapshot: dict[str, Any], language: str) -> tuple[str, str]:
+    """Return the text and HTML bodies of a message queued with ``snapshot=True`` (see :func:`queue_email`)."""
+    return _render(snapshot["template"], language, thaw(snapshot["context"]))
+
+
+def message_bodies(message: OutboxMessage) -> tuple[str, str]:
+    """Return a queued message's text and HTML bodies, rendered from its snapshot if it has one."""
+    if message.snapshot:
+        return render_snapshot(message.snapshot, message.language)
+    return message.body_text, message.body_html
+
+
+_DATETIME = "$datetime"
+
+
+def freeze(value: Any) -> Any:
+    """Return ``value`` as JSON can store it: dates as ``{"$datetime": ISO 8601}``, tuples as lists."""
+    if isinstance(value, datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, dict):
+        return {str(key): freeze(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [freeze(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"an email snapshot holds plain values only, not {type(value).__name__}")
+
+
+def thaw(value: Any) -> Any:
+    """Return what :func:`freeze` stored, with its dates back."""
+    if isinstance(value, dict):
+        if len(value) == 1 and _DATETIME in value:
+            return datetime.fromisoformat(value[_DATETIME])
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [thaw(item) for item in value]
+    return value
 
 
 def add_to_outbox(

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from ..events.models import Session
@@ -61,12 +62,18 @@ def checkin_qr_attachment(code: str) -> dict[str, Any]:
 
 
 def queue_registration_received(registration: Registration, token: str, now: datetime) -> OutboxMessage:
-    """Queue the confirmation of a new registration, with its private link (flushes only)."""
+    """Queue the confirmation of a new registration, with its private link (flushes only).
+
+    The busiest email (one per registration, in the rush): what it says is frozen
+    here (:func:`registration_snapshot`) and rendered when it is delivered, outside
+    the participant's request.
+    """
     return queue_message(
         MessageKind.REGISTRATION_RECEIVED,
         registration,
         now,
         redact=[token],
+        snapshot=True,
         manage_url=absolute_url("registration.manage", token=token),
         confirm_url=(
             absolute_url("registration.confirm_email", token=token) if registration.is_awaiting_confirmation else None
@@ -135,26 +142,31 @@ def queue_message(
     now: datetime,
     subject: object | None = None,
     redact: Iterable[str] = (),
+    snapshot: bool = False,
     **context: Any,
 ) -> OutboxMessage:
     """Queue an email of ``kind`` to the registration's participant, with their bookings (flushes only).
 
     ``subject`` replaces the kind's own (another domain's message about a registration).
     ``redact``: the manage token of a link in ``context``, kept in the outbox row only until it is sent.
+    ``snapshot``: rendered when delivered, from :func:`registration_snapshot` (``context`` plain values only).
     """
     event = registration.event
     language = email_language(registration.language)
     live = registration.live_bookings
-    values: dict[str, Any] = {
-        "registration": registration,
-        "bookings": live,
-        "positions": waitlist_positions(live),
-        "confirmed": [b for b in live if b.status == BookingStatus.CONFIRMED],
-        "waitlisted": [b for b in live if b.status == BookingStatus.WAITLISTED],
-        "requested": [b for b in live if b.status == BookingStatus.REQUESTED],
-        "manage_url": None,
-        **context,
-    }
+    values: dict[str, Any] = (
+        registration_snapshot(registration, live, language)
+        if snapshot
+        else {
+            "registration": registration,
+            "bookings": live,
+            "positions": waitlist_positions(live),
+            "confirmed": [b for b in live if b.status == BookingStatus.CONFIRMED],
+            "waitlisted": [b for b in live if b.status == BookingStatus.WAITLISTED],
+            "requested": [b for b in live if b.status == BookingStatus.REQUESTED],
+        }
+    )
+    values.update({"manage_url": None, **context})
     attachments = []
     if kind in WITH_CALENDAR:
         ics = registration_ics(registration, language, mail_domain(), now)
@@ -175,7 +187,57 @@ def queue_message(
         registration_id=registration.id,
         attachments=attachments,
         redact=redact,
+        snapshot=snapshot,
     )
+
+
+def _group_label(booking: Booking, language: str) -> str:
+    """Return the booking's group as the email names it: "Grupa 2" / "Group 2" when unnamed."""
+    with force_locale(language):
+        return booking.group.label
+
+
+def registration_snapshot(registration: Registration, live: list[Booking], language: str) -> dict[str, Any]:
+    """Return what a registration email shows, as plain values in ``language``: the templates' context, frozen.
+
+    The same names and attributes the templates read from the database objects
+    (``booking.session.title``, ``registration.preferences`` …), so one template
+    renders either. Booking ids are text, as the waiting-list positions' keys
+    become in JSON.
+    """
+    positions = waitlist_positions(live)
+    bookings = [
+        {
+            "id": str(booking.id),
+            "status": booking.status.value,
+            "session": {
+                "title": localized(booking.session, "title", language),
+                "starts_at": booking.session.starts_at,
+                "ends_at": booking.session.ends_at,
+                "room": booking.session.room,
+            },
+            "group": {"name": booking.group.name, "label": _group_label(booking, language), "room": booking.group.room}
+            if booking.group
+            else None,
+        }
+        for booking in live
+    ]
+    return {
+        "registration": {
+            "first_name": registration.first_name,
+            "checkin_code": registration.checkin_code,
+            "confirmation_expires_at": registration.confirmation_expires_at,
+            "preferences": [
+                {"rank": p.rank, "session": {"title": localized(p.session, "title", language)}}
+                for p in registration.preferences
+            ],
+        },
+        "bookings": bookings,
+        "positions": {str(booking_id): position for booking_id, position in positions.items()},
+        "confirmed": [b for b in bookings if b["status"] == BookingStatus.CONFIRMED.value],
+        "waitlisted": [b for b in bookings if b["status"] == BookingStatus.WAITLISTED.value],
+        "requested": [b for b in bookings if b["status"] == BookingStatus.REQUESTED.value],
+    }
 
 
 INVITATION_SUBJECT = _l("Your invitation: %(event)s")

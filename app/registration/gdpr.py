@@ -169,6 +169,7 @@ def _anonymise(registration: Registration, now: datetime) -> None:
             subject=ERASED,
             body_text="",
             body_html="",
+            snapshot=None,
             attachments=[],
             redact=[],
             last_error="",
@@ -251,6 +252,7 @@ def _forget_invitations(before: datetime) -> None:
             subject=ERASED,
             body_text="",
             body_html="",
+            snapshot=None,
             redact=[],
             last_error="",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..events.models import Event
 from ..extensions import db
@@ -32,7 +32,13 @@ def published_run(event_id: int) -> AllocationRun | None:
 
 def allocation_published(event_id: int) -> bool:
     """Tell whether the event's allocation is published, so that ranked workshops are booked first come."""
-    return published_run(event_id) is not None
+    return db.session.execute(_PUBLISHED_RUN_ID, {"event_id": event_id}).first() is not None
+
+
+# Built once: every registration asks (building the statement cost more than running it).
+_PUBLISHED_RUN_ID = select(AllocationRun.id).where(
+    AllocationRun.event_id == bindparam("event_id"), AllocationRun.status == RunStatus.PUBLISHED
+)
 
 
 def ranking_closed_reason(event: Event, now: datetime) -> object | None:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..db import is_unavailable, utcnow
 from ..errors import BUSY_FORM_MESSAGE, busy_page
 from ..events.services import (
+    PUBLIC_STATUSES,
     EventNotFound,
     get_public_event_row,
     instant_sessions,
@@ -208,11 +209,12 @@ def _render_form(event, programme, form, is_open: bool, now, busy: bool = False)
 @bp.route("/events/<slug>/registered")
 def registered(slug: str):  # type: ignore[no-untyped-def]
     """Show the result of a registration just made (POST-redirect-GET), once, and never from a cache."""
-    event = _event_or_404(slug)
-    token = receipts.take_receipt(session, event.slug, utcnow())
-    registration = services.find_registration_by_token(token or "")
-    if token is None or registration is None:
-        response = redirect(url_for("events.event", slug=event.slug))
+    token = receipts.take_receipt(session, slug, utcnow())
+    # The event comes with the registration (one query); without a receipt, the event's page.
+    registration = services.find_registration_by_token(token) if token else None
+    event = registration.event if registration is not None else None
+    if event is None or event.slug != slug or event.status not in PUBLIC_STATUSES:
+        response = redirect(url_for("events.event", slug=_event_or_404(slug).slug))
     else:
         response = make_response(
             render_template(

@@ -137,7 +137,8 @@ def submission_token(event_id: int, email: str, form_token: str) -> str:
 _REGISTRATION_BY_TOKEN = (
     select(Registration)
     .where(Registration.manage_token_hash == bindparam("digest"))
-    .options(  # one query: a registration has a handful of bookings and ranked choices
+    .options(  # one query: a registration has a handful of bookings and ranked choices, and one event
+        joinedload(Registration.event),
         joinedload(Registration.bookings).options(joinedload(Booking.session), joinedload(Booking.group)),
         joinedload(Registration.preferences).joinedload(Preference.session),
     )
