@@ -66,6 +66,7 @@ def render_markdown(text: str | None) -> Markup:
 
 
 @lru_cache(maxsize=2048)
+@lru_cache(maxsize=2048)
 def markdown_to_text(text: str | None) -> str:
     """Return ``text`` (Markdown) as plain text: paragraphs, "- " list items, links as "label (address)"."""
     if not text or not text.strip():
