@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask
@@ -179,6 +180,14 @@ def gdpr_cli() -> None:
     """Personal data (GDPR / RODO) tools."""
 
 
+def _start_of_day(day: str) -> datetime:
+    """Return the start of ``day`` (YYYY-MM-DD, an option --before) in Warsaw time."""
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=TIMEZONE)
+    except ValueError as error:
+        raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
+
+
 @gdpr_cli.command("purge")
 @click.option(
     "--before",
@@ -190,18 +199,12 @@ def gdpr_cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be anonymised.")
 def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
     """Anonymise the registrations of past events, keeping the aggregate counts."""
-    from datetime import datetime
-
     from flask import current_app
 
     from .registration.gdpr import purge_before, retention_cutoff
 
     if before is not None:
-        try:
-            day = datetime.strptime(before, "%Y-%m-%d")
-        except ValueError as error:
-            raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
-        cutoff = day.replace(tzinfo=TIMEZONE)
+        cutoff = _start_of_day(before)
         described = before
     else:
         retention = retention_cutoff()
@@ -228,18 +231,12 @@ def gdpr_purge_command(before: str | None, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 def gdpr_purge_special_command(before: str | None, dry_run: bool) -> None:
     """Erase the answers to special-category questions (health) of past events, before the general purge."""
-    from datetime import datetime
-
     from flask import current_app
 
     from .registration.questions import purge_special_answers, special_cutoff
 
     if before is not None:
-        try:
-            day = datetime.strptime(before, "%Y-%m-%d")
-        except ValueError as error:
-            raise click.BadParameter("use the form YYYY-MM-DD, e.g. 2025-12-31", param_hint="--before") from error
-        cutoff = day.replace(tzinfo=TIMEZONE)
+        cutoff = _start_of_day(before)
         described = before
     else:
         cutoff = special_cutoff()
